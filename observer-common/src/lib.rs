@@ -1,0 +1,193 @@
+//! The kernel↔user ABI of the observer, defined once and shared by `observer-ebpf` (kernel) and
+//! `observer` (userspace). Everything here is `#[repr(C)]` with explicit padding, so both sides
+//! agree byte for byte; compile-time asserts catch layout drift.
+#![no_std]
+
+use core::mem::size_of;
+
+/// systemd reads at most this many bytes of a notify datagram (NOTIFY_BUFFER_MAX = PIPE_BUF).
+pub const PAYLOAD_MAX: usize = 4096;
+/// Room the kernel side needs to copy a payload at a verifier-bounded offset: offsets are masked
+/// to `PAYLOAD_MAX - 1` and lengths to `2 * PAYLOAD_MAX - 1`, so the scratch buffer must hold both.
+pub const PAYLOAD_SCRATCH: usize = 3 * PAYLOAD_MAX;
+/// `sizeof(((struct sockaddr_un *)0)->sun_path)`.
+pub const SUN_PATH_MAX: usize = 108;
+/// `TASK_COMM_LEN`.
+pub const COMM_LEN: usize = 16;
+/// How many iovecs the kernel side walks per datagram; more are flagged `IOV_TRUNCATED`.
+pub const MAX_IOVECS: u32 = 32;
+/// How many messages of one sendmmsg(2) call are reported.
+pub const MAX_MMSG: u32 = 16;
+
+/// What produced an event. Fixed numbers: recordings depend on them.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hook {
+    /// fexit on `unix_dgram_sendmsg`.
+    Fentry = 1,
+    /// `tp_btf/sock_send_length`: per-datagram result inside a send syscall.
+    SockSendLength = 2,
+    /// `syscalls/sys_exit_*`: the syscall's return value (kernels without sock_send_length).
+    SyscallExit = 3,
+}
+
+impl TryFrom<u32> for Hook {
+    type Error = u32;
+    fn try_from(v: u32) -> Result<Self, u32> {
+        match v {
+            1 => Ok(Self::Fentry),
+            2 => Ok(Self::SockSendLength),
+            3 => Ok(Self::SyscallExit),
+            other => Err(other),
+        }
+    }
+}
+
+/// Bits of [`SendEvent::flags`].
+pub mod flags {
+    /// The sender attached SCM_CREDENTIALS; `creds_*` are valid.
+    pub const HAS_CREDS: u32 = 1 << 0;
+    /// The receiving socket was identified by identity (peer socket / delivery), not by path.
+    pub const MATCH_IDENTITY: u32 = 1 << 1;
+    /// Only the destination path string matched (the kernel never resolved a receiver:
+    /// the send failed before that, e.g. ENOENT, ECONNREFUSED, EPERM, EAGAIN).
+    pub const MATCH_PATH: u32 = 1 << 2;
+    /// More iovecs than `MAX_IOVECS`: the payload may be incomplete.
+    pub const IOV_TRUNCATED: u32 = 1 << 3;
+    /// The control data could not be fully parsed (too many cmsgs, unreadable).
+    pub const CONTROL_TRUNCATED: u32 = 1 << 4;
+    /// The socket was connected (no destination address in the send).
+    pub const CONNECTED: u32 = 1 << 5;
+    /// The payload could not be read from the sender's memory.
+    pub const PAYLOAD_UNREADABLE: u32 = 1 << 6;
+}
+
+/// One datagram sent to a watched socket. Followed in the ring buffer by `payload_len` bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SendEvent {
+    /// `bpf_ktime_get_ns()` (CLOCK_MONOTONIC) when the send started.
+    pub ts_ns: u64,
+    /// `bpf_ktime_get_ns()` when the result was known.
+    pub done_ns: u64,
+    pub cgroup_id: u64,
+    /// Bytes sent, or `-errno`.
+    pub result: i64,
+    /// [`Hook`] as u32.
+    pub hook: u32,
+    pub tgid: u32,
+    pub tid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Full datagram length (may exceed `payload_len`).
+    pub len: u32,
+    /// Bytes of payload that follow this header (≤ PAYLOAD_MAX).
+    pub payload_len: u32,
+    pub flags: u32,
+    pub creds_pid: u32,
+    pub creds_uid: u32,
+    pub creds_gid: u32,
+    /// File descriptors attached with SCM_RIGHTS.
+    pub fds: u32,
+    /// Value of the watched-socket entry that matched (userspace's id for it).
+    pub watch_id: u32,
+    /// Bytes of `addr` that are valid (0: connected socket, no address given).
+    pub addr_len: u32,
+    /// Index of the message within a sendmmsg(2) call (0 otherwise).
+    pub msg_index: u32,
+    pub _pad: u32,
+    pub comm: [u8; COMM_LEN],
+    /// `sun_path` as the sender gave it (abstract names start with a NUL byte).
+    pub addr: [u8; SUN_PATH_MAX],
+    pub _pad2: [u8; 4],
+}
+
+const _: () = assert!(size_of::<SendEvent>() == 224);
+const _: () = assert!(size_of::<SendEvent>() % 8 == 0);
+
+/// Key of `WATCHED_SOCKETS`: identity of a receiving socket.
+/// A path socket is keyed by the inode its path resolves to (`dev` = kernel `s_dev`), an abstract
+/// socket by its sockfs inode (`dev` = 0). Neither depends on the path string a sender used.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SocketKey {
+    pub ino: u64,
+    pub dev: u32,
+    pub _pad: u32,
+}
+
+/// Key of `WATCHED_PATHS`: `sun_path` normalised (path names cut at the first NUL; abstract names
+/// kept whole up to the address length), zero padded.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PathKey {
+    pub path: [u8; SUN_PATH_MAX],
+}
+
+/// Indices into the per-CPU `STATS` array.
+pub mod stats {
+    /// Datagrams to watched sockets that the ring buffer had no room for.
+    pub const DROPPED: u32 = 0;
+    /// Datagrams written to the ring buffer.
+    pub const EMITTED: u32 = 1;
+    /// Sends whose state could not be tracked (pending map full).
+    pub const PENDING_FULL: u32 = 2;
+    pub const COUNT: u32 = 3;
+}
+
+/// Kernel struct offsets, read from the running kernel's BTF by userspace and patched into the
+/// `OFFSETS` global before load (Rust eBPF emits no CO-RE relocations). All in bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Offsets {
+    // fd → struct sock (syscall tracepoints only)
+    pub task_files: u32,
+    pub files_fdt: u32,
+    pub fdtable_max_fds: u32,
+    pub fdtable_fd: u32,
+    pub file_private_data: u32,
+    pub socket_file: u32,
+    pub socket_sk: u32,
+    // struct sock / unix_sock
+    pub sk_family: u32,
+    pub sk_type: u32,
+    pub sk_socket: u32,
+    pub unix_peer: u32,
+    /// `unix_sock.addr` (struct unix_address *), and in it `len` and `name`.
+    pub unix_addr: u32,
+    pub unix_addr_len: u32,
+    pub unix_addr_name: u32,
+    pub unix_path_dentry: u32,
+    pub dentry_inode: u32,
+    pub inode_ino: u32,
+    pub inode_sb: u32,
+    pub sb_dev: u32,
+    /// `offsetof(struct socket_alloc, vfs_inode) - offsetof(struct socket_alloc, socket)`.
+    pub socket_to_inode: u32,
+    // struct msghdr / iov_iter (fentry only)
+    pub msghdr_name: u32,
+    pub msghdr_namelen: u32,
+    pub msghdr_iter: u32,
+    pub msghdr_control: u32,
+    pub msghdr_controllen: u32,
+    pub iter_type: u32,
+    pub iter_count: u32,
+    pub iter_iov: u32,
+    pub iter_nr_segs: u32,
+    pub iter_iov_offset: u32,
+    /// Values of `enum iter_type` (they changed order between 6.1 and 6.4).
+    pub iter_type_ubuf: u32,
+    pub iter_type_iovec: u32,
+}
+
+const _: () = assert!(size_of::<Offsets>() % 8 == 0);
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: all of these are #[repr(C)] plain data with explicit padding and no invalid bit
+    // patterns.
+    unsafe impl aya::Pod for super::SendEvent {}
+    unsafe impl aya::Pod for super::SocketKey {}
+    unsafe impl aya::Pod for super::PathKey {}
+    unsafe impl aya::Pod for super::Offsets {}
+}

@@ -1,0 +1,129 @@
+//! The one place that decides whether a datagram is for a watched socket and, only then, copies
+//! it into the ring buffer. Every strategy's result hook ends here.
+
+use aya_ebpf::{
+    Global,
+    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
+    helpers::{
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
+        generated::{bpf_get_current_cgroup_id, bpf_ktime_get_ns, bpf_probe_read_kernel},
+    },
+};
+use observer_common::{Hook, PAYLOAD_MAX, SUN_PATH_MAX, SendEvent, flags, stats};
+
+use crate::{
+    datagram::{ADDR_SCRATCH, Scratch, address_key, copy_address, copy_control, copy_payload, load_address},
+    kernel::{offsets, read, unix_peer, watched_receiver},
+    maps::{EVENTS, SCRATCH, WATCHED_PATHS, count},
+    pending::{MsgParts, Pending},
+};
+
+/// Wake the collector only once this much data waits in the ring: it drains on a timer
+/// otherwise, so a burst costs one wakeup, not one per datagram. Set by userspace.
+#[unsafe(no_mangle)]
+pub static WAKEUP_BYTES: Global<u64> = Global::new(256 * 1024);
+
+/// Reports one datagram of the send in `p` if its destination is watched.
+/// `delivered_to`: watch id of the receiver the kernel queued it on (0 if none was seen).
+#[inline(always)]
+pub fn emit(p: &Pending, parts: &MsgParts, result: i64, hook: Hook, msg_index: u32, delivered_to: u32) {
+    let Some(s) = SCRATCH.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: per-CPU scratch, exclusively ours while this program runs.
+    let s: &mut Scratch = unsafe { &mut *s };
+    // SAFETY: SendEvent is plain data; all-zero is a valid value.
+    s.event = unsafe { core::mem::zeroed() };
+
+    let has_address = copy_address(s, parts);
+    let connected = parts.name == 0;
+    let peer = if connected { unix_peer(p.sk) } else { 0 };
+    let (watch_id, how) = if delivered_to != 0 {
+        (delivered_to, flags::MATCH_IDENTITY)
+    } else if has_address {
+        // SAFETY: plain lookup, value copied out.
+        match unsafe { WATCHED_PATHS.get(address_key(s)) } {
+            Some(id) => (*id, flags::MATCH_PATH),
+            None => return,
+        }
+    } else if connected {
+        match watched_receiver(peer) {
+            Some(id) => (id, flags::MATCH_IDENTITY),
+            None => return,
+        }
+    } else {
+        return;
+    };
+    if connected {
+        copy_peer_address(s, peer);
+    }
+    s.event.flags |= if connected { flags::CONNECTED } else { 0 };
+    let ev = &mut s.event;
+
+    let id = bpf_get_current_pid_tgid();
+    let ugid = bpf_get_current_uid_gid();
+    ev.watch_id = watch_id;
+    ev.flags |= how;
+    ev.hook = hook as u32;
+    ev.msg_index = msg_index;
+    ev.result = result;
+    ev.ts_ns = p.ts_ns;
+    // SAFETY: helpers without preconditions.
+    ev.done_ns = unsafe { bpf_ktime_get_ns() };
+    ev.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    ev.tgid = (id >> 32) as u32;
+    ev.tid = id as u32;
+    ev.uid = ugid as u32;
+    ev.gid = (ugid >> 32) as u32;
+    ev.comm = bpf_get_current_comm().unwrap_or_default();
+
+    copy_control(ev, parts);
+    copy_payload(s, parts);
+
+    let size = size_of::<SendEvent>() + (s.payload_len_masked());
+    // SAFETY: `payload` directly follows `event` in the #[repr(C)] Scratch and the masked length
+    // never exceeds it.
+    let bytes = unsafe { core::slice::from_raw_parts((s as *const Scratch).cast::<u8>(), size) };
+    let wake = if EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= WAKEUP_BYTES.load() {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    match EVENTS.output(bytes, wake as u64) {
+        Ok(()) => count(stats::EMITTED),
+        Err(_) => count(stats::DROPPED),
+    }
+}
+
+impl Scratch {
+    #[inline(always)]
+    fn payload_len_masked(&self) -> usize {
+        (self.event.payload_len as usize) & (2 * PAYLOAD_MAX - 1)
+    }
+}
+
+/// For a connected send, shows the address the peer is bound to.
+#[inline(always)]
+fn copy_peer_address(s: &mut Scratch, peer: u64) {
+    let o = offsets();
+    let Some(addr) = read::<u64>(peer, o.unix_addr) else {
+        return;
+    };
+    let Some(len) = read::<i32>(addr, o.unix_addr_len) else {
+        return;
+    };
+    // unix_address.name is a struct sockaddr_un: 2 bytes of family, then sun_path. The
+    // allocation is only that long: read no further, so nothing past it is passed on.
+    let path_len = len - 2;
+    if path_len <= 0 {
+        return;
+    }
+    let n = if path_len as usize > SUN_PATH_MAX { SUN_PATH_MAX as u32 } else { path_len as u32 };
+    s.addr = [0; ADDR_SCRATCH];
+    let src = addr + o.unix_addr_name as u64 + 2;
+    // SAFETY: the helper validates src; n is masked to the 128-byte buffer.
+    let ret = unsafe { bpf_probe_read_kernel(s.addr.as_mut_ptr().cast(), n & (ADDR_SCRATCH as u32 - 1), src as *const _) };
+    if ret == 0 {
+        load_address(s, n);
+    }
+}

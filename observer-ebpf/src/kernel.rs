@@ -1,0 +1,140 @@
+//! Reading kernel structures. Rust eBPF has no CO-RE, so every offset comes from `OFFSETS`,
+//! which userspace fills from the running kernel's BTF before load.
+
+use aya_ebpf::{
+    Global,
+    helpers::{bpf_get_current_task, generated::bpf_probe_read_kernel},
+};
+use observer_common::{Offsets, SocketKey};
+
+use crate::maps::WATCHED_SOCKETS;
+
+#[unsafe(no_mangle)]
+pub static OFFSETS: Global<Offsets> = Global::new(Offsets {
+    task_files: 0,
+    files_fdt: 0,
+    fdtable_max_fds: 0,
+    fdtable_fd: 0,
+    file_private_data: 0,
+    socket_file: 0,
+    socket_sk: 0,
+    sk_family: 0,
+    sk_type: 0,
+    sk_socket: 0,
+    unix_peer: 0,
+    unix_addr: 0,
+    unix_addr_len: 0,
+    unix_addr_name: 0,
+    unix_path_dentry: 0,
+    dentry_inode: 0,
+    inode_ino: 0,
+    inode_sb: 0,
+    sb_dev: 0,
+    socket_to_inode: 0,
+    msghdr_name: 0,
+    msghdr_namelen: 0,
+    msghdr_iter: 0,
+    msghdr_control: 0,
+    msghdr_controllen: 0,
+    iter_type: 0,
+    iter_count: 0,
+    iter_iov: 0,
+    iter_nr_segs: 0,
+    iter_iov_offset: 0,
+    iter_type_ubuf: 0,
+    iter_type_iovec: 0,
+});
+
+pub const AF_UNIX: u16 = 1;
+pub const SOCK_DGRAM: u16 = 2;
+pub const SOCK_SEQPACKET: u16 = 5;
+
+#[inline(always)]
+pub fn offsets() -> Offsets {
+    OFFSETS.load()
+}
+
+/// Reads a `T` at kernel address `addr + off`; `None` on a fault or a NULL base.
+#[inline(always)]
+pub fn read<T: Copy>(addr: u64, off: u32) -> Option<T> {
+    if addr == 0 {
+        return None;
+    }
+    let mut out = core::mem::MaybeUninit::<T>::uninit();
+    // SAFETY: the helper checks the source; the destination is our own stack slot of size T.
+    let ret = unsafe {
+        bpf_probe_read_kernel(
+            out.as_mut_ptr().cast(),
+            size_of::<T>() as u32,
+            (addr + off as u64) as *const _,
+        )
+    };
+    // SAFETY: a zero return means the helper wrote all size_of::<T>() bytes.
+    (ret == 0).then(|| unsafe { out.assume_init() })
+}
+
+/// `struct sock *` behind file descriptor `fd` of the current task, when it is an AF_UNIX
+/// datagram or seqpacket socket (the only kinds a notify socket accepts).
+// kernel: task->files->fdt->fd[fd]->private_data (struct socket *)->sk
+#[inline(always)]
+pub fn unix_dgram_sock_of_fd(fd: u64) -> Option<u64> {
+    let o = offsets();
+    // SAFETY: returns the current task_struct pointer; only ever read through probe_read.
+    let task = unsafe { bpf_get_current_task() };
+    let files: u64 = read(task, o.task_files)?;
+    let fdt: u64 = read(files, o.files_fdt)?;
+    let max_fds: u32 = read(fdt, o.fdtable_max_fds)?;
+    if fd >= max_fds as u64 {
+        return None;
+    }
+    let fd_array: u64 = read(fdt, o.fdtable_fd)?;
+    let file: u64 = read(fd_array + fd * 8, 0)?;
+    let socket: u64 = read(file, o.file_private_data)?;
+    // Any file has private_data; only a socket's points back at the file.
+    let back: u64 = read(socket, o.socket_file)?;
+    if back != file {
+        return None;
+    }
+    let sk: u64 = read(socket, o.socket_sk)?;
+    is_unix_dgram(sk).then_some(sk)
+}
+
+#[inline(always)]
+pub fn is_unix_dgram(sk: u64) -> bool {
+    let o = offsets();
+    let family: u16 = read(sk, o.sk_family).unwrap_or(0);
+    let ty: u16 = read(sk, o.sk_type).unwrap_or(0);
+    family == AF_UNIX && (ty == SOCK_DGRAM || ty == SOCK_SEQPACKET)
+}
+
+/// The connected peer of a unix socket (`unix_peer(sk)`), 0 when not connected.
+#[inline(always)]
+pub fn unix_peer(sk: u64) -> u64 {
+    read(sk, offsets().unix_peer).unwrap_or(0)
+}
+
+/// Watch id of receiving socket `sk` if we watch it. A socket bound to a path is known by the
+/// inode its path names (so any alias of the path matches); an abstract one by its sockfs inode.
+#[inline(always)]
+pub fn watched_receiver(sk: u64) -> Option<u32> {
+    let o = offsets();
+    let dentry: u64 = read(sk, o.unix_path_dentry)?;
+    let key = if dentry != 0 {
+        let inode: u64 = read(dentry, o.dentry_inode)?;
+        let sb: u64 = read(inode, o.inode_sb)?;
+        SocketKey {
+            ino: read(inode, o.inode_ino)?,
+            dev: read(sb, o.sb_dev)?,
+            _pad: 0,
+        }
+    } else {
+        let socket: u64 = read(sk, o.sk_socket)?;
+        SocketKey {
+            ino: read(socket + o.socket_to_inode as u64, o.inode_ino)?,
+            dev: 0,
+            _pad: 0,
+        }
+    };
+    // SAFETY: plain lookup; the value is copied out at once.
+    unsafe { WATCHED_SOCKETS.get(&key) }.copied()
+}

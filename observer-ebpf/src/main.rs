@@ -1,0 +1,28 @@
+//! Kernel side of the observer: capture every datagram sent to a watched systemd notify socket.
+//!
+//! Two strategies share one pipeline (pending → delivery → emit):
+//! - `fentry`: fentry/fexit on unix_dgram_sendmsg + fentry on sock_def_readable (fentry.rs);
+//! - `tracepoint`: syscall tracepoints + tp_btf sock_send_length / sk_data_ready (syscalls.rs).
+//! Userspace loads only the programs of the strategy it picked.
+#![no_std]
+#![no_main]
+
+mod datagram;
+mod delivery;
+mod emit;
+mod fentry;
+mod kernel;
+mod maps;
+mod pending;
+mod syscalls;
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+/// GPL-compatible: bpf_probe_read_* and friends are GPL-only helpers.
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

@@ -1,0 +1,43 @@
+//! Every map the kernel side uses, in one place. Userspace fills `WATCHED_*` and `OFFSETS` (a
+//! global, in kernel.rs), and reads `EVENTS` and `STATS`.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
+};
+use observer_common::{PathKey, SocketKey, stats};
+
+use crate::{datagram::Scratch, pending::Pending};
+
+/// Datagrams to watched sockets, header + payload. Userspace resizes it (`--ring-size`).
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(4 * 1024 * 1024, 0);
+
+/// Receiving sockets we watch, by identity → userspace's watch id.
+#[map]
+pub static WATCHED_SOCKETS: HashMap<SocketKey, u32> = HashMap::with_max_entries(1024, 0);
+
+/// Destination addresses we watch, for sends that fail before the kernel resolves a receiver.
+#[map]
+pub static WATCHED_PATHS: HashMap<PathKey, u32> = HashMap::with_max_entries(1024, 0);
+
+/// Per-thread state of a send in progress, keyed by tid. LRU so that a missed exit can never
+/// fill it up for good.
+#[map]
+pub static PENDING: LruHashMap<u32, Pending> = LruHashMap::with_max_entries(8192, 0);
+
+/// Per-CPU counters (see `observer_common::stats`), summed by userspace.
+#[map]
+pub static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(stats::COUNT, 0);
+
+/// Per-CPU room to build an event: too big for the 512-byte BPF stack.
+#[map]
+pub static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
+#[inline(always)]
+pub fn count(index: u32) {
+    if let Some(slot) = STATS.get_ptr_mut(index) {
+        // SAFETY: per-CPU slot, only this CPU touches it while we run.
+        unsafe { *slot += 1 };
+    }
+}

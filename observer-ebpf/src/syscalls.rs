@@ -1,0 +1,196 @@
+//! The tracepoint strategy, for kernels that refuse fentry (this one) or lack BTF trampolines.
+//! Syscall entry tracepoints record where a send's data lives; `tp_btf/sock_send_length`
+//! (kernel ≥ 6.3) reports each datagram's result, `tp_btf/sk_data_ready` (≥ 6.6) its delivery;
+//! the syscall exit reports sends that sock_send_length did not (older kernels, early errors).
+
+use aya_ebpf::{
+    helpers::generated::bpf_ktime_get_ns,
+    macros::{btf_tracepoint, tracepoint},
+    programs::{BtfTracePointContext, TracePointContext},
+};
+use aya_log_ebpf::debug;
+use observer_common::{Hook, MAX_MMSG};
+
+use crate::{
+    datagram::{MMSGHDR_SIZE, user_msghdr},
+    delivery::mark_delivery,
+    emit::emit,
+    kernel::unix_dgram_sock_of_fd,
+    pending::{self, MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER},
+};
+
+/// `sys_enter_*` arguments start at offset 16, 8 bytes each (include/trace/events/syscalls.h).
+#[inline(always)]
+fn arg(ctx: &TracePointContext, n: usize) -> u64 {
+    // SAFETY: offset within the syscall tracepoint record.
+    unsafe { ctx.read_at::<u64>(16 + 8 * n) }.unwrap_or(0)
+}
+
+#[inline(always)]
+fn begin(ctx: &TracePointContext, fd: u64, parts: MsgParts, mmsg_vec: u64, mmsg_vlen: u32) {
+    let Some(sk) = unix_dgram_sock_of_fd(fd) else {
+        return;
+    };
+    let p = Pending {
+        // SAFETY: no preconditions.
+        ts_ns: unsafe { bpf_ktime_get_ns() },
+        sk,
+        mmsg_vec,
+        parts,
+        mmsg_vlen,
+        results_seen: 0,
+        delivered_to: 0,
+        _pad: 0,
+    };
+    if !pending::start(&p) {
+        debug!(ctx, "pending map full: a send on fd {} is not tracked", fd);
+    }
+}
+
+// kernel: long sendto(int fd, void *buff, size_t len, unsigned int flags,
+//                     struct sockaddr *addr, int addr_len)
+#[tracepoint]
+pub fn sys_enter_sendto(ctx: TracePointContext) -> u32 {
+    let parts = MsgParts {
+        base: arg(&ctx, 1),
+        count: arg(&ctx, 2),
+        name: arg(&ctx, 4),
+        control: 0,
+        controllen: 0,
+        namelen: arg(&ctx, 5) as u32,
+        source: SRC_SINGLE_USER,
+    };
+    begin(&ctx, arg(&ctx, 0), parts, 0, 0);
+    0
+}
+
+// kernel: long sendmsg(int fd, struct user_msghdr *msg, unsigned int flags)
+#[tracepoint]
+pub fn sys_enter_sendmsg(ctx: TracePointContext) -> u32 {
+    if let Some(parts) = user_msghdr(arg(&ctx, 1)) {
+        begin(&ctx, arg(&ctx, 0), parts, 0, 0);
+    }
+    0
+}
+
+// kernel: long sendmmsg(int fd, struct mmsghdr *mmsg, unsigned int vlen, unsigned int flags)
+#[tracepoint]
+pub fn sys_enter_sendmmsg(ctx: TracePointContext) -> u32 {
+    let vec = arg(&ctx, 1);
+    if let Some(parts) = user_msghdr(vec) {
+        begin(&ctx, arg(&ctx, 0), parts, vec, arg(&ctx, 2) as u32);
+    }
+    0
+}
+
+// kernel: long write(unsigned int fd, const char *buf, size_t count)
+#[tracepoint]
+pub fn sys_enter_write(ctx: TracePointContext) -> u32 {
+    let parts = MsgParts {
+        base: arg(&ctx, 1),
+        count: arg(&ctx, 2),
+        name: 0,
+        control: 0,
+        controllen: 0,
+        namelen: 0,
+        source: SRC_SINGLE_USER,
+    };
+    begin(&ctx, arg(&ctx, 0), parts, 0, 0);
+    0
+}
+
+// kernel: long writev(unsigned long fd, const struct iovec *vec, unsigned long vlen)
+#[tracepoint]
+pub fn sys_enter_writev(ctx: TracePointContext) -> u32 {
+    let parts = MsgParts {
+        base: arg(&ctx, 1),
+        count: arg(&ctx, 2),
+        name: 0,
+        control: 0,
+        controllen: 0,
+        namelen: 0,
+        source: SRC_IOV_USER,
+    };
+    begin(&ctx, arg(&ctx, 0), parts, 0, 0);
+    0
+}
+
+/// One program serves every `sys_exit_*` we attach: the return value sits at offset 16.
+#[tracepoint]
+pub fn sys_exit_send(ctx: TracePointContext) -> u32 {
+    let Some(p) = pending::current() else {
+        return 0;
+    };
+    // SAFETY: map value pointer, valid for this program run; copied to the stack.
+    let p = unsafe { *p };
+    pending::finish();
+    if p.results_seen != 0 {
+        return 0; // sock_send_length reported every datagram already
+    }
+    // SAFETY: offset within the syscall exit record.
+    let ret = unsafe { ctx.read_at::<i64>(16) }.unwrap_or(0);
+    if p.mmsg_vec == 0 {
+        emit(&p, &p.parts, ret, Hook::SyscallExit, 0, p.delivered_to);
+        return 0;
+    }
+    // sendmmsg returns how many messages went out; each mmsghdr's msg_len holds its bytes.
+    if ret < 0 {
+        emit(&p, &p.parts, ret, Hook::SyscallExit, 0, 0);
+        return 0;
+    }
+    let mut i: u32 = 0;
+    while i < MAX_MMSG {
+        if i as i64 >= ret {
+            break;
+        }
+        let at = p.mmsg_vec + i as u64 * MMSGHDR_SIZE;
+        if let Some(parts) = user_msghdr(at) {
+            let sent = crate::datagram::user_u32(at + 56).unwrap_or(0);
+            emit(&p, &parts, sent as i64, Hook::SyscallExit, i, 0);
+        }
+        i += 1;
+    }
+    0
+}
+
+// kernel: include/trace/events/sock.h: TRACE_EVENT(sock_send_length,
+//         TP_PROTO(struct sock *sk, int ret, int flags)) — called once per datagram from
+//         sock_sendmsg_nosec(), still in the sender's syscall (kernel ≥ 6.3).
+#[btf_tracepoint(function = "sock_send_length")]
+pub fn sock_send_length(ctx: BtfTracePointContext) -> i32 {
+    let sk: u64 = ctx.arg::<*const u8>(0) as u64;
+    let ret: i32 = ctx.arg(1);
+    let Some(pp) = pending::current() else {
+        return 0;
+    };
+    // SAFETY: map value pointer, valid for this program run.
+    let p = unsafe { &mut *pp };
+    if p.sk != sk {
+        return 0;
+    }
+    let index = p.results_seen;
+    p.results_seen += 1;
+    let delivered_to = p.delivered_to;
+    p.delivered_to = 0;
+    let parts = if p.mmsg_vec == 0 {
+        p.parts
+    } else if index < MAX_MMSG {
+        match user_msghdr(p.mmsg_vec + index as u64 * MMSGHDR_SIZE) {
+            Some(parts) => parts,
+            None => return 0,
+        }
+    } else {
+        return 0;
+    };
+    let p = *p;
+    emit(&p, &parts, ret as i64, Hook::SockSendLength, index, delivered_to);
+    0
+}
+
+// kernel: include/trace/events/sock.h: TRACE_EVENT(sk_data_ready, TP_PROTO(const struct sock *sk))
+//         — called from sock_def_readable(), which af_unix uses as sk_data_ready (kernel ≥ 6.6).
+#[btf_tracepoint(function = "sk_data_ready")]
+pub fn sk_data_ready(ctx: BtfTracePointContext) -> i32 {
+    mark_delivery(ctx.arg::<*const u8>(0) as u64);
+    0
+}

@@ -1,0 +1,137 @@
+//! Step 1 of the pipeline: load the kernel programs of the best strategy the running kernel
+//! allows, attach them, and hand out the ring buffer and counters.
+
+mod offsets;
+mod strategy;
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{HashMap, MapData, PerCpuArray, RingBuf},
+};
+use observer_common::{PathKey, SocketKey, stats};
+pub use strategy::Strategy;
+
+use crate::{btf::Btf, cli::Probe, preflight, watch::Watched};
+
+/// The eBPF object, built by build.rs and embedded: the binary needs no files beside it.
+static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/observer"));
+
+/// Kernel-side counters, summed over CPUs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    pub emitted: u64,
+    pub dropped: u64,
+    pub pending_full: u64,
+}
+
+pub struct Capture {
+    ebpf: Ebpf,
+    pub strategy: Strategy,
+    /// Why each strategy tried before the one in use was refused.
+    pub refused: Vec<(Strategy, String)>,
+    /// The kernel hooks attached, e.g. `tp_btf/sock_send_length`.
+    pub hooks: Vec<String>,
+    stats: PerCpuArray<MapData, u64>,
+}
+
+impl Capture {
+    /// Loads and attaches the programs. With `Probe::Auto`, tries fentry then tracepoint.
+    pub fn start(probe: Probe, ring_size: u32) -> anyhow::Result<Self> {
+        preflight::check_privileges()?;
+        preflight::check_btf()?;
+        preflight::raise_memlock_rlimit();
+        let btf = Btf::from_sys_fs()?;
+        let aya_btf = aya::Btf::from_sys_fs().context("reading kernel BTF")?;
+        let offsets = offsets::read(&btf)?;
+        let candidates: &[Strategy] = match probe {
+            Probe::Auto => &[Strategy::Fentry, Strategy::Tracepoint],
+            Probe::Fentry => &[Strategy::Fentry],
+            Probe::Tracepoint => &[Strategy::Tracepoint],
+        };
+        let mut refused = Vec::new();
+        for &strategy in candidates {
+            let attempt = (|| -> anyhow::Result<(Ebpf, Vec<String>)> {
+                strategy.check(&btf, &offsets)?;
+                let wakeup_bytes = u64::from(ring_size / 8);
+                let mut ebpf = EbpfLoader::new()
+                    .override_global("OFFSETS", &offsets, true)
+                    .override_global("WAKEUP_BYTES", &wakeup_bytes, true)
+                    .map_max_entries("EVENTS", ring_size)
+                    .load(EBPF_OBJECT)
+                    .context("loading the eBPF object")?;
+                let hooks = strategy.attach(&mut ebpf, &btf, &aya_btf)?;
+                Ok((ebpf, hooks))
+            })();
+            match attempt {
+                Ok((mut ebpf, hooks)) => {
+                    let stats = PerCpuArray::try_from(ebpf.take_map("STATS").context("no STATS map")?)?;
+                    return Ok(Self { ebpf, strategy, refused, hooks, stats });
+                }
+                Err(e) => refused.push((strategy, format!("{e:#}"))),
+            }
+        }
+        let tried: Vec<String> = refused.iter().map(|(s, why)| format!("{s}: {why}")).collect();
+        anyhow::bail!("no capture strategy could be loaded ({})", tried.join("; "))
+    }
+
+    /// The ring buffer of events; call once.
+    pub fn take_ring(&mut self) -> anyhow::Result<RingBuf<MapData>> {
+        Ok(RingBuf::try_from(self.ebpf.take_map("EVENTS").context("no EVENTS map")?)?)
+    }
+
+    /// The eBPF object, for aya-log.
+    pub fn ebpf_mut(&mut self) -> &mut Ebpf {
+        &mut self.ebpf
+    }
+
+    pub fn counters(&self) -> anyhow::Result<Counters> {
+        let sum = |i: u32| -> anyhow::Result<u64> { Ok(self.stats.get(&i, 0)?.iter().sum()) };
+        Ok(Counters {
+            emitted: sum(stats::EMITTED)?,
+            dropped: sum(stats::DROPPED)?,
+            pending_full: sum(stats::PENDING_FULL)?,
+        })
+    }
+
+    /// Makes the kernel's watch maps equal to `watched`.
+    pub fn set_watched(&mut self, watched: &[Watched]) -> anyhow::Result<()> {
+        let mut sockets: BTreeMap<(u64, u32), u32> = BTreeMap::new();
+        let mut paths: Vec<(PathKey, u32)> = Vec::new();
+        for w in watched {
+            sockets.entry((w.key.ino, w.key.dev)).or_insert(w.id);
+            for k in &w.path_keys {
+                // The first owner of an address string keeps it (e.g. the host's
+                // /run/systemd/notify over a container's): path matches are only for failed sends.
+                if !paths.iter().any(|(p, _)| p == k) {
+                    paths.push((*k, w.id));
+                }
+            }
+        }
+        let mut sock_map: HashMap<_, SocketKey, u32> =
+            HashMap::try_from(self.ebpf.map_mut("WATCHED_SOCKETS").context("no WATCHED_SOCKETS map")?)?;
+        let stale: Vec<SocketKey> = sock_map
+            .keys()
+            .flatten()
+            .filter(|k| !sockets.contains_key(&(k.ino, k.dev)))
+            .collect();
+        for k in stale {
+            sock_map.remove(&k)?;
+        }
+        for ((ino, dev), id) in &sockets {
+            sock_map.insert(&SocketKey { ino: *ino, dev: *dev, _pad: 0 }, id, 0)?;
+        }
+        let mut path_map: HashMap<_, PathKey, u32> =
+            HashMap::try_from(self.ebpf.map_mut("WATCHED_PATHS").context("no WATCHED_PATHS map")?)?;
+        let stale: Vec<PathKey> = path_map.keys().flatten().filter(|k| !paths.iter().any(|(p, _)| p == k)).collect();
+        for k in stale {
+            path_map.remove(&k)?;
+        }
+        for (k, id) in &paths {
+            path_map.insert(k, id, 0)?;
+        }
+        Ok(())
+    }
+}

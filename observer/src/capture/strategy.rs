@@ -1,0 +1,103 @@
+//! The two ways of capturing, and which kernel programs each attaches.
+
+use std::fmt;
+
+use anyhow::Context as _;
+use aya::{
+    Ebpf,
+    programs::{BtfTracePoint, FEntry, FExit, TracePoint},
+};
+use observer_common::Offsets;
+
+use super::offsets;
+use crate::{btf::Btf, preflight};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// fentry/fexit on unix_dgram_sendmsg + fentry on sock_def_readable.
+    Fentry,
+    /// Syscall tracepoints + tp_btf sock_send_length / sk_data_ready where the kernel has them.
+    Tracepoint,
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Fentry => "fentry",
+            Self::Tracepoint => "tracepoint",
+        })
+    }
+}
+
+/// Syscalls whose entry records a send; each has a `sys_enter_<name>` program and shares the
+/// one `sys_exit_send` program at exit.
+const SEND_SYSCALLS: [&str; 5] = ["sendto", "sendmsg", "sendmmsg", "write", "writev"];
+
+impl Strategy {
+    /// Cheap checks before loading anything, so a refusal says why in plain words.
+    pub fn check(self, btf: &Btf, o: &Offsets) -> anyhow::Result<()> {
+        match self {
+            Self::Fentry => {
+                for f in ["unix_dgram_sendmsg", "sock_def_readable"] {
+                    anyhow::ensure!(btf.has_func(f), "kernel BTF has no function {f}");
+                }
+                offsets::fentry_ready(o)
+            }
+            Self::Tracepoint => Ok(preflight::ensure_tracefs()?),
+        }
+    }
+
+    /// Loads and attaches this strategy's programs; the others in the object stay unloaded.
+    pub fn attach(self, ebpf: &mut Ebpf, btf: &Btf, aya_btf: &aya::Btf) -> anyhow::Result<Vec<String>> {
+        let mut attached = Vec::new();
+        match self {
+            Self::Fentry => {
+                let p: &mut FEntry = program(ebpf, "unix_dgram_sendmsg_enter")?;
+                p.load("unix_dgram_sendmsg", aya_btf).context("fentry unix_dgram_sendmsg")?;
+                p.attach().context("fentry unix_dgram_sendmsg")?;
+                let p: &mut FExit = program(ebpf, "unix_dgram_sendmsg_exit")?;
+                p.load("unix_dgram_sendmsg", aya_btf).context("fexit unix_dgram_sendmsg")?;
+                p.attach().context("fexit unix_dgram_sendmsg")?;
+                let p: &mut FEntry = program(ebpf, "sock_def_readable")?;
+                p.load("sock_def_readable", aya_btf).context("fentry sock_def_readable")?;
+                p.attach().context("fentry sock_def_readable")?;
+                attached.extend(["fentry/unix_dgram_sendmsg", "fexit/unix_dgram_sendmsg", "fentry/sock_def_readable"].map(String::from));
+            }
+            Self::Tracepoint => {
+                for name in SEND_SYSCALLS {
+                    let tp = format!("sys_enter_{name}");
+                    let p: &mut TracePoint = program(ebpf, &tp)?;
+                    p.load().with_context(|| tp.clone())?;
+                    p.attach("syscalls", &tp).with_context(|| tp.clone())?;
+                    attached.push(format!("tracepoint/syscalls/{tp}"));
+                }
+                let p: &mut TracePoint = program(ebpf, "sys_exit_send")?;
+                p.load().context("sys_exit_send")?;
+                for name in SEND_SYSCALLS {
+                    let tp = format!("sys_exit_{name}");
+                    p.attach("syscalls", &tp).with_context(|| tp.clone())?;
+                    attached.push(format!("tracepoint/syscalls/{tp}"));
+                }
+                // Optional: per-datagram results (≥ 6.3) and delivery by identity (≥ 6.6).
+                for tp in ["sock_send_length", "sk_data_ready"] {
+                    if !btf.has_type(&format!("btf_trace_{tp}")) {
+                        continue;
+                    }
+                    let p: &mut BtfTracePoint = program(ebpf, tp)?;
+                    p.load(tp, aya_btf).with_context(|| format!("tp_btf/{tp}"))?;
+                    p.attach().with_context(|| format!("tp_btf/{tp}"))?;
+                    attached.push(format!("tp_btf/{tp}"));
+                }
+            }
+        }
+        Ok(attached)
+    }
+}
+
+fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> anyhow::Result<&'a mut T>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    let p = ebpf.program_mut(name).with_context(|| format!("program {name} missing from the eBPF object"))?;
+    Ok(p.try_into()?)
+}

@@ -1,0 +1,234 @@
+//! Step 3: ring-buffer bytes → [`Event`]. Validates every length against the record it came in,
+//! so a malformed record is an error, never a panic or an out-of-bounds read.
+
+use observer_common::{Hook, SUN_PATH_MAX, SendEvent, flags};
+use thiserror::Error;
+
+use crate::notify;
+
+/// Credentials the sender attached with SCM_CREDENTIALS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Creds {
+    pub pid: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// One datagram as the collector knows it. Every view (table, JSON) renders this.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// CLOCK_MONOTONIC nanoseconds when the send started.
+    pub mono_ns: u64,
+    /// Wall-clock nanoseconds since the Unix epoch.
+    pub wall_ns: i128,
+    pub pid: u32,
+    pub tid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub comm: String,
+    pub cgroup_id: u64,
+    /// Destination as the sender named it (`/path`, `@abstract`), or the peer's bound address
+    /// for a connected socket.
+    pub dest: String,
+    pub watch_id: u32,
+    pub matched_by_identity: bool,
+    pub connected: bool,
+    /// As the receiver would read it, up to PAYLOAD_MAX bytes.
+    pub payload: Vec<u8>,
+    /// Full datagram length.
+    pub len: u32,
+    pub creds: Option<Creds>,
+    pub fds: u32,
+    /// Bytes sent or -errno.
+    pub result: i64,
+    pub hook: Hook,
+    pub msg_index: u32,
+    pub flags: u32,
+}
+
+impl Event {
+    pub fn truncated(&self) -> bool {
+        self.len as usize > self.payload.len()
+    }
+
+    pub fn fields(&self) -> Vec<notify::Field> {
+        notify::parse(&self.payload)
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("ring record of {0} bytes is shorter than an event header")]
+    Short(usize),
+    #[error("ring record claims {claimed} payload bytes but carries {carried}")]
+    PayloadLength { claimed: u32, carried: usize },
+    #[error("ring record has unknown hook id {0}")]
+    Hook(u32),
+}
+
+/// Converts CLOCK_MONOTONIC nanoseconds to wall-clock time.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    realtime_minus_monotonic_ns: i128,
+}
+
+impl Clock {
+    pub fn now() -> Self {
+        let read = |id| {
+            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            // SAFETY: valid clock id and out pointer.
+            unsafe { libc::clock_gettime(id, &mut ts) };
+            ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
+        };
+        let mono = read(libc::CLOCK_MONOTONIC);
+        let real = read(libc::CLOCK_REALTIME);
+        Self { realtime_minus_monotonic_ns: real - mono }
+    }
+
+    pub fn wall_ns(&self, mono_ns: u64) -> i128 {
+        mono_ns as i128 + self.realtime_minus_monotonic_ns
+    }
+}
+
+pub fn decode(record: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
+    let header_len = size_of::<SendEvent>();
+    if record.len() < header_len {
+        return Err(DecodeError::Short(record.len()));
+    }
+    // SAFETY: length checked above; SendEvent is plain data valid for any bytes;
+    // read_unaligned copes with the ring's 8-byte alignment.
+    let ev: SendEvent = unsafe { std::ptr::read_unaligned(record.as_ptr().cast()) };
+    let payload = record
+        .get(header_len..header_len + ev.payload_len as usize)
+        .ok_or(DecodeError::PayloadLength { claimed: ev.payload_len, carried: record.len() - header_len })?;
+    let hook = Hook::try_from(ev.hook).map_err(DecodeError::Hook)?;
+    Ok(Event {
+        mono_ns: ev.ts_ns,
+        wall_ns: clock.wall_ns(ev.ts_ns),
+        pid: ev.tgid,
+        tid: ev.tid,
+        uid: ev.uid,
+        gid: ev.gid,
+        comm: comm(&ev.comm),
+        cgroup_id: ev.cgroup_id,
+        dest: address(&ev.addr, ev.addr_len),
+        watch_id: ev.watch_id,
+        matched_by_identity: ev.flags & flags::MATCH_IDENTITY != 0,
+        connected: ev.flags & flags::CONNECTED != 0,
+        payload: payload.to_vec(),
+        len: ev.len,
+        creds: (ev.flags & flags::HAS_CREDS != 0).then_some(Creds { pid: ev.creds_pid, uid: ev.creds_uid, gid: ev.creds_gid }),
+        fds: ev.fds,
+        result: ev.result,
+        hook,
+        msg_index: ev.msg_index,
+        flags: ev.flags,
+    })
+}
+
+fn comm(raw: &[u8]) -> String {
+    let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
+    notify::escape(&raw[..end])
+}
+
+/// `sun_path` for display: a path up to its NUL, an abstract name as `@name` (its NULs escaped).
+pub fn address(raw: &[u8; SUN_PATH_MAX], len: u32) -> String {
+    let len = (len as usize).min(SUN_PATH_MAX);
+    match raw[..len].split_first() {
+        None => String::new(),
+        Some((0, name)) => format!("@{}", notify::escape(name)),
+        Some(_) => {
+            let end = raw[..len].iter().position(|b| *b == 0).unwrap_or(len);
+            notify::escape(&raw[..end])
+        }
+    }
+}
+
+/// Name of a negative errno result, e.g. -11 → "EAGAIN".
+pub fn errno_name(result: i64) -> String {
+    let n = -result;
+    let name = match n as i32 {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EINTR => "EINTR",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EINVAL => "EINVAL",
+        libc::EPIPE => "EPIPE",
+        libc::ENOTSOCK => "ENOTSOCK",
+        libc::EDESTADDRREQ => "EDESTADDRREQ",
+        libc::EMSGSIZE => "EMSGSIZE",
+        libc::EPROTOTYPE => "EPROTOTYPE",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::ECONNRESET => "ECONNRESET",
+        libc::ENOBUFS => "ENOBUFS",
+        libc::EISCONN => "EISCONN",
+        libc::ENOTCONN => "ENOTCONN",
+        libc::ETOOMANYREFS => "ETOOMANYREFS",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        _ => return format!("errno {n}"),
+    };
+    name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(payload_len: u32, hook: u32) -> SendEvent {
+        // SAFETY: plain data, all-zero is valid.
+        let mut ev: SendEvent = unsafe { std::mem::zeroed() };
+        ev.payload_len = payload_len;
+        ev.len = payload_len;
+        ev.hook = hook;
+        ev.tgid = 42;
+        ev.comm[..4].copy_from_slice(b"demo");
+        ev
+    }
+
+    fn bytes(ev: &SendEvent, payload: &[u8]) -> Vec<u8> {
+        // SAFETY: reading the bytes of a plain-data struct.
+        let mut v = unsafe { std::slice::from_raw_parts((ev as *const SendEvent).cast::<u8>(), size_of::<SendEvent>()) }.to_vec();
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn decodes_header_and_payload() {
+        let rec = bytes(&header(7, Hook::SockSendLength as u32), b"READY=1");
+        let ev = decode(&rec, &Clock::now()).unwrap();
+        assert_eq!((ev.pid, ev.comm.as_str(), ev.payload.as_slice()), (42, "demo", &b"READY=1"[..]));
+        assert_eq!(ev.hook, Hook::SockSendLength);
+        assert!(!ev.truncated());
+    }
+
+    #[test]
+    fn short_and_lying_records_are_errors() {
+        assert_eq!(decode(&[0; 10], &Clock::now()).unwrap_err(), DecodeError::Short(10));
+        let rec = bytes(&header(100, 1), b"abc");
+        assert!(matches!(decode(&rec, &Clock::now()), Err(DecodeError::PayloadLength { claimed: 100, carried: 3 })));
+        let rec = bytes(&header(0, 99), b"");
+        assert_eq!(decode(&rec, &Clock::now()).unwrap_err(), DecodeError::Hook(99));
+    }
+
+    #[test]
+    fn addresses_render_paths_and_abstract_names() {
+        let mut raw = [0u8; SUN_PATH_MAX];
+        raw[..5].copy_from_slice(b"/a/b\0");
+        assert_eq!(address(&raw, 5), "/a/b");
+        let mut raw = [0u8; SUN_PATH_MAX];
+        raw[1..4].copy_from_slice(b"x\0y");
+        assert_eq!(address(&raw, 4), "@x\\0y");
+        assert_eq!(address(&raw, 0), "");
+    }
+
+    #[test]
+    fn errno_names() {
+        assert_eq!(errno_name(-11), "EAGAIN");
+        assert_eq!(errno_name(-111), "ECONNREFUSED");
+        assert_eq!(errno_name(-4095), "errno 4095");
+    }
+}

@@ -1,0 +1,90 @@
+//! Last step of the pipeline: where events go. Every sink renders the same [`Event`] model.
+
+pub mod json;
+pub mod table;
+
+use std::collections::BTreeMap;
+
+use crate::{decode::Event, watch::Watched};
+
+/// What a sink is told once capture runs.
+pub struct Start<'a> {
+    pub strategy: String,
+    pub hooks: &'a [String],
+    pub refused: &'a [(String, String)],
+    pub watched: &'a [Watched],
+}
+
+/// How the run ended.
+pub struct Summary {
+    pub events: u64,
+    pub dropped: u64,
+    pub untracked: u64,
+    pub malformed: u64,
+}
+
+pub trait Sink {
+    fn start(&mut self, start: &Start<'_>) -> std::io::Result<()>;
+    fn event(&mut self, ev: &Event, watched: &BTreeMap<u32, Watched>) -> std::io::Result<()>;
+    /// `new` more datagrams were lost because the ring buffer was full; `total` so far.
+    fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()>;
+    fn finish(&mut self, summary: &Summary) -> std::io::Result<()>;
+    /// Called after each batch: push buffered output out.
+    fn flush(&mut self) -> std::io::Result<()>;
+}
+
+/// `result` for people: bytes sent, or the errno's name.
+pub fn result_text(result: i64) -> String {
+    if result >= 0 { format!("ok {result}") } else { crate::decode::errno_name(result) }
+}
+
+/// The watched socket's description for an event.
+pub fn watch_label(ev: &Event, watched: &BTreeMap<u32, Watched>) -> String {
+    match watched.get(&ev.watch_id) {
+        Some(w) if w.owner == "--socket" => w.address.clone(),
+        Some(w) => w.owner.clone(),
+        None => format!("watch {}", ev.watch_id),
+    }
+}
+
+/// RFC 3339 UTC with microseconds, from nanoseconds since the epoch.
+pub fn rfc3339(wall_ns: i128) -> String {
+    let secs = wall_ns.div_euclid(1_000_000_000) as i64;
+    let micros = (wall_ns.rem_euclid(1_000_000_000) / 1000) as u32;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 → (year, month, day), Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000Z");
+        // 2026-11-23T22:27:27.123456Z
+        assert_eq!(rfc3339(1_795_472_847_123_456_789), "2026-11-23T22:27:27.123456Z");
+        assert_eq!(rfc3339(951_782_400_000_000_000), "2000-02-29T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn results() {
+        assert_eq!(result_text(7), "ok 7");
+        assert_eq!(result_text(-11), "EAGAIN");
+    }
+}

@@ -1,0 +1,105 @@
+//! The default view: a live table, one row per datagram as it arrives, a footer when it ends.
+//! Rows are printed one at a time with fixed column widths so they line up without buffering.
+
+use std::{collections::BTreeMap, io::Write};
+
+use prettytable::{Cell, Row, Table, format};
+
+use super::{Sink, Start, Summary, result_text, rfc3339, watch_label};
+use crate::{decode::Event, notify, watch::Watched};
+
+/// (title, width) of each column; the last one takes what it needs.
+const COLUMNS: [(&str, usize); 9] = [
+    ("TIME", 15),
+    ("PID", 7),
+    ("COMM", 15),
+    ("UID", 5),
+    ("SOCKET", 18),
+    ("RESULT", 12),
+    ("CREDS", 11),
+    ("FDS", 3),
+    ("MESSAGE", 0),
+];
+
+pub struct TableSink<W: Write> {
+    out: W,
+}
+
+impl<W: Write> TableSink<W> {
+    pub fn new(out: W) -> Self {
+        Self { out }
+    }
+
+    fn row(&mut self, cells: &[String]) -> std::io::Result<()> {
+        let cells = cells.iter().zip(COLUMNS).map(|(text, (_, width))| Cell::new(&fit(text, width)));
+        let mut table = Table::init(vec![Row::new(cells.collect())]);
+        table.set_format(*format::consts::FORMAT_CLEAN);
+        table.print(&mut self.out).map(|_| ())
+    }
+}
+
+/// Pads or cuts `text` to `width` characters (0: as is).
+fn fit(text: &str, width: usize) -> String {
+    if width == 0 {
+        return text.to_string();
+    }
+    let n = text.chars().count();
+    if n > width { format!("{}…", text.chars().take(width - 1).collect::<String>()) } else { format!("{text:<width$}") }
+}
+
+impl<W: Write> Sink for TableSink<W> {
+    /// The strategy and sockets go to stderr (see trace.rs); the table starts with its titles.
+    fn start(&mut self, _: &Start<'_>) -> std::io::Result<()> {
+        let titles: Vec<String> = COLUMNS.iter().map(|(t, _)| t.to_string()).collect();
+        self.row(&titles)?;
+        self.flush()
+    }
+
+    fn event(&mut self, ev: &Event, watched: &BTreeMap<u32, Watched>) -> std::io::Result<()> {
+        let time = rfc3339(ev.wall_ns);
+        let creds = ev.creds.map(|c| format!("pid {}", c.pid)).unwrap_or_else(|| "-".into());
+        let mut message = notify::summary(&ev.fields());
+        if ev.truncated() {
+            message = format!("[{} of {} bytes] {message}", ev.payload.len(), ev.len);
+        }
+        self.row(&[
+            time.get(11..26).unwrap_or(&time).to_string(),
+            ev.pid.to_string(),
+            ev.comm.clone(),
+            ev.uid.to_string(),
+            watch_label(ev, watched),
+            result_text(ev.result),
+            creds,
+            ev.fds.to_string(),
+            message,
+        ])
+    }
+
+    fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()> {
+        writeln!(self.out, "!! {new} datagrams dropped: ring buffer full ({total} in all); try a larger --ring-size")
+    }
+
+    fn finish(&mut self, s: &Summary) -> std::io::Result<()> {
+        let mut table = Table::new();
+        table.set_titles(Row::new(["EVENTS", "DROPPED", "UNTRACKED", "MALFORMED"].iter().map(|t| Cell::new(t)).collect()));
+        table.add_row(Row::new([s.events, s.dropped, s.untracked, s.malformed].iter().map(|n| Cell::new(&n.to_string())).collect()));
+        table.print(&mut self.out)?;
+        self.flush()
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_pads_and_cuts() {
+        assert_eq!(fit("ab", 4), "ab  ");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abcdef", 0), "abcdef");
+    }
+}

@@ -1,0 +1,176 @@
+//! `observer trace`: the pipeline wired together. capture → ring → decode → sinks, on a tokio
+//! loop that drains the ring when the kernel wakes it (a burst) or on a short timer (otherwise
+//! the kernel does not wake us: see WAKEUP_BYTES), and rescans for notify sockets that appear.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use anyhow::Context as _;
+use aya::maps::{MapData, RingBuf};
+use tokio::{
+    io::unix::AsyncFd,
+    signal::unix::{SignalKind, signal},
+    time::{Instant, interval, sleep_until},
+};
+
+use crate::{
+    capture::Capture,
+    cli::TraceArgs,
+    decode::{Clock, decode},
+    sink::{Sink, Start, Summary, json::JsonSink, table::TableSink},
+    watch::{self, Request, WatchError, Watched},
+};
+
+/// How often the ring is drained when the kernel has not woken us.
+const DRAIN_EVERY: Duration = Duration::from_millis(50);
+/// How often notify sockets are looked for again (new containers, user sessions, re-created sockets).
+const RESCAN_EVERY: Duration = Duration::from_secs(2);
+
+pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
+    let requests = requests(&args);
+    let mut watched = watch::resolve(&requests, &[])?;
+    if watched.is_empty() {
+        return Err(WatchError::NothingToWatch.into());
+    }
+    let mut capture = Capture::start(args.probe, args.ring_size)?;
+    capture.set_watched(&watched)?;
+    if verbose > 0 {
+        spawn_kernel_logger(&mut capture);
+    }
+    report_start(&capture, &watched);
+
+    let mut sink: Box<dyn Sink> = if args.json {
+        Box::new(JsonSink::new(std::io::stdout()))
+    } else {
+        Box::new(TableSink::new(std::io::stdout()))
+    };
+    let refused: Vec<(String, String)> = capture.refused.iter().map(|(s, w)| (s.to_string(), w.clone())).collect();
+    sink.start(&Start { strategy: capture.strategy.to_string(), hooks: &capture.hooks, refused: &refused, watched: &watched })?;
+
+    // SAFETY: the ring owns its map fd and keeps it open for as long as the AsyncFd lives.
+    let clock = Clock::now();
+    let mut ring = unsafe { AsyncFd::register(capture.take_ring()?) }.context("polling the ring buffer")?;
+    let mut by_id = watch::by_id(&watched);
+    let mut drain_timer = interval(DRAIN_EVERY);
+    let mut rescan_timer = interval(RESCAN_EVERY);
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let deadline = args.duration.map(|d| Instant::now() + d);
+    let mut out = Collector { sink, clock, limit: args.count.unwrap_or(u64::MAX), events: 0, malformed: 0 };
+    let mut dropped_seen = 0u64;
+
+    while out.events < out.limit {
+        tokio::select! {
+            guard = ring.readable_mut() => {
+                let mut guard = guard?;
+                out.drain(guard.get_inner_mut(), &by_id)?;
+                guard.clear_ready();
+            }
+            _ = drain_timer.tick() => {
+                out.drain(ring.get_mut(), &by_id)?;
+                let c = capture.counters()?;
+                if c.dropped > dropped_seen {
+                    out.sink.drops(c.dropped - dropped_seen, c.dropped)?;
+                    dropped_seen = c.dropped;
+                }
+            }
+            _ = rescan_timer.tick() => {
+                // Explicit sockets that vanish are kept by their old identity; defaults come and go.
+                if let Ok(now) = watch::resolve(&requests_that_exist(&requests, &args), &watched) {
+                    if now != watched && !now.is_empty() {
+                        capture.set_watched(&now)?;
+                        watched = now;
+                        by_id = watch::by_id(&watched);
+                    }
+                }
+            }
+            _ = sigint.recv() => break,
+            _ = sigterm.recv() => break,
+            _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => break,
+        }
+    }
+    out.drain(ring.get_mut(), &by_id)?;
+
+    let c = capture.counters()?;
+    if c.dropped > dropped_seen {
+        out.sink.drops(c.dropped - dropped_seen, c.dropped)?;
+    }
+    let summary = Summary { events: out.events, dropped: c.dropped, untracked: c.pending_full, malformed: out.malformed };
+    out.sink.finish(&summary)?;
+    eprintln!(
+        "observer: {} events, {} dropped (ring buffer full), {} untracked sends, {} malformed records",
+        summary.events, summary.dropped, summary.untracked, summary.malformed
+    );
+    Ok(())
+}
+
+/// Ring → decode → sink, counting as it goes.
+struct Collector {
+    sink: Box<dyn Sink>,
+    clock: Clock,
+    limit: u64,
+    events: u64,
+    malformed: u64,
+}
+
+impl Collector {
+    /// Takes what the ring holds now, up to the event limit.
+    fn drain(&mut self, ring: &mut RingBuf<MapData>, by_id: &BTreeMap<u32, Watched>) -> anyhow::Result<()> {
+        while self.events < self.limit {
+            let Some(item) = ring.next() else { break };
+            match decode(&item, &self.clock) {
+                Ok(ev) => {
+                    self.sink.event(&ev, by_id)?;
+                    self.events += 1;
+                }
+                Err(e) => {
+                    self.malformed += 1;
+                    eprintln!("observer: skipped a malformed ring record: {e}");
+                }
+            }
+        }
+        self.sink.flush()?;
+        Ok(())
+    }
+}
+
+fn requests(args: &TraceArgs) -> Vec<Request> {
+    let mut out = if args.no_default_sockets { Vec::new() } else { watch::default_requests() };
+    out.extend(args.sockets.iter().map(|s| Request::explicit(s)));
+    out
+}
+
+/// For a rescan: the default sockets as they are now, plus the explicit ones still there.
+fn requests_that_exist(initial: &[Request], args: &TraceArgs) -> Vec<Request> {
+    let mut out = if args.no_default_sockets { Vec::new() } else { watch::default_requests() };
+    out.extend(initial.iter().filter(|r| r.owner == "--socket" && watch::resolve(std::slice::from_ref(r), &[]).is_ok()).cloned());
+    out
+}
+
+fn report_start(capture: &Capture, watched: &[Watched]) {
+    for (strategy, why) in &capture.refused {
+        eprintln!("observer: {strategy} strategy refused: {why}");
+    }
+    eprintln!("observer: capturing with the {} strategy ({})", capture.strategy, capture.hooks.join(", "));
+    for w in watched {
+        eprintln!("observer: watching {} ({})", w.address, w.owner);
+    }
+}
+
+/// `-v`: forward the kernel programs' aya-log records to stderr.
+fn spawn_kernel_logger(capture: &mut Capture) {
+    match aya_log::EbpfLogger::init(capture.ebpf_mut()) {
+        // SAFETY: the logger owns its map fd; flushing neither closes nor replaces it.
+        Ok(logger) => match unsafe { AsyncFd::register_with_interest(logger, tokio::io::Interest::READABLE) } {
+            Ok(mut logger) => {
+                tokio::spawn(async move {
+                    while let Ok(mut guard) = logger.readable_mut().await {
+                        guard.get_inner_mut().flush();
+                        guard.clear_ready();
+                    }
+                });
+            }
+            Err(e) => log::warn!("kernel logs unavailable: {e}"),
+        },
+        Err(e) => log::warn!("kernel logs unavailable: {e}"),
+    }
+}

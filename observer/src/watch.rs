@@ -1,0 +1,273 @@
+//! Which sockets to watch, and how the kernel side recognises each: by identity (the inode a
+//! path socket's name resolves to, or an abstract socket's sockfs inode) and, for sends that fail
+//! before the kernel resolves a receiver, by the address strings that name it.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    os::unix::fs::{FileTypeExt, MetadataExt},
+    path::{Path, PathBuf},
+};
+
+use observer_common::{PathKey, SUN_PATH_MAX, SocketKey};
+use thiserror::Error;
+
+/// One socket being watched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watched {
+    /// Stable id, the value in the kernel maps; events carry it.
+    pub id: u32,
+    /// What it is, for people: "system manager", "user manager (uid 1000)", "container 1234", "--socket".
+    pub owner: String,
+    /// The address as given (`/run/systemd/notify`, `@name`).
+    pub address: String,
+    pub key: SocketKey,
+    /// Address strings that name it, as a sender would put them in `sun_path`.
+    pub path_keys: Vec<PathKey>,
+}
+
+#[derive(Debug, Error)]
+pub enum WatchError {
+    #[error("--socket {0}: no such socket")]
+    Missing(String),
+    #[error("--socket {0}: not a socket")]
+    NotSocket(String),
+    #[error("--socket {0}: longer than the 107 bytes a unix socket address holds")]
+    TooLong(String),
+    #[error("--socket {0}: no abstract socket by that name is bound in this network namespace")]
+    NoAbstract(String),
+    #[error("no systemd notify socket found (is systemd running here?); pass --socket PATH to watch another socket")]
+    NothingToWatch,
+}
+
+/// A request to watch an address, before it is resolved.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub owner: String,
+    pub address: String,
+    /// Where the path is visible from here (`/proc/PID/root/...` for a container), if different.
+    pub host_path: Option<PathBuf>,
+    /// The netns whose /proc/net/unix lists it (abstract sockets).
+    pub net_unix: PathBuf,
+}
+
+impl Request {
+    pub fn explicit(address: &str) -> Self {
+        Self {
+            owner: "--socket".into(),
+            address: address.into(),
+            host_path: None,
+            net_unix: "/proc/self/net/unix".into(),
+        }
+    }
+}
+
+/// The managers' sockets that exist now: the system manager's, every user manager's, and the
+/// system managers of containers (their PID 1 runs in a child PID namespace).
+pub fn default_requests() -> Vec<Request> {
+    let mut out = Vec::new();
+    let host = |owner: String, path: String| Request {
+        owner,
+        address: path,
+        host_path: None,
+        net_unix: "/proc/self/net/unix".into(),
+    };
+    if is_socket(Path::new("/run/systemd/notify")) {
+        out.push(host("system manager".into(), "/run/systemd/notify".into()));
+    }
+    for (uid, path) in user_manager_sockets(Path::new("/")) {
+        out.push(host(format!("user manager (uid {uid})"), path));
+    }
+    for leader in container_leaders() {
+        let root = PathBuf::from(format!("/proc/{leader}/root"));
+        let mut add = |owner: String, inner: String| {
+            let host_path = root.join(inner.trim_start_matches('/'));
+            if is_socket(&host_path) {
+                out.push(Request {
+                    owner,
+                    address: inner,
+                    host_path: Some(host_path),
+                    net_unix: format!("/proc/{leader}/net/unix").into(),
+                });
+            }
+        };
+        add(format!("container {leader}"), "/run/systemd/notify".into());
+        for (uid, path) in user_manager_sockets(&root) {
+            add(format!("container {leader} user manager (uid {uid})"), path);
+        }
+    }
+    out
+}
+
+fn user_manager_sockets(root: &Path) -> Vec<(u32, String)> {
+    let Ok(dir) = fs::read_dir(root.join("run/user")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<_> = dir
+        .flatten()
+        .filter_map(|e| {
+            let uid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let inner = format!("/run/user/{uid}/systemd/notify");
+            is_socket(&root.join(inner.trim_start_matches('/'))).then_some((uid, inner))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Host PIDs of processes that are PID 1 of a child PID namespace and run systemd.
+fn container_leaders() -> Vec<u32> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out: Vec<u32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let nspid = status.lines().find_map(|l| l.strip_prefix("NSpid:")).unwrap_or("");
+            let ids: Vec<&str> = nspid.split_whitespace().collect();
+            let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            ids.len() >= 2 && ids.last() == Some(&"1") && comm.trim() == "systemd"
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn is_socket(p: &Path) -> bool {
+    fs::metadata(p).map(|m| m.file_type().is_socket()).unwrap_or(false)
+}
+
+/// Resolves requests into watched sockets with ids. Ids are stable across rescans for the same
+/// (owner, address, identity), so events keep their meaning.
+pub fn resolve(requests: &[Request], previous: &[Watched]) -> Result<Vec<Watched>, WatchError> {
+    let mut out = Vec::new();
+    let mut next_id = previous.iter().map(|w| w.id).max().unwrap_or(0) + 1;
+    for r in requests {
+        let key = socket_key(r)?;
+        let id = previous
+            .iter()
+            .find(|w| w.key == key && w.address == r.address && w.owner == r.owner)
+            .map(|w| w.id)
+            .unwrap_or_else(|| {
+                next_id += 1;
+                next_id - 1
+            });
+        out.push(Watched {
+            id,
+            owner: r.owner.clone(),
+            address: r.address.clone(),
+            key,
+            path_keys: path_keys(r)?,
+        });
+    }
+    Ok(out)
+}
+
+fn socket_key(r: &Request) -> Result<SocketKey, WatchError> {
+    if let Some(name) = r.address.strip_prefix('@') {
+        let ino = abstract_inode(&r.net_unix, name).ok_or_else(|| WatchError::NoAbstract(r.address.clone()))?;
+        return Ok(SocketKey { ino, dev: 0, _pad: 0 });
+    }
+    let path = r.host_path.clone().unwrap_or_else(|| PathBuf::from(&r.address));
+    let meta = fs::metadata(&path).map_err(|_| WatchError::Missing(r.address.clone()))?;
+    if !meta.file_type().is_socket() {
+        return Err(WatchError::NotSocket(r.address.clone()));
+    }
+    Ok(SocketKey { ino: meta.ino(), dev: kernel_dev(meta.dev()), _pad: 0 })
+}
+
+/// The kernel's `s_dev` encoding (MKDEV: major << 20 | minor) of a userspace `st_dev`.
+fn kernel_dev(st_dev: u64) -> u32 {
+    let (major, minor) = (libc::major(st_dev), libc::minor(st_dev));
+    (major << 20) | minor
+}
+
+/// The sockfs inode of abstract socket `@name` in the `/proc/.../net/unix` listing.
+fn abstract_inode(net_unix: &Path, name: &str) -> Option<u64> {
+    let text = fs::read_to_string(net_unix).ok()?;
+    let wanted = format!("@{name}");
+    // "Num RefCount Protocol Flags Type St Inode Path"; listening datagram sockets have a path.
+    text.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        (cols.len() >= 8 && cols[7] == wanted).then(|| cols[6].parse().ok()).flatten()
+    })
+}
+
+/// The `sun_path` strings that name the socket: the address itself, its canonical form, and the
+/// `/var/run` alias of `/run` paths when /var/run links to /run.
+fn path_keys(r: &Request) -> Result<Vec<PathKey>, WatchError> {
+    if let Some(name) = r.address.strip_prefix('@') {
+        let mut raw = vec![0u8];
+        raw.extend_from_slice(name.as_bytes());
+        return Ok(vec![path_key(&raw).ok_or_else(|| WatchError::TooLong(r.address.clone()))?]);
+    }
+    let mut names = vec![r.address.clone()];
+    if r.host_path.is_none() {
+        if let Ok(canon) = fs::canonicalize(&r.address) {
+            names.push(canon.to_string_lossy().into_owned());
+        }
+    }
+    let var_run_is_run = fs::canonicalize("/var/run").map(|p| p == Path::new("/run")).unwrap_or(false);
+    if var_run_is_run {
+        let extra: Vec<String> = names.iter().filter_map(|n| n.strip_prefix("/run/").map(|rest| format!("/var/run/{rest}"))).collect();
+        names.extend(extra);
+    }
+    names.sort();
+    names.dedup();
+    names
+        .iter()
+        .map(|n| path_key(n.as_bytes()).ok_or_else(|| WatchError::TooLong(r.address.clone())))
+        .collect()
+}
+
+/// `sun_path` bytes zero-padded, as the kernel side normalises them.
+pub fn path_key(raw: &[u8]) -> Option<PathKey> {
+    if raw.len() >= SUN_PATH_MAX {
+        return None;
+    }
+    let mut key = PathKey { path: [0; SUN_PATH_MAX] };
+    key.path[..raw.len()].copy_from_slice(raw);
+    Some(key)
+}
+
+/// Id → watched socket, for decoding events.
+pub fn by_id(watched: &[Watched]) -> BTreeMap<u32, Watched> {
+    watched.iter().map(|w| (w.id, w.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_dev_encoding() {
+        // st_dev for 8:1 (userspace encoding 0x801) → kernel MKDEV(8, 1).
+        assert_eq!(kernel_dev(0x801), (8 << 20) | 1);
+        assert_eq!(kernel_dev(libc::makedev(259, 3)), (259 << 20) | 3);
+    }
+
+    #[test]
+    fn path_key_is_zero_padded_and_bounded() {
+        let k = path_key(b"/run/systemd/notify").unwrap();
+        assert_eq!(&k.path[..19], b"/run/systemd/notify");
+        assert!(k.path[19..].iter().all(|b| *b == 0));
+        assert!(path_key(&[b'a'; SUN_PATH_MAX]).is_none());
+    }
+
+    #[test]
+    fn abstract_keys_start_with_nul() {
+        let r = Request::explicit("@observer-test");
+        let keys = path_keys(&r).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].path[0], 0);
+        assert_eq!(&keys[0].path[1..14], b"observer-test");
+    }
+
+    #[test]
+    fn explicit_missing_socket_is_a_clear_error() {
+        let err = resolve(&[Request::explicit("/nonexistent/notify")], &[]).unwrap_err();
+        assert_eq!(err.to_string(), "--socket /nonexistent/notify: no such socket");
+    }
+}
