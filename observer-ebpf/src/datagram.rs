@@ -9,7 +9,9 @@ use observer_common::{
     MAX_IOVECS, PAYLOAD_MAX, PAYLOAD_SCRATCH, PathKey, SUN_PATH_MAX, SendEvent, flags,
 };
 
-use crate::pending::{MsgParts, SRC_IOV_KERNEL, SRC_IOV_USER, SRC_SINGLE_USER, SRC_UBUF_KERNEL_MSG};
+use crate::pending::{
+    MsgParts, SRC_IOV_KERNEL, SRC_IOV_USER, SRC_SINGLE_USER, SRC_UBUF_KERNEL_MSG,
+};
 
 /// An event being built: the header and room for the payload (see PAYLOAD_SCRATCH), then room
 /// for an address: 128 bytes, so that any 7-bit-masked length fits (the verifier needs a bound).
@@ -126,7 +128,11 @@ pub fn copy_address(s: &mut Scratch, parts: &MsgParts) -> bool {
     let kernel = msg_in_kernel(parts);
     let src = parts.name + SUN_PATH_OFFSET as u64;
     let len = parts.namelen - SUN_PATH_OFFSET;
-    let len = if len > SUN_PATH_MAX as u32 { SUN_PATH_MAX as u32 } else { len };
+    let len = if len > SUN_PATH_MAX as u32 {
+        SUN_PATH_MAX as u32
+    } else {
+        len
+    };
     s.addr = [0; ADDR_SCRATCH];
     let Some(first) = read_val::<u8>(kernel, src) else {
         return false;

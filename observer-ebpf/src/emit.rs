@@ -12,7 +12,9 @@ use aya_ebpf::{
 use observer_common::{Hook, PAYLOAD_MAX, SUN_PATH_MAX, SendEvent, flags, stats};
 
 use crate::{
-    datagram::{ADDR_SCRATCH, Scratch, address_key, copy_address, copy_control, copy_payload, load_address},
+    datagram::{
+        ADDR_SCRATCH, Scratch, address_key, copy_address, copy_control, copy_payload, load_address,
+    },
     kernel::{offsets, read, unix_peer, watched_receiver},
     maps::{EVENTS, SCRATCH, WATCHED_PATHS, count},
     pending::{MsgParts, Pending},
@@ -26,7 +28,14 @@ pub static WAKEUP_BYTES: Global<u64> = Global::new(256 * 1024);
 /// Reports one datagram of the send in `p` if its destination is watched.
 /// `delivered_to`: watch id of the receiver the kernel queued it on (0 if none was seen).
 #[inline(always)]
-pub fn emit(p: &Pending, parts: &MsgParts, result: i64, hook: Hook, msg_index: u32, delivered_to: u32) {
+pub fn emit(
+    p: &Pending,
+    parts: &MsgParts,
+    result: i64,
+    hook: Hook,
+    msg_index: u32,
+    delivered_to: u32,
+) {
     let Some(s) = SCRATCH.get_ptr_mut(0) else {
         return;
     };
@@ -118,11 +127,21 @@ fn copy_peer_address(s: &mut Scratch, peer: u64) {
     if path_len <= 0 {
         return;
     }
-    let n = if path_len as usize > SUN_PATH_MAX { SUN_PATH_MAX as u32 } else { path_len as u32 };
+    let n = if path_len as usize > SUN_PATH_MAX {
+        SUN_PATH_MAX as u32
+    } else {
+        path_len as u32
+    };
     s.addr = [0; ADDR_SCRATCH];
     let src = addr + o.unix_addr_name as u64 + 2;
     // SAFETY: the helper validates src; n is masked to the 128-byte buffer.
-    let ret = unsafe { bpf_probe_read_kernel(s.addr.as_mut_ptr().cast(), n & (ADDR_SCRATCH as u32 - 1), src as *const _) };
+    let ret = unsafe {
+        bpf_probe_read_kernel(
+            s.addr.as_mut_ptr().cast(),
+            n & (ADDR_SCRATCH as u32 - 1),
+            src as *const _,
+        )
+    };
     if ret == 0 {
         load_address(s, n);
     }

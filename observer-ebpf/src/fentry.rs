@@ -36,7 +36,10 @@ pub fn unix_dgram_sendmsg_enter(ctx: FEntryContext) -> i32 {
     } else if iter_type as u32 == o.iter_type_iovec {
         SRC_IOV_KERNEL
     } else {
-        debug!(&ctx, "unix_dgram_sendmsg: iov_iter type {} not followed", iter_type);
+        debug!(
+            &ctx,
+            "unix_dgram_sendmsg: iov_iter type {} not followed", iter_type
+        );
         return 0;
     };
     let ptr: u64 = read(iter, o.iter_iov).unwrap_or(0);

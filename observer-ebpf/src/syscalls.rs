@@ -183,7 +183,14 @@ pub fn sock_send_length(ctx: BtfTracePointContext) -> i32 {
         return 0;
     };
     let p = *p;
-    emit(&p, &parts, ret as i64, Hook::SockSendLength, index, delivered_to);
+    emit(
+        &p,
+        &parts,
+        ret as i64,
+        Hook::SockSendLength,
+        index,
+        delivered_to,
+    );
     0
 }
 

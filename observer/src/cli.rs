@@ -54,7 +54,9 @@ pub enum Probe {
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s.parse().map_err(|_| format!("not a number of seconds: {s}"))?;
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("not a number of seconds: {s}"))?;
     if !(0.0..=1e9).contains(&secs) {
         return Err(format!("out of range: {s}"));
     }

@@ -75,14 +75,19 @@ pub struct Clock {
 impl Clock {
     pub fn now() -> Self {
         let read = |id| {
-            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
             // SAFETY: valid clock id and out pointer.
             unsafe { libc::clock_gettime(id, &mut ts) };
             ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
         };
         let mono = read(libc::CLOCK_MONOTONIC);
         let real = read(libc::CLOCK_REALTIME);
-        Self { realtime_minus_monotonic_ns: real - mono }
+        Self {
+            realtime_minus_monotonic_ns: real - mono,
+        }
     }
 
     pub fn wall_ns(&self, mono_ns: u64) -> i128 {
@@ -100,7 +105,10 @@ pub fn decode(record: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
     let ev: SendEvent = unsafe { std::ptr::read_unaligned(record.as_ptr().cast()) };
     let payload = record
         .get(header_len..header_len + ev.payload_len as usize)
-        .ok_or(DecodeError::PayloadLength { claimed: ev.payload_len, carried: record.len() - header_len })?;
+        .ok_or(DecodeError::PayloadLength {
+            claimed: ev.payload_len,
+            carried: record.len() - header_len,
+        })?;
     let hook = Hook::try_from(ev.hook).map_err(DecodeError::Hook)?;
     Ok(Event {
         mono_ns: ev.ts_ns,
@@ -117,7 +125,11 @@ pub fn decode(record: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         connected: ev.flags & flags::CONNECTED != 0,
         payload: payload.to_vec(),
         len: ev.len,
-        creds: (ev.flags & flags::HAS_CREDS != 0).then_some(Creds { pid: ev.creds_pid, uid: ev.creds_uid, gid: ev.creds_gid }),
+        creds: (ev.flags & flags::HAS_CREDS != 0).then_some(Creds {
+            pid: ev.creds_pid,
+            uid: ev.creds_uid,
+            gid: ev.creds_gid,
+        }),
         fds: ev.fds,
         result: ev.result,
         hook,
@@ -191,7 +203,13 @@ mod tests {
 
     fn bytes(ev: &SendEvent, payload: &[u8]) -> Vec<u8> {
         // SAFETY: reading the bytes of a plain-data struct.
-        let mut v = unsafe { std::slice::from_raw_parts((ev as *const SendEvent).cast::<u8>(), size_of::<SendEvent>()) }.to_vec();
+        let mut v = unsafe {
+            std::slice::from_raw_parts(
+                (ev as *const SendEvent).cast::<u8>(),
+                size_of::<SendEvent>(),
+            )
+        }
+        .to_vec();
         v.extend_from_slice(payload);
         v
     }
@@ -200,18 +218,33 @@ mod tests {
     fn decodes_header_and_payload() {
         let rec = bytes(&header(7, Hook::SockSendLength as u32), b"READY=1");
         let ev = decode(&rec, &Clock::now()).unwrap();
-        assert_eq!((ev.pid, ev.comm.as_str(), ev.payload.as_slice()), (42, "demo", &b"READY=1"[..]));
+        assert_eq!(
+            (ev.pid, ev.comm.as_str(), ev.payload.as_slice()),
+            (42, "demo", &b"READY=1"[..])
+        );
         assert_eq!(ev.hook, Hook::SockSendLength);
         assert!(!ev.truncated());
     }
 
     #[test]
     fn short_and_lying_records_are_errors() {
-        assert_eq!(decode(&[0; 10], &Clock::now()).unwrap_err(), DecodeError::Short(10));
+        assert_eq!(
+            decode(&[0; 10], &Clock::now()).unwrap_err(),
+            DecodeError::Short(10)
+        );
         let rec = bytes(&header(100, 1), b"abc");
-        assert!(matches!(decode(&rec, &Clock::now()), Err(DecodeError::PayloadLength { claimed: 100, carried: 3 })));
+        assert!(matches!(
+            decode(&rec, &Clock::now()),
+            Err(DecodeError::PayloadLength {
+                claimed: 100,
+                carried: 3
+            })
+        ));
         let rec = bytes(&header(0, 99), b"");
-        assert_eq!(decode(&rec, &Clock::now()).unwrap_err(), DecodeError::Hook(99));
+        assert_eq!(
+            decode(&rec, &Clock::now()).unwrap_err(),
+            DecodeError::Hook(99)
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub enum PreflightError {
     NotPrivileged,
     #[error("no BTF at {BTF_PATH}: the kernel must be built with CONFIG_DEBUG_INFO_BTF=y")]
     NoBtf,
-    #[error("tracefs is not mounted at {TRACEFS} and mounting it failed ({0}); mount it with: mount -t tracefs nodev {TRACEFS}")]
+    #[error(
+        "tracefs is not mounted at {TRACEFS} and mounting it failed ({0}); mount it with: mount -t tracefs nodev {TRACEFS}"
+    )]
     NoTracefs(String),
 }
 
@@ -38,28 +40,47 @@ pub fn check_privileges() -> Result<(), PreflightError> {
 }
 
 pub fn check_btf() -> Result<(), PreflightError> {
-    if Path::new(BTF_PATH).exists() { Ok(()) } else { Err(PreflightError::NoBtf) }
+    if Path::new(BTF_PATH).exists() {
+        Ok(())
+    } else {
+        Err(PreflightError::NoBtf)
+    }
 }
 
 /// Syscall tracepoints are found through tracefs; mount it when nobody has.
 pub fn ensure_tracefs() -> Result<(), PreflightError> {
-    if Path::new(TRACEFS).join("events").is_dir() || Path::new("/sys/kernel/debug/tracing/events").is_dir() {
+    if Path::new(TRACEFS).join("events").is_dir()
+        || Path::new("/sys/kernel/debug/tracing/events").is_dir()
+    {
         return Ok(());
     }
     let c = |s: &str| CString::new(s).expect("no NUL");
     let (src, target, fstype) = (c("nodev"), c(TRACEFS), c("tracefs"));
     // SAFETY: valid NUL-terminated strings; no data argument.
-    let rc = unsafe { libc::mount(src.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
     if rc == 0 {
         Ok(())
     } else {
-        Err(PreflightError::NoTracefs(std::io::Error::last_os_error().to_string()))
+        Err(PreflightError::NoTracefs(
+            std::io::Error::last_os_error().to_string(),
+        ))
     }
 }
 
 /// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; lift it so they load there too.
 pub fn raise_memlock_rlimit() {
-    let rlim = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    let rlim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
     // SAFETY: plain setrlimit with a valid struct; failure only matters on old kernels, where
     // map creation then reports it.
     unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) };

@@ -43,19 +43,35 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
     } else {
         Box::new(TableSink::new(std::io::stdout()))
     };
-    let refused: Vec<(String, String)> = capture.refused.iter().map(|(s, w)| (s.to_string(), w.clone())).collect();
-    sink.start(&Start { strategy: capture.strategy.to_string(), hooks: &capture.hooks, refused: &refused, watched: &watched })?;
+    let refused: Vec<(String, String)> = capture
+        .refused
+        .iter()
+        .map(|(s, w)| (s.to_string(), w.clone()))
+        .collect();
+    sink.start(&Start {
+        strategy: capture.strategy.to_string(),
+        hooks: &capture.hooks,
+        refused: &refused,
+        watched: &watched,
+    })?;
 
     // SAFETY: the ring owns its map fd and keeps it open for as long as the AsyncFd lives.
     let clock = Clock::now();
-    let mut ring = unsafe { AsyncFd::register(capture.take_ring()?) }.context("polling the ring buffer")?;
+    let mut ring =
+        unsafe { AsyncFd::register(capture.take_ring()?) }.context("polling the ring buffer")?;
     let mut by_id = watch::by_id(&watched);
     let mut drain_timer = interval(DRAIN_EVERY);
     let mut rescan_timer = interval(RESCAN_EVERY);
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let deadline = args.duration.map(|d| Instant::now() + d);
-    let mut out = Collector { sink, clock, limit: args.count.unwrap_or(u64::MAX), events: 0, malformed: 0 };
+    let mut out = Collector {
+        sink,
+        clock,
+        limit: args.count.unwrap_or(u64::MAX),
+        events: 0,
+        malformed: 0,
+    };
     let mut dropped_seen = 0u64;
 
     while out.events < out.limit {
@@ -94,7 +110,12 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
     if c.dropped > dropped_seen {
         out.sink.drops(c.dropped - dropped_seen, c.dropped)?;
     }
-    let summary = Summary { events: out.events, dropped: c.dropped, untracked: c.pending_full, malformed: out.malformed };
+    let summary = Summary {
+        events: out.events,
+        dropped: c.dropped,
+        untracked: c.pending_full,
+        malformed: out.malformed,
+    };
     out.sink.finish(&summary)?;
     eprintln!(
         "observer: {} events, {} dropped (ring buffer full), {} untracked sends, {} malformed records",
@@ -114,7 +135,11 @@ struct Collector {
 
 impl Collector {
     /// Takes what the ring holds now, up to the event limit.
-    fn drain(&mut self, ring: &mut RingBuf<MapData>, by_id: &BTreeMap<u32, Watched>) -> anyhow::Result<()> {
+    fn drain(
+        &mut self,
+        ring: &mut RingBuf<MapData>,
+        by_id: &BTreeMap<u32, Watched>,
+    ) -> anyhow::Result<()> {
         while self.events < self.limit {
             let Some(item) = ring.next() else { break };
             match decode(&item, &self.clock) {
@@ -134,15 +159,30 @@ impl Collector {
 }
 
 fn requests(args: &TraceArgs) -> Vec<Request> {
-    let mut out = if args.no_default_sockets { Vec::new() } else { watch::default_requests() };
+    let mut out = if args.no_default_sockets {
+        Vec::new()
+    } else {
+        watch::default_requests()
+    };
     out.extend(args.sockets.iter().map(|s| Request::explicit(s)));
     out
 }
 
 /// For a rescan: the default sockets as they are now, plus the explicit ones still there.
 fn requests_that_exist(initial: &[Request], args: &TraceArgs) -> Vec<Request> {
-    let mut out = if args.no_default_sockets { Vec::new() } else { watch::default_requests() };
-    out.extend(initial.iter().filter(|r| r.owner == "--socket" && watch::resolve(std::slice::from_ref(r), &[]).is_ok()).cloned());
+    let mut out = if args.no_default_sockets {
+        Vec::new()
+    } else {
+        watch::default_requests()
+    };
+    out.extend(
+        initial
+            .iter()
+            .filter(|r| {
+                r.owner == "--socket" && watch::resolve(std::slice::from_ref(r), &[]).is_ok()
+            })
+            .cloned(),
+    );
     out
 }
 
@@ -150,7 +190,11 @@ fn report_start(capture: &Capture, watched: &[Watched]) {
     for (strategy, why) in &capture.refused {
         eprintln!("observer: {strategy} strategy refused: {why}");
     }
-    eprintln!("observer: capturing with the {} strategy ({})", capture.strategy, capture.hooks.join(", "));
+    eprintln!(
+        "observer: capturing with the {} strategy ({})",
+        capture.strategy,
+        capture.hooks.join(", ")
+    );
     for w in watched {
         eprintln!("observer: watching {} ({})", w.address, w.owner);
     }
@@ -160,17 +204,20 @@ fn report_start(capture: &Capture, watched: &[Watched]) {
 fn spawn_kernel_logger(capture: &mut Capture) {
     match aya_log::EbpfLogger::init(capture.ebpf_mut()) {
         // SAFETY: the logger owns its map fd; flushing neither closes nor replaces it.
-        Ok(logger) => match unsafe { AsyncFd::register_with_interest(logger, tokio::io::Interest::READABLE) } {
-            Ok(mut logger) => {
-                tokio::spawn(async move {
-                    while let Ok(mut guard) = logger.readable_mut().await {
-                        guard.get_inner_mut().flush();
-                        guard.clear_ready();
-                    }
-                });
+        Ok(logger) => {
+            match unsafe { AsyncFd::register_with_interest(logger, tokio::io::Interest::READABLE) }
+            {
+                Ok(mut logger) => {
+                    tokio::spawn(async move {
+                        while let Ok(mut guard) = logger.readable_mut().await {
+                            guard.get_inner_mut().flush();
+                            guard.clear_ready();
+                        }
+                    });
+                }
+                Err(e) => log::warn!("kernel logs unavailable: {e}"),
             }
-            Err(e) => log::warn!("kernel logs unavailable: {e}"),
-        },
+        }
         Err(e) => log::warn!("kernel logs unavailable: {e}"),
     }
 }

@@ -72,7 +72,8 @@ pub struct Sender {
     pub pid: Option<u32>,
     pub uid: u32,
     pub gid: u32,
-    /// Whether the sender still existed when systemd read the message (v257 drops it otherwise).
+    /// Whether the sender was not yet reaped when systemd read the message (a zombie still
+    /// counts); v257 drops the message otherwise.
     pub alive: Option<bool>,
 }
 
@@ -179,7 +180,7 @@ pub struct UnitState {
     pub fd_store_max: Option<u32>,
     pub fd_store_count: Option<u32>,
     pub n_restarts: Option<u32>,
-    /// `manager->service_watchdogs` (`systemctl service-watchdogs`).
+    /// `manager->service_watchdogs` (`systemctl service-watchdogs`); None means systemd's default, on.
     pub watchdogs_enabled: Option<bool>,
     /// PID of the manager: 1 for the system instance, the user manager's PID otherwise.
     pub manager_pid: u32,
@@ -435,6 +436,13 @@ impl Judge<'_> {
         });
     }
 
+    /// Adds our explanation to the last note (systemd's own line stays first).
+    fn amend(&mut self, extra: &str) {
+        if let Some(n) = self.notes.last_mut() {
+            n.message.push_str(extra);
+        }
+    }
+
     fn warn(&mut self, f: &Field, message: String, source: String) {
         self.note(f, Some(false), Some(LogLevel::Warning), message, source);
     }
@@ -524,7 +532,7 @@ pub fn manager_dispatch_notify_fd(
         notes: Vec::new(),
         caveats: Vec::new(),
     };
-    if ![252, 254, 257, 262].contains(&v) {
+    if ![252, 254, 257, 262].contains(&version.0) {
         j.caveats.push(format!(
             "systemd v{} not read directly: rules of the nearest verified version applied",
             version.0
@@ -860,7 +868,7 @@ fn hint_for(kind: Kind, unit: Option<&UnitState>) -> String {
     }
 }
 
-fn first<'p>(p: &'p Payload, key: Key) -> Option<&'p Field> {
+fn first(p: &Payload, key: Key) -> Option<&Field> {
     p.fields.iter().find(|f| f.key == key && f.has_equals)
 }
 
@@ -929,11 +937,7 @@ fn service_notify_message(
                 "Status message in notification message is not UTF-8 clean, ignoring.".into(),
                 src,
             );
-            j.notes
-                .last_mut()
-                .unwrap()
-                .message
-                .push_str(" (the previous status text is cleared too)");
+            j.amend(" (the previous status text is cleared too)");
         } else {
             j.yes(f, format!("status text set to \"{}\"", shown(f)), src);
         }
@@ -957,11 +961,7 @@ fn service_notify_message(
                 );
                 j.warn(f, m, src);
                 // The negative error code is stored as the override: any earlier override is gone.
-                j.notes
-                    .last_mut()
-                    .unwrap()
-                    .message
-                    .push_str(" (side effect: an earlier NOTIFYACCESS= override is dropped)");
+                j.amend(" (side effect: an earlier NOTIFYACCESS= override is dropped)");
             }
         }
     }
@@ -1029,27 +1029,19 @@ fn service_notify_message(
                 src,
             ),
             b"trigger" => {
-                // service_force_watchdog() runs after STATUS= took effect.
-                let status = first(p, Key::Status)
-                    .filter(|s| std::str::from_utf8(s.raw_value()).is_ok())
-                    .map(|s| String::from_utf8_lossy(s.raw_value()).into_owned())
-                    .or_else(|| u.status_text.clone())
+                // service_force_watchdog() runs after STATUS= took effect; an empty or
+                // non-UTF-8 STATUS= has cleared the text by then.
+                let status = match first(p, Key::Status) {
+                    Some(s) => String::from_utf8(s.raw_value().to_vec()).ok(),
+                    None => u.status_text.clone(),
+                };
+                let status = status
                     .filter(|s| !s.is_empty())
                     .unwrap_or_else(|| "<unset>".into());
                 let src = cite(v, R::WatchdogRequest);
-                let level = if u.watchdogs_enabled.is_some() {
-                    Some(Error)
-                } else {
-                    None
-                };
-                j.note(
-                    f,
-                    u.watchdogs_enabled,
-                    level,
-                    format!("Watchdog request (last status: {status})!"),
-                    src,
-                );
-                j.notes.last_mut().unwrap().message.push_str(" — the service is stopped with result 'watchdog' (if service watchdogs are enabled)");
+                let m = format!("Watchdog request (last status: {status})!");
+                j.note(f, Some(true), Some(Error), m, src);
+                j.amend(" — the service is stopped with result 'watchdog'");
             }
             _ => j.warn(
                 f,
@@ -1125,7 +1117,6 @@ fn service_notify_message_main_pid(
     p: &Payload,
     fds_left: &mut u32,
 ) {
-    use LogLevel::*;
     use ServiceState::*;
     let v = j.v;
     // States in which a new main PID is taken (the IN_SET() next to the parse).
@@ -1153,28 +1144,28 @@ fn service_notify_message_main_pid(
         .join(", ");
 
     // From v257 the new PID is parsed before the state is checked, so parse errors log always.
-    if v >= V_257 {
-        if let Some(f) = flag(p, b"MAINPIDFD=1") {
-            let src = cite(v, R::MainPidFd);
-            if msg.fds != 1 {
-                let n = if msg.fds == 0 { "no" } else { "more than one" };
-                j.warn(f, format!("Got MAINPIDFD=1 with {n} fd, ignoring."), src);
-                return;
-            }
-            *fds_left = fds_left.saturating_sub(1);
-            let m = match state_ok {
+    if v >= V_257
+        && let Some(f) = flag(p, b"MAINPIDFD=1")
+    {
+        let src = cite(v, R::MainPidFd);
+        if msg.fds != 1 {
+            let n = if msg.fds == 0 { "no" } else { "more than one" };
+            j.warn(f, format!("Got MAINPIDFD=1 with {n} fd, ignoring."), src);
+            return;
+        }
+        *fds_left = fds_left.saturating_sub(1);
+        let m = match state_ok {
                 Some(false) => format!("ignored: the main PID only changes in states {state_list}"),
                 _ => "main PID taken from the pidfd sent along (which process that is, the observer cannot see)".into(),
             };
-            j.note(
-                f,
-                state_ok.and_then(|ok| (!ok).then_some(false)),
-                None,
-                m,
-                src,
-            );
-            return;
-        }
+        j.note(
+            f,
+            state_ok.and_then(|ok| (!ok).then_some(false)),
+            None,
+            m,
+            src,
+        );
+        return;
     }
     let Some(f) = first(p, Key::MainPid) else {
         return;
@@ -1297,16 +1288,10 @@ fn service_is_suitable_main_pid(
     }
     let Some(t) = facts else {
         let m = format!(
-            "new main PID {new} is taken if it is alive and in {}'s cgroup, or if the sender is root; refused otherwise",
+            "new main PID {new} is taken if it is alive and in {}'s cgroup, or alive and the sender is root (uid {sender_uid} now); refused otherwise",
             u.id
         );
-        return j.note(
-            f,
-            if sender_uid == 0 { Some(true) } else { None },
-            None,
-            m,
-            cite(v, R::Suitable),
-        );
+        return j.maybe(f, m, cite(v, R::Suitable));
     };
     if !t.exists || t.zombie {
         let src = cite(v, R::Zombie);
@@ -1615,11 +1600,7 @@ fn service_notify_message_fd_store(j: &mut Judge, u: &UnitState, p: &Payload, fd
     let m = format!("Cannot store more fds than FileDescriptorStoreMax={max}, closing remaining.");
     j.note(f, Some(room > 0), Some(Warning), m, src);
     if max == 0 {
-        j.notes
-            .last_mut()
-            .unwrap()
-            .message
-            .push_str(" (the fd store is off: set FileDescriptorStoreMax=)");
+        j.amend(" (the fd store is off: set FileDescriptorStoreMax=)");
     }
 }
 
@@ -1705,7 +1686,7 @@ mod tests {
         judge(m, s, u, SystemdVersion(v))
     }
 
-    fn note<'a>(v: &'a Verdict, k: Key) -> &'a FieldNote {
+    fn note(v: &Verdict, k: Key) -> &FieldNote {
         v.field_notes
             .iter()
             .find(|n| n.key == k)
@@ -2364,7 +2345,7 @@ mod tests {
         t.as_mut().unwrap().ppid = Some(50);
         let v = run(&m, &from(MAIN), Some(&mainpid_unit(Running, t)), 252);
         assert!(v.logs.iter().any(|l| l.message == "Supervising process 70 which is not our child. We'll most likely not notice when it exits." && l.level == Warning));
-        // Unknown facts: depends, unless root sent it.
+        // Unknown facts: depends.
         assert_eq!(
             n(&mainpid_unit(Running, None), &from(MAIN), 257).accepted,
             None
@@ -2607,6 +2588,15 @@ mod tests {
                 .message
                 .starts_with("Watchdog request (last status: busy)!")
         );
+        // A non-UTF-8 STATUS= in the same message has cleared the text (service.c:4224 v252.39).
+        let v = run(
+            &msg(b"STATUS=\xff\nWATCHDOG=trigger"),
+            &from(MAIN),
+            Some(&u),
+            257,
+        );
+        let m = &note(&v, Key::Watchdog).message;
+        assert!(m.starts_with("Watchdog request (last status: <unset>)!"));
         // Unknown and X_ fields are noted, never logged.
         let v = run(
             &msg(b"X_APP=1\nFOO=2\nEXIT_STATUS=0"),

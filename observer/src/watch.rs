@@ -36,7 +36,9 @@ pub enum WatchError {
     TooLong(String),
     #[error("--socket {0}: no abstract socket by that name is bound in this network namespace")]
     NoAbstract(String),
-    #[error("no systemd notify socket found (is systemd running here?); pass --socket PATH to watch another socket")]
+    #[error(
+        "no systemd notify socket found (is systemd running here?); pass --socket PATH to watch another socket"
+    )]
     NothingToWatch,
 }
 
@@ -125,7 +127,10 @@ fn container_leaders() -> Vec<u32> {
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            let nspid = status.lines().find_map(|l| l.strip_prefix("NSpid:")).unwrap_or("");
+            let nspid = status
+                .lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .unwrap_or("");
             let ids: Vec<&str> = nspid.split_whitespace().collect();
             let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
             ids.len() >= 2 && ids.last() == Some(&"1") && comm.trim() == "systemd"
@@ -136,7 +141,9 @@ fn container_leaders() -> Vec<u32> {
 }
 
 fn is_socket(p: &Path) -> bool {
-    fs::metadata(p).map(|m| m.file_type().is_socket()).unwrap_or(false)
+    fs::metadata(p)
+        .map(|m| m.file_type().is_socket())
+        .unwrap_or(false)
 }
 
 /// Resolves requests into watched sockets with ids. Ids are stable across rescans for the same
@@ -167,15 +174,27 @@ pub fn resolve(requests: &[Request], previous: &[Watched]) -> Result<Vec<Watched
 
 fn socket_key(r: &Request) -> Result<SocketKey, WatchError> {
     if let Some(name) = r.address.strip_prefix('@') {
-        let ino = abstract_inode(&r.net_unix, name).ok_or_else(|| WatchError::NoAbstract(r.address.clone()))?;
-        return Ok(SocketKey { ino, dev: 0, _pad: 0 });
+        let ino = abstract_inode(&r.net_unix, name)
+            .ok_or_else(|| WatchError::NoAbstract(r.address.clone()))?;
+        return Ok(SocketKey {
+            ino,
+            dev: 0,
+            _pad: 0,
+        });
     }
-    let path = r.host_path.clone().unwrap_or_else(|| PathBuf::from(&r.address));
+    let path = r
+        .host_path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&r.address));
     let meta = fs::metadata(&path).map_err(|_| WatchError::Missing(r.address.clone()))?;
     if !meta.file_type().is_socket() {
         return Err(WatchError::NotSocket(r.address.clone()));
     }
-    Ok(SocketKey { ino: meta.ino(), dev: kernel_dev(meta.dev()), _pad: 0 })
+    Ok(SocketKey {
+        ino: meta.ino(),
+        dev: kernel_dev(meta.dev()),
+        _pad: 0,
+    })
 }
 
 /// The kernel's `s_dev` encoding (MKDEV: major << 20 | minor) of a userspace `st_dev`.
@@ -191,7 +210,9 @@ fn abstract_inode(net_unix: &Path, name: &str) -> Option<u64> {
     // "Num RefCount Protocol Flags Type St Inode Path"; listening datagram sockets have a path.
     text.lines().skip(1).find_map(|line| {
         let cols: Vec<&str> = line.split_whitespace().collect();
-        (cols.len() >= 8 && cols[7] == wanted).then(|| cols[6].parse().ok()).flatten()
+        (cols.len() >= 8 && cols[7] == wanted)
+            .then(|| cols[6].parse().ok())
+            .flatten()
     })
 }
 
@@ -201,7 +222,9 @@ fn path_keys(r: &Request) -> Result<Vec<PathKey>, WatchError> {
     if let Some(name) = r.address.strip_prefix('@') {
         let mut raw = vec![0u8];
         raw.extend_from_slice(name.as_bytes());
-        return Ok(vec![path_key(&raw).ok_or_else(|| WatchError::TooLong(r.address.clone()))?]);
+        return Ok(vec![
+            path_key(&raw).ok_or_else(|| WatchError::TooLong(r.address.clone()))?,
+        ]);
     }
     let mut names = vec![r.address.clone()];
     if r.host_path.is_none() {
@@ -209,9 +232,17 @@ fn path_keys(r: &Request) -> Result<Vec<PathKey>, WatchError> {
             names.push(canon.to_string_lossy().into_owned());
         }
     }
-    let var_run_is_run = fs::canonicalize("/var/run").map(|p| p == Path::new("/run")).unwrap_or(false);
+    let var_run_is_run = fs::canonicalize("/var/run")
+        .map(|p| p == Path::new("/run"))
+        .unwrap_or(false);
     if var_run_is_run {
-        let extra: Vec<String> = names.iter().filter_map(|n| n.strip_prefix("/run/").map(|rest| format!("/var/run/{rest}"))).collect();
+        let extra: Vec<String> = names
+            .iter()
+            .filter_map(|n| {
+                n.strip_prefix("/run/")
+                    .map(|rest| format!("/var/run/{rest}"))
+            })
+            .collect();
         names.extend(extra);
     }
     names.sort();
@@ -227,7 +258,9 @@ pub fn path_key(raw: &[u8]) -> Option<PathKey> {
     if raw.len() >= SUN_PATH_MAX {
         return None;
     }
-    let mut key = PathKey { path: [0; SUN_PATH_MAX] };
+    let mut key = PathKey {
+        path: [0; SUN_PATH_MAX],
+    };
     key.path[..raw.len()].copy_from_slice(raw);
     Some(key)
 }
@@ -268,6 +301,9 @@ mod tests {
     #[test]
     fn explicit_missing_socket_is_a_clear_error() {
         let err = resolve(&[Request::explicit("/nonexistent/notify")], &[]).unwrap_err();
-        assert_eq!(err.to_string(), "--socket /nonexistent/notify: no such socket");
+        assert_eq!(
+            err.to_string(),
+            "--socket /nonexistent/notify: no such socket"
+        );
     }
 }

@@ -67,19 +67,31 @@ impl Capture {
             })();
             match attempt {
                 Ok((mut ebpf, hooks)) => {
-                    let stats = PerCpuArray::try_from(ebpf.take_map("STATS").context("no STATS map")?)?;
-                    return Ok(Self { ebpf, strategy, refused, hooks, stats });
+                    let stats =
+                        PerCpuArray::try_from(ebpf.take_map("STATS").context("no STATS map")?)?;
+                    return Ok(Self {
+                        ebpf,
+                        strategy,
+                        refused,
+                        hooks,
+                        stats,
+                    });
                 }
                 Err(e) => refused.push((strategy, format!("{e:#}"))),
             }
         }
-        let tried: Vec<String> = refused.iter().map(|(s, why)| format!("{s}: {why}")).collect();
+        let tried: Vec<String> = refused
+            .iter()
+            .map(|(s, why)| format!("{s}: {why}"))
+            .collect();
         anyhow::bail!("no capture strategy could be loaded ({})", tried.join("; "))
     }
 
     /// The ring buffer of events; call once.
     pub fn take_ring(&mut self) -> anyhow::Result<RingBuf<MapData>> {
-        Ok(RingBuf::try_from(self.ebpf.take_map("EVENTS").context("no EVENTS map")?)?)
+        Ok(RingBuf::try_from(
+            self.ebpf.take_map("EVENTS").context("no EVENTS map")?,
+        )?)
     }
 
     /// The eBPF object, for aya-log.
@@ -110,8 +122,11 @@ impl Capture {
                 }
             }
         }
-        let mut sock_map: HashMap<_, SocketKey, u32> =
-            HashMap::try_from(self.ebpf.map_mut("WATCHED_SOCKETS").context("no WATCHED_SOCKETS map")?)?;
+        let mut sock_map: HashMap<_, SocketKey, u32> = HashMap::try_from(
+            self.ebpf
+                .map_mut("WATCHED_SOCKETS")
+                .context("no WATCHED_SOCKETS map")?,
+        )?;
         let stale: Vec<SocketKey> = sock_map
             .keys()
             .flatten()
@@ -121,11 +136,26 @@ impl Capture {
             sock_map.remove(&k)?;
         }
         for ((ino, dev), id) in &sockets {
-            sock_map.insert(&SocketKey { ino: *ino, dev: *dev, _pad: 0 }, id, 0)?;
+            sock_map.insert(
+                &SocketKey {
+                    ino: *ino,
+                    dev: *dev,
+                    _pad: 0,
+                },
+                id,
+                0,
+            )?;
         }
-        let mut path_map: HashMap<_, PathKey, u32> =
-            HashMap::try_from(self.ebpf.map_mut("WATCHED_PATHS").context("no WATCHED_PATHS map")?)?;
-        let stale: Vec<PathKey> = path_map.keys().flatten().filter(|k| !paths.iter().any(|(p, _)| p == k)).collect();
+        let mut path_map: HashMap<_, PathKey, u32> = HashMap::try_from(
+            self.ebpf
+                .map_mut("WATCHED_PATHS")
+                .context("no WATCHED_PATHS map")?,
+        )?;
+        let stale: Vec<PathKey> = path_map
+            .keys()
+            .flatten()
+            .filter(|k| !paths.iter().any(|(p, _)| p == k))
+            .collect();
         for k in stale {
             path_map.remove(&k)?;
         }

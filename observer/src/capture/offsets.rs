@@ -17,8 +17,20 @@ pub fn read(btf: &Btf) -> anyhow::Result<Offsets> {
 
 /// Whether the fentry strategy has every offset it needs.
 pub fn fentry_ready(o: &Offsets) -> anyhow::Result<()> {
-    let needed = [o.msghdr_name, o.msghdr_namelen, o.msghdr_iter, o.msghdr_control, o.msghdr_controllen,
-        o.iter_type, o.iter_count, o.iter_iov, o.iter_nr_segs, o.iter_iov_offset, o.iter_type_ubuf, o.iter_type_iovec];
+    let needed = [
+        o.msghdr_name,
+        o.msghdr_namelen,
+        o.msghdr_iter,
+        o.msghdr_control,
+        o.msghdr_controllen,
+        o.iter_type,
+        o.iter_count,
+        o.iter_iov,
+        o.iter_nr_segs,
+        o.iter_iov_offset,
+        o.iter_type_ubuf,
+        o.iter_type_iovec,
+    ];
     if needed.contains(&ABSENT) {
         bail!("this kernel's struct msghdr / iov_iter layout is not one the fentry strategy knows");
     }

@@ -48,20 +48,35 @@ impl Strategy {
     }
 
     /// Loads and attaches this strategy's programs; the others in the object stay unloaded.
-    pub fn attach(self, ebpf: &mut Ebpf, btf: &Btf, aya_btf: &aya::Btf) -> anyhow::Result<Vec<String>> {
+    pub fn attach(
+        self,
+        ebpf: &mut Ebpf,
+        btf: &Btf,
+        aya_btf: &aya::Btf,
+    ) -> anyhow::Result<Vec<String>> {
         let mut attached = Vec::new();
         match self {
             Self::Fentry => {
                 let p: &mut FEntry = program(ebpf, "unix_dgram_sendmsg_enter")?;
-                p.load("unix_dgram_sendmsg", aya_btf).context("fentry unix_dgram_sendmsg")?;
+                p.load("unix_dgram_sendmsg", aya_btf)
+                    .context("fentry unix_dgram_sendmsg")?;
                 p.attach().context("fentry unix_dgram_sendmsg")?;
                 let p: &mut FExit = program(ebpf, "unix_dgram_sendmsg_exit")?;
-                p.load("unix_dgram_sendmsg", aya_btf).context("fexit unix_dgram_sendmsg")?;
+                p.load("unix_dgram_sendmsg", aya_btf)
+                    .context("fexit unix_dgram_sendmsg")?;
                 p.attach().context("fexit unix_dgram_sendmsg")?;
                 let p: &mut FEntry = program(ebpf, "sock_def_readable")?;
-                p.load("sock_def_readable", aya_btf).context("fentry sock_def_readable")?;
+                p.load("sock_def_readable", aya_btf)
+                    .context("fentry sock_def_readable")?;
                 p.attach().context("fentry sock_def_readable")?;
-                attached.extend(["fentry/unix_dgram_sendmsg", "fexit/unix_dgram_sendmsg", "fentry/sock_def_readable"].map(String::from));
+                attached.extend(
+                    [
+                        "fentry/unix_dgram_sendmsg",
+                        "fexit/unix_dgram_sendmsg",
+                        "fentry/sock_def_readable",
+                    ]
+                    .map(String::from),
+                );
             }
             Self::Tracepoint => {
                 for name in SEND_SYSCALLS {
@@ -84,7 +99,8 @@ impl Strategy {
                         continue;
                     }
                     let p: &mut BtfTracePoint = program(ebpf, tp)?;
-                    p.load(tp, aya_btf).with_context(|| format!("tp_btf/{tp}"))?;
+                    p.load(tp, aya_btf)
+                        .with_context(|| format!("tp_btf/{tp}"))?;
                     p.attach().with_context(|| format!("tp_btf/{tp}"))?;
                     attached.push(format!("tp_btf/{tp}"));
                 }
@@ -98,6 +114,8 @@ fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> anyhow::Result<&'a mut T>
 where
     &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
 {
-    let p = ebpf.program_mut(name).with_context(|| format!("program {name} missing from the eBPF object"))?;
+    let p = ebpf
+        .program_mut(name)
+        .with_context(|| format!("program {name} missing from the eBPF object"))?;
     Ok(p.try_into()?)
 }

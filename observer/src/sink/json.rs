@@ -17,7 +17,9 @@ pub struct JsonSink<W: Write> {
 
 impl<W: Write> JsonSink<W> {
     pub fn new(out: W) -> Self {
-        Self { out: BufWriter::new(out) }
+        Self {
+            out: BufWriter::new(out),
+        }
     }
 
     fn line(&mut self, v: &Value) -> std::io::Result<()> {
@@ -57,8 +59,16 @@ pub fn event_json(ev: &Event, watched: &BTreeMap<u32, Watched>) -> Value {
 
 impl<W: Write> Sink for JsonSink<W> {
     fn start(&mut self, s: &Start<'_>) -> std::io::Result<()> {
-        let watching: Vec<Value> = s.watched.iter().map(|w| json!({"id": w.id, "owner": w.owner, "address": w.address})).collect();
-        let refused: Vec<Value> = s.refused.iter().map(|(st, why)| json!({"strategy": st, "reason": why})).collect();
+        let watching: Vec<Value> = s
+            .watched
+            .iter()
+            .map(|w| json!({"id": w.id, "owner": w.owner, "address": w.address}))
+            .collect();
+        let refused: Vec<Value> = s
+            .refused
+            .iter()
+            .map(|(st, why)| json!({"strategy": st, "reason": why}))
+            .collect();
         self.line(&json!({"record": "start", "strategy": s.strategy, "hooks": s.hooks, "refused": refused, "watching": watching}))?;
         self.flush()
     }

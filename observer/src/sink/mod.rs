@@ -35,7 +35,11 @@ pub trait Sink {
 
 /// `result` for people: bytes sent, or the errno's name.
 pub fn result_text(result: i64) -> String {
-    if result >= 0 { format!("ok {result}") } else { crate::decode::errno_name(result) }
+    if result >= 0 {
+        format!("ok {result}")
+    } else {
+        crate::decode::errno_name(result)
+    }
 }
 
 /// The watched socket's description for an event.
@@ -54,7 +58,12 @@ pub fn rfc3339(wall_ns: i128) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 → (year, month, day), Howard Hinnant's algorithm.
@@ -78,8 +87,14 @@ mod tests {
     fn rfc3339_known_instants() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000Z");
         // 2026-11-23T22:27:27.123456Z
-        assert_eq!(rfc3339(1_795_472_847_123_456_789), "2026-11-23T22:27:27.123456Z");
-        assert_eq!(rfc3339(951_782_400_000_000_000), "2000-02-29T00:00:00.000000Z");
+        assert_eq!(
+            rfc3339(1_795_472_847_123_456_789),
+            "2026-11-23T22:27:27.123456Z"
+        );
+        assert_eq!(
+            rfc3339(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000Z"
+        );
     }
 
     #[test]

@@ -31,7 +31,10 @@ impl<W: Write> TableSink<W> {
     }
 
     fn row(&mut self, cells: &[String]) -> std::io::Result<()> {
-        let cells = cells.iter().zip(COLUMNS).map(|(text, (_, width))| Cell::new(&fit(text, width)));
+        let cells = cells
+            .iter()
+            .zip(COLUMNS)
+            .map(|(text, (_, width))| Cell::new(&fit(text, width)));
         let mut table = Table::init(vec![Row::new(cells.collect())]);
         table.set_format(*format::consts::FORMAT_CLEAN);
         table.print(&mut self.out).map(|_| ())
@@ -44,7 +47,11 @@ fn fit(text: &str, width: usize) -> String {
         return text.to_string();
     }
     let n = text.chars().count();
-    if n > width { format!("{}…", text.chars().take(width - 1).collect::<String>()) } else { format!("{text:<width$}") }
+    if n > width {
+        format!("{}…", text.chars().take(width - 1).collect::<String>())
+    } else {
+        format!("{text:<width$}")
+    }
 }
 
 impl<W: Write> Sink for TableSink<W> {
@@ -57,7 +64,10 @@ impl<W: Write> Sink for TableSink<W> {
 
     fn event(&mut self, ev: &Event, watched: &BTreeMap<u32, Watched>) -> std::io::Result<()> {
         let time = rfc3339(ev.wall_ns);
-        let creds = ev.creds.map(|c| format!("pid {}", c.pid)).unwrap_or_else(|| "-".into());
+        let creds = ev
+            .creds
+            .map(|c| format!("pid {}", c.pid))
+            .unwrap_or_else(|| "-".into());
         let mut message = notify::summary(&ev.fields());
         if ev.truncated() {
             message = format!("[{} of {} bytes] {message}", ev.payload.len(), ev.len);
@@ -76,13 +86,26 @@ impl<W: Write> Sink for TableSink<W> {
     }
 
     fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()> {
-        writeln!(self.out, "!! {new} datagrams dropped: ring buffer full ({total} in all); try a larger --ring-size")
+        writeln!(
+            self.out,
+            "!! {new} datagrams dropped: ring buffer full ({total} in all); try a larger --ring-size"
+        )
     }
 
     fn finish(&mut self, s: &Summary) -> std::io::Result<()> {
         let mut table = Table::new();
-        table.set_titles(Row::new(["EVENTS", "DROPPED", "UNTRACKED", "MALFORMED"].iter().map(|t| Cell::new(t)).collect()));
-        table.add_row(Row::new([s.events, s.dropped, s.untracked, s.malformed].iter().map(|n| Cell::new(&n.to_string())).collect()));
+        table.set_titles(Row::new(
+            ["EVENTS", "DROPPED", "UNTRACKED", "MALFORMED"]
+                .iter()
+                .map(|t| Cell::new(t))
+                .collect(),
+        ));
+        table.add_row(Row::new(
+            [s.events, s.dropped, s.untracked, s.malformed]
+                .iter()
+                .map(|n| Cell::new(&n.to_string()))
+                .collect(),
+        ));
         table.print(&mut self.out)?;
         self.flush()
     }

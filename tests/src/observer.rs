@@ -1,0 +1,131 @@
+//! Runs the real `observer trace --json` and collects what it prints.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::mpsc::{Receiver, RecvTimeoutError, channel},
+    thread,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+use crate::{probe, workspace_bin};
+
+/// How long to wait for the observer to load and attach (generous: the VM lane emulates a CPU).
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub struct Observer {
+    child: Child,
+    lines: Receiver<Value>,
+    stderr: Receiver<String>,
+    pub start: Value,
+}
+
+impl Observer {
+    /// Starts `observer trace --json --no-default-sockets --probe $OBSERVER_PROBE` plus `extra`
+    /// and waits until it reports what it attached.
+    pub fn start(extra: &[&str]) -> Self {
+        let bin = workspace_bin("observer");
+        let mut child = Command::new(&bin)
+            .args([
+                "trace",
+                "--json",
+                "--no-default-sockets",
+                "--probe",
+                &probe(),
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+        let (tx, lines) = channel();
+        let stdout = child.stdout.take().expect("piped");
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("observer printed non-JSON {line:?}: {e}"));
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        let (etx, stderr) = channel();
+        let err = child.stderr.take().expect("piped");
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("[observer] {line}");
+                let _ = etx.send(line);
+            }
+        });
+        let start = match lines.recv_timeout(START_TIMEOUT) {
+            Ok(v) => v,
+            Err(_) => {
+                let status = child.try_wait().ok().flatten();
+                let err: Vec<String> = stderr.try_iter().collect();
+                panic!(
+                    "observer did not start (exit {status:?}): {}",
+                    err.join(" | ")
+                );
+            }
+        };
+        assert_eq!(start["record"], "start", "first record: {start}");
+        Self {
+            child,
+            lines,
+            stderr,
+            start,
+        }
+    }
+
+    /// The strategy in use, as the observer reported it.
+    pub fn strategy(&self) -> String {
+        self.start["strategy"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The next `n` event records, failing after `timeout`.
+    pub fn events(&mut self, n: usize, timeout: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        while out.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) if v["record"] == "event" => out.push(v),
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("got {} of {n} events in {timeout:?}: {out:#?}", out.len())
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("observer exited after {} of {n} events", out.len())
+                }
+            }
+        }
+        out
+    }
+
+    /// Stops the observer (SIGINT) and returns every record it printed after the ones consumed.
+    pub fn stop(mut self) -> Vec<Value> {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let status = self.child.wait().expect("wait observer");
+        assert!(status.success(), "observer exited with {status}");
+        self.lines.iter().collect()
+    }
+
+    /// Lines the observer wrote to stderr so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.try_iter().collect()
+    }
+}
+
+impl Drop for Observer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
