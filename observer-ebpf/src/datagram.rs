@@ -32,6 +32,34 @@ const SCM_CREDENTIALS: i32 = 2;
 /// How many cmsgs we walk; systemd-notify sends at most two (credentials + fds).
 const MAX_CMSGS: u32 = 4;
 
+/// `v & mask`, with the AND kept in the bytecode: LLVM would drop a mask it can prove redundant,
+/// but older verifiers (6.1) cannot follow register-to-register bounds and need it to see that
+/// a helper's size or offset is in range.
+#[inline(always)]
+pub fn bound(v: u64, mask: u64) -> u64 {
+    core::hint::black_box(v) & mask
+}
+
+/// Zeroes `n` u64 words with plain stores. `x = [0; N]` on a large buffer becomes a call to a
+/// memset subprogram, which the 6.1 verifier refuses for map-value pointers.
+#[inline(always)]
+pub fn zero_words(dst: *mut u8, words: usize) {
+    let dst = dst.cast::<u64>();
+    let mut i = 0;
+    while i < words {
+        // SAFETY: callers pass a buffer of at least `words` u64s, 8-byte aligned.
+        unsafe { core::ptr::write_volatile(dst.add(i), 0) };
+        i += 1;
+    }
+}
+
+/// Copies `len` bytes between two buffers with a helper rather than memcpy (see zero_words).
+#[inline(always)]
+pub fn copy_bytes(dst: *mut u8, src: *const u8, len: u32) {
+    // SAFETY: callers pass buffers of at least `len` bytes.
+    unsafe { bpf_probe_read_kernel(dst.cast(), len, src.cast()) };
+}
+
 #[inline(always)]
 fn read_into(kernel: bool, dst: *mut u8, size: u32, src: u64) -> bool {
     // SAFETY: the helpers validate `src`; callers bound `dst..dst+size` inside their buffer.
@@ -103,8 +131,8 @@ fn copy_chunk(dst: *mut u8, at: u64, src: u64, len: u64, ev_flags: &mut u32) -> 
     let n = if len < room { len } else { room };
     // The masks are for the verifier: at < PAYLOAD_MAX and n ≤ PAYLOAD_MAX, and the scratch
     // buffer is PAYLOAD_SCRATCH = 3 * PAYLOAD_MAX bytes, so the write stays inside it.
-    let at = (at & (PAYLOAD_MAX as u64 - 1)) as usize;
-    let n = (n & (2 * PAYLOAD_MAX as u64 - 1)) as u32;
+    let at = bound(at, PAYLOAD_MAX as u64 - 1) as usize;
+    let n = bound(n, 2 * PAYLOAD_MAX as u64 - 1) as u32;
     if n == 0 {
         return 0;
     }
@@ -133,17 +161,17 @@ pub fn copy_address(s: &mut Scratch, parts: &MsgParts) -> bool {
     } else {
         len
     };
-    s.addr = [0; ADDR_SCRATCH];
+    zero_words(s.addr.as_mut_ptr(), ADDR_SCRATCH / 8);
     let Some(first) = read_val::<u8>(kernel, src) else {
         return false;
     };
     let dst = s.addr.as_mut_ptr();
-    let n = len & (ADDR_SCRATCH as u32 - 1);
+    let mask = ADDR_SCRATCH as u64 - 1;
     let ok = if first == 0 {
-        read_into(kernel, dst, n, src)
+        read_into(kernel, dst, bound(len as u64, mask) as u32, src)
     } else {
-        // A _str read stops at the NUL and writes one; n + 1 leaves room for it.
-        read_str_into(kernel, dst, (n + 1) & (ADDR_SCRATCH as u32 - 1), src)
+        // A _str read stops at the NUL and writes one; len + 1 leaves room for it.
+        read_str_into(kernel, dst, bound(len as u64 + 1, mask) as u32, src)
     };
     if !ok {
         return false;
@@ -155,8 +183,7 @@ pub fn copy_address(s: &mut Scratch, parts: &MsgParts) -> bool {
 /// Copies `s.addr` (already normalised) into the event.
 #[inline(always)]
 pub fn load_address(s: &mut Scratch, len: u32) {
-    // SAFETY: addr holds ADDR_SCRATCH ≥ SUN_PATH_MAX bytes.
-    s.event.addr = unsafe { *(s.addr.as_ptr() as *const [u8; SUN_PATH_MAX]) };
+    copy_bytes(s.event.addr.as_mut_ptr(), s.addr.as_ptr(), SUN_PATH_MAX as u32);
     s.event.addr_len = len;
 }
 

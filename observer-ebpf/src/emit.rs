@@ -13,7 +13,8 @@ use observer_common::{Hook, PAYLOAD_MAX, SUN_PATH_MAX, SendEvent, flags, stats};
 
 use crate::{
     datagram::{
-        ADDR_SCRATCH, Scratch, address_key, copy_address, copy_control, copy_payload, load_address,
+        ADDR_SCRATCH, Scratch, address_key, bound, copy_address, copy_control, copy_payload,
+        load_address, zero_words,
     },
     kernel::{offsets, read, unix_peer, watched_receiver},
     maps::{EVENTS, SCRATCH, WATCHED_PATHS, count},
@@ -41,8 +42,7 @@ pub fn emit(
     };
     // SAFETY: per-CPU scratch, exclusively ours while this program runs.
     let s: &mut Scratch = unsafe { &mut *s };
-    // SAFETY: SendEvent is plain data; all-zero is a valid value.
-    s.event = unsafe { core::mem::zeroed() };
+    zero_words((&raw mut s.event).cast(), size_of::<SendEvent>() / 8);
 
     let has_address = copy_address(s, parts);
     let connected = parts.name == 0;
@@ -89,7 +89,7 @@ pub fn emit(
     copy_control(ev, parts);
     copy_payload(s, parts);
 
-    let size = size_of::<SendEvent>() + (s.payload_len_masked());
+    let size = size_of::<SendEvent>() + bound(s.event.payload_len as u64, 2 * PAYLOAD_MAX as u64 - 1) as usize;
     // SAFETY: `payload` directly follows `event` in the #[repr(C)] Scratch and the masked length
     // never exceeds it.
     let bytes = unsafe { core::slice::from_raw_parts((s as *const Scratch).cast::<u8>(), size) };
@@ -101,13 +101,6 @@ pub fn emit(
     match EVENTS.output(bytes, wake as u64) {
         Ok(()) => count(stats::EMITTED),
         Err(_) => count(stats::DROPPED),
-    }
-}
-
-impl Scratch {
-    #[inline(always)]
-    fn payload_len_masked(&self) -> usize {
-        (self.event.payload_len as usize) & (2 * PAYLOAD_MAX - 1)
     }
 }
 

@@ -19,6 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Trace notify datagrams live.
     Trace(TraceArgs),
+    /// Say which capture strategies this kernel allows, and why any is refused.
+    Check,
 }
 
 #[derive(Args, Debug, Clone)]

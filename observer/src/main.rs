@@ -5,6 +5,7 @@
 
 mod btf;
 mod capture;
+mod check;
 mod cli;
 mod decode;
 mod notify;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Trace(args) => trace::run(args, cli.verbose).await,
+            Command::Check => check::run(),
         }
     });
     match result {

@@ -1,1 +1,46 @@
-fn main() {}
+//! Project tasks: `cargo xtask test | vm-test | demo` (run through `./x`, which installs what is
+//! missing first). Each task prints what it runs, so a failure names the step.
+
+mod build;
+mod demo;
+mod test;
+mod vm;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Unit tests, root-only capture tests on this kernel, and the VM lane.
+    Test {
+        /// Skip the VM lane (fentry on Debian 12's 6.1 kernel under QEMU).
+        #[arg(long)]
+        no_vm: bool,
+    },
+    /// Only the VM lane: the capture tests with each strategy on Debian 12's kernel.
+    VmTest,
+    /// Boot a real systemd in a container and watch its notify traffic live.
+    Demo {
+        /// How long to watch, in seconds.
+        #[arg(long, default_value_t = 25)]
+        seconds: u32,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().task {
+        Task::Test { no_vm } => test::run(!no_vm),
+        Task::VmTest => {
+            let bins = build::release_binaries()?;
+            let results = vm::run_capture_tests(&bins)?;
+            test::report(&results)
+        }
+        Task::Demo { seconds } => demo::run(seconds),
+    }
+}

@@ -1,0 +1,46 @@
+//! Building the binaries the tests and the VM lane run.
+
+use std::{path::PathBuf, process::Command};
+
+use anyhow::{Context as _, bail};
+
+/// Paths of the release binaries: observer, nsend, and the capture test executable.
+pub struct Binaries {
+    pub observer: PathBuf,
+    pub nsend: PathBuf,
+    pub capture_tests: PathBuf,
+}
+
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs a command from the workspace root, echoing it; fails if it fails.
+pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.current_dir(workspace_root()).status().with_context(|| format!("{cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+pub fn release_binaries() -> anyhow::Result<Binaries> {
+    run(Command::new("cargo").args(["build", "--release", "-p", "observer", "-p", "observer-tests", "--bins"]))?;
+    eprintln!("xtask: building the capture test executable");
+    let out = Command::new("cargo")
+        .args(["test", "--release", "-p", "observer-tests", "--test", "capture", "--no-run", "--message-format=json"])
+        .current_dir(workspace_root())
+        .output()?;
+    if !out.status.success() {
+        bail!("building the capture tests failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let capture_tests = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["target"]["name"] == "capture" && v["executable"].is_string())
+        .and_then(|v| v["executable"].as_str().map(PathBuf::from))
+        .context("no capture test executable in cargo's output")?;
+    let release = workspace_root().join("target/release");
+    Ok(Binaries { observer: release.join("observer"), nsend: release.join("nsend"), capture_tests })
+}

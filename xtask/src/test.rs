@@ -1,0 +1,91 @@
+//! `cargo xtask test`: everything, in the order that fails fastest — unit tests (pure logic),
+//! the capture tests on this kernel with each strategy it allows, then the VM lane.
+
+use std::process::Command;
+
+use anyhow::bail;
+
+use crate::build::{self, Binaries};
+
+/// One run of a test binary under some condition (kernel, strategy).
+pub struct LaneResult {
+    pub lane: String,
+    pub passed: bool,
+    /// ("name", "ok"/"FAILED") for each test the runner reported.
+    pub tests: Vec<(String, String)>,
+}
+
+pub fn run(with_vm: bool) -> anyhow::Result<()> {
+    build::run(Command::new("cargo").args(["test", "--workspace", "--exclude", "observer-tests"]))?;
+    let bins = build::release_binaries()?;
+    let mut results = host_capture_tests(&bins)?;
+    if with_vm {
+        results.extend(crate::vm::run_capture_tests(&bins)?);
+    }
+    report(&results)
+}
+
+/// The capture tests on this machine's kernel, with the strategy `auto` picks and, if that was
+/// fentry, with the tracepoint one too.
+fn host_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
+    let mut out = Vec::new();
+    for probe in ["tracepoint", "fentry"] {
+        if probe == "fentry" && !fentry_allowed(bins) {
+            eprintln!("xtask: this kernel refuses fentry: the VM lane tests that strategy");
+            continue;
+        }
+        eprintln!("xtask: capture tests on this kernel with --probe {probe}");
+        let output = Command::new(&bins.capture_tests)
+            .arg("--test-threads=1")
+            .env("OBSERVER_PROBE", probe)
+            .env("OBSERVER_BIN_DIR", bins.observer.parent().unwrap())
+            .output()?;
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        print!("{text}");
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+        out.push(LaneResult { lane: format!("host {}, --probe {probe}", kernel_release()), passed: output.status.success(), tests: test_lines(&text) });
+    }
+    Ok(out)
+}
+
+/// Whether this kernel loads the fentry strategy (asks the observer itself).
+fn fentry_allowed(bins: &Binaries) -> bool {
+    let out = Command::new(&bins.observer).arg("check").output();
+    matches!(out, Ok(o) if String::from_utf8_lossy(&o.stdout).lines().any(|l| l.contains("fentry") && l.contains("usable")))
+}
+
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string()
+}
+
+/// `test NAME ... ok|FAILED` lines of libtest's output.
+pub fn test_lines(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.trim().strip_prefix("test ")?;
+            let (name, result) = rest.rsplit_once(" ... ")?;
+            Some((name.to_string(), result.trim().to_string()))
+        })
+        .collect()
+}
+
+/// Prints each lane's tests and a closing `N passed, N failed` line; fails if any lane failed.
+pub fn report(results: &[LaneResult]) -> anyhow::Result<()> {
+    let (mut passed, mut failed) = (0, 0);
+    println!("\n== capture tests by lane");
+    for r in results {
+        println!("{} — {}", r.lane, if r.passed { "passed" } else { "FAILED" });
+        for (name, result) in &r.tests {
+            println!("    {result:<7} {name}");
+            if result == "ok" { passed += 1 } else { failed += 1 }
+        }
+        if !r.passed && r.tests.iter().all(|(_, res)| res == "ok") {
+            failed += 1; // the runner failed without naming a test (crash, boot failure)
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 || results.iter().any(|r| !r.passed) {
+        bail!("some capture tests failed");
+    }
+    Ok(())
+}

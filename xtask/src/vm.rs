@@ -1,0 +1,58 @@
+//! The VM lane: the capture tests inside QEMU on Debian 12's stock 6.1 kernel, where fentry
+//! works and sock_send_length / sk_data_ready do not exist (scripts/vm/run does the booting).
+
+use std::process::Command;
+
+use crate::{build::Binaries, test::LaneResult};
+
+/// Strategies tested in the guest. Each is a separate test run, so results say which failed.
+const STRATEGIES: [&str; 2] = ["fentry", "tracepoint"];
+
+pub fn run_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
+    let mut script = String::from("uname -r; ");
+    for s in STRATEGIES {
+        // One marker line per strategy with the test runner's exit status, parsed below.
+        script.push_str(&format!(
+            "echo \"== capture tests, --probe {s}\"; OBSERVER_PROBE={s} OBSERVER_BIN_DIR=/opt/observer ./capture --test-threads=1; echo \"@@LANE {s} $?\"; "
+        ));
+    }
+    let root = crate::build::workspace_root();
+    eprintln!("xtask: booting Debian 12's kernel under QEMU for the fentry lane");
+    let out = Command::new(root.join("scripts/vm/run"))
+        .args(["--timeout", "1800", "--mem", "2G"])
+        .arg("--file")
+        .arg(&bins.observer)
+        .arg("--file")
+        .arg(&bins.nsend)
+        .arg("--file")
+        .arg(format!("{}:capture", bins.capture_tests.display()))
+        .args(["--", "sh", "-c", &script])
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    let kernel = text.lines().next().unwrap_or("?").trim().to_string();
+    let mut results = Vec::new();
+    for s in STRATEGIES {
+        let status = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("@@LANE {s} ")))
+            .and_then(|v| v.trim().parse::<i32>().ok());
+        let section = section_of(&text, s);
+        results.push(LaneResult {
+            lane: format!("VM {kernel}, --probe {s}"),
+            passed: status == Some(0),
+            tests: crate::test::test_lines(&section),
+        });
+    }
+    Ok(results)
+}
+
+/// The guest output between this strategy's header and its marker.
+fn section_of(text: &str, strategy: &str) -> String {
+    let start = format!("== capture tests, --probe {strategy}");
+    let end = format!("@@LANE {strategy} ");
+    let from = text.find(&start).map(|i| i + start.len()).unwrap_or(text.len());
+    let to = text[from..].find(&end).map(|i| from + i).unwrap_or(text.len());
+    text[from..to].to_string()
+}
