@@ -95,11 +95,14 @@ pub struct SendEvent {
     pub addr_len: u32,
     /// Index of the message within a sendmmsg(2) call (0 otherwise).
     pub msg_index: u32,
-    pub _pad: u32,
+    /// The sender's process id in its own (innermost) PID namespace, taken at send time: a
+    /// container's manager sees this one, and the sender may be gone before userspace could ask.
+    pub ns_tgid: u32,
     pub comm: [u8; COMM_LEN],
     /// `sun_path` as the sender gave it (abstract names start with a NUL byte).
     pub addr: [u8; SUN_PATH_MAX],
-    pub _pad2: [u8; 4],
+    /// Inode number of that PID namespace (as in /proc/PID/ns/pid).
+    pub pidns_ino: u32,
 }
 
 const _: () = assert!(size_of::<SendEvent>() == 224);
@@ -178,6 +181,15 @@ pub struct Offsets {
     /// Values of `enum iter_type` (they changed order between 6.1 and 6.4).
     pub iter_type_ubuf: u32,
     pub iter_type_iovec: u32,
+    // task → its PID in its innermost namespace, and that namespace's inode
+    pub task_group_leader: u32,
+    pub task_thread_pid: u32,
+    pub pid_level: u32,
+    pub pid_numbers: u32,
+    pub upid_size: u32,
+    pub upid_nr: u32,
+    pub upid_ns: u32,
+    pub pidns_inum: u32,
 }
 
 const _: () = assert!(size_of::<Offsets>() % 8 == 0);

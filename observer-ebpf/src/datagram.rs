@@ -183,7 +183,11 @@ pub fn copy_address(s: &mut Scratch, parts: &MsgParts) -> bool {
 /// Copies `s.addr` (already normalised) into the event.
 #[inline(always)]
 pub fn load_address(s: &mut Scratch, len: u32) {
-    copy_bytes(s.event.addr.as_mut_ptr(), s.addr.as_ptr(), SUN_PATH_MAX as u32);
+    copy_bytes(
+        s.event.addr.as_mut_ptr(),
+        s.addr.as_ptr(),
+        SUN_PATH_MAX as u32,
+    );
     s.event.addr_len = len;
 }
 

@@ -16,7 +16,7 @@ use crate::{
         ADDR_SCRATCH, Scratch, address_key, bound, copy_address, copy_control, copy_payload,
         load_address, zero_words,
     },
-    kernel::{offsets, read, unix_peer, watched_receiver},
+    kernel::{ns_tgid, offsets, read, unix_peer, watched_receiver},
     maps::{EVENTS, SCRATCH, WATCHED_PATHS, count},
     pending::{MsgParts, Pending},
 };
@@ -86,10 +86,15 @@ pub fn emit(
     ev.gid = (ugid >> 32) as u32;
     ev.comm = bpf_get_current_comm().unwrap_or_default();
 
+    if let Some((nr, inum)) = ns_tgid() {
+        ev.ns_tgid = nr;
+        ev.pidns_ino = inum;
+    }
     copy_control(ev, parts);
     copy_payload(s, parts);
 
-    let size = size_of::<SendEvent>() + bound(s.event.payload_len as u64, 2 * PAYLOAD_MAX as u64 - 1) as usize;
+    let size = size_of::<SendEvent>()
+        + bound(s.event.payload_len as u64, 2 * PAYLOAD_MAX as u64 - 1) as usize;
     // SAFETY: `payload` directly follows `event` in the #[repr(C)] Scratch and the masked length
     // never exceeds it.
     let bytes = unsafe { core::slice::from_raw_parts((s as *const Scratch).cast::<u8>(), size) };

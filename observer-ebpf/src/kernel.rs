@@ -43,6 +43,14 @@ pub static OFFSETS: Global<Offsets> = Global::new(Offsets {
     iter_iov_offset: 0,
     iter_type_ubuf: 0,
     iter_type_iovec: 0,
+    task_group_leader: 0,
+    task_thread_pid: 0,
+    pid_level: 0,
+    pid_numbers: 0,
+    upid_size: 0,
+    upid_nr: 0,
+    upid_ns: 0,
+    pidns_inum: 0,
 });
 
 pub const AF_UNIX: u16 = 1;
@@ -137,4 +145,22 @@ pub fn watched_receiver(sk: u64) -> Option<u32> {
     };
     // SAFETY: plain lookup; the value is copied out at once.
     unsafe { WATCHED_SOCKETS.get(&key) }.copied()
+}
+
+/// The current process's id in its innermost PID namespace and that namespace's inode.
+// kernel: task->group_leader->thread_pid->numbers[level].{nr, ns->ns.inum}
+#[inline(always)]
+pub fn ns_tgid() -> Option<(u32, u32)> {
+    let o = offsets();
+    // SAFETY: returns the current task_struct pointer; only ever read through probe_read.
+    let task = unsafe { bpf_get_current_task() };
+    let leader: u64 = read(task, o.task_group_leader)?;
+    let pid: u64 = read(leader, o.task_thread_pid)?;
+    let level: u32 = read(pid, o.pid_level)?;
+    // MAX_PID_NS_LEVEL is 32: keep the index in range for any reader of this code.
+    let upid = pid + o.pid_numbers as u64 + (level & 63) as u64 * o.upid_size as u64;
+    let nr: i32 = read(upid, o.upid_nr)?;
+    let ns: u64 = read(upid, o.upid_ns)?;
+    let inum: u32 = read(ns, o.pidns_inum)?;
+    Some((nr as u32, inum))
 }

@@ -34,6 +34,9 @@ pub struct TraceArgs {
     /// Watch only the --socket sockets, not the system, user and container managers' ones.
     #[arg(long)]
     pub no_default_sockets: bool,
+    /// Only messages for these units (repeatable; globs like journalctl -u).
+    #[arg(short = 'u', long = "unit", value_name = "UNIT")]
+    pub units: Vec<String>,
     /// One JSON object per line instead of the table.
     #[arg(long)]
     pub json: bool,

@@ -44,6 +44,9 @@ pub struct Event {
     pub hook: Hook,
     pub msg_index: u32,
     pub flags: u32,
+    /// The sender's pid in its innermost PID namespace, and that namespace's inode (0: unknown).
+    pub ns_pid: u32,
+    pub pidns_ino: u32,
 }
 
 impl Event {
@@ -135,6 +138,8 @@ pub fn decode(record: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         hook,
         msg_index: ev.msg_index,
         flags: ev.flags,
+        ns_pid: ev.ns_tgid,
+        pidns_ino: ev.pidns_ino,
     })
 }
 

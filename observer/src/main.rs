@@ -9,13 +9,13 @@ mod check;
 mod cli;
 mod correlate;
 mod decode;
+mod judge;
 mod manager;
 mod notify;
 mod preflight;
 mod sink;
 mod trace;
 // Not declared before, so never compiled; manager.rs fills its UnitState.
-#[expect(dead_code, reason = "judge() is wired into the pipeline in issue 3")]
 mod verdict;
 mod watch;
 

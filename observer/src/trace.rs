@@ -16,6 +16,7 @@ use crate::{
     capture::Capture,
     cli::TraceArgs,
     decode::{Clock, decode},
+    judge::Judge,
     sink::{Sink, Start, Summary, json::JsonSink, table::TableSink},
     watch::{self, Request, WatchError, Watched},
 };
@@ -68,6 +69,8 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
     let mut out = Collector {
         sink,
         clock,
+        judge: Judge::new(),
+        units: args.units.clone(),
         limit: args.count.unwrap_or(u64::MAX),
         events: 0,
         malformed: 0,
@@ -78,11 +81,11 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
         tokio::select! {
             guard = ring.readable_mut() => {
                 let mut guard = guard?;
-                out.drain(guard.get_inner_mut(), &by_id)?;
+                out.drain(guard.get_inner_mut(), &by_id).await?;
                 guard.clear_ready();
             }
             _ = drain_timer.tick() => {
-                out.drain(ring.get_mut(), &by_id)?;
+                out.drain(ring.get_mut(), &by_id).await?;
                 let c = capture.counters()?;
                 if c.dropped > dropped_seen {
                     out.sink.drops(c.dropped - dropped_seen, c.dropped)?;
@@ -104,7 +107,7 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
             _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => break,
         }
     }
-    out.drain(ring.get_mut(), &by_id)?;
+    out.drain(ring.get_mut(), &by_id).await?;
 
     let c = capture.counters()?;
     if c.dropped > dropped_seen {
@@ -124,10 +127,13 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Ring → decode → sink, counting as it goes.
+/// Ring → decode → judge → sink, counting as it goes.
 struct Collector {
     sink: Box<dyn Sink>,
     clock: Clock,
+    judge: Judge,
+    /// `-u` globs; empty: every unit.
+    units: Vec<String>,
     limit: u64,
     events: u64,
     malformed: u64,
@@ -135,26 +141,75 @@ struct Collector {
 
 impl Collector {
     /// Takes what the ring holds now, up to the event limit.
-    fn drain(
+    async fn drain(
         &mut self,
         ring: &mut RingBuf<MapData>,
         by_id: &BTreeMap<u32, Watched>,
     ) -> anyhow::Result<()> {
-        while self.events < self.limit {
-            let Some(item) = ring.next() else { break };
+        let mut batch = Vec::new();
+        while let Some(item) = ring.next() {
             match decode(&item, &self.clock) {
-                Ok(ev) => {
-                    self.sink.event(&ev, by_id)?;
-                    self.events += 1;
-                }
+                Ok(ev) => batch.push(ev),
                 Err(e) => {
                     self.malformed += 1;
                     eprintln!("observer: skipped a malformed ring record: {e}");
                 }
             }
         }
+        for ev in batch {
+            if self.events >= self.limit {
+                break;
+            }
+            let j = self.judge.judge(&ev, by_id.get(&ev.watch_id)).await;
+            if !self.units.is_empty()
+                && !j
+                    .unit
+                    .as_deref()
+                    .is_some_and(|u| self.units.iter().any(|g| glob_match(g, u)))
+            {
+                continue;
+            }
+            self.sink.event(&ev, &j, by_id)?;
+            self.events += 1;
+        }
         self.sink.flush()?;
         Ok(())
+    }
+}
+
+/// `*` and `?` globs, as journalctl -u takes them.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // A bare name matches its .service, like systemctl/journalctl.
+    go(&p, &t)
+        || (!pattern.contains('.')
+            && go(
+                &[p.as_slice(), &['.', 's', 'e', 'r', 'v', 'i', 'c', 'e']].concat(),
+                &t,
+            ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn unit_globs() {
+        assert!(glob_match("foo.service", "foo.service"));
+        assert!(glob_match("foo", "foo.service"));
+        assert!(glob_match("tb-*", "tb-notify-python.service"));
+        assert!(glob_match("foo@*.service", "foo@bar\\x2dbaz.service"));
+        assert!(!glob_match("foo", "foobar.service"));
+        assert!(!glob_match("?", "ab"));
     }
 }
 

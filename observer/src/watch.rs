@@ -12,6 +12,8 @@ use std::{
 use observer_common::{PathKey, SUN_PATH_MAX, SocketKey};
 use thiserror::Error;
 
+use crate::correlate::Owner;
+
 /// One socket being watched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Watched {
@@ -24,6 +26,8 @@ pub struct Watched {
     pub key: SocketKey,
     /// Address strings that name it, as a sender would put them in `sun_path`.
     pub path_keys: Vec<PathKey>,
+    /// The manager that reads it (None for a --socket that is no known manager's).
+    pub manager: Option<Owner>,
 }
 
 #[derive(Debug, Error)]
@@ -46,6 +50,7 @@ pub enum WatchError {
 #[derive(Debug, Clone)]
 pub struct Request {
     pub owner: String,
+    pub manager: Option<Owner>,
     pub address: String,
     /// Where the path is visible from here (`/proc/PID/root/...` for a container), if different.
     pub host_path: Option<PathBuf>,
@@ -57,6 +62,7 @@ impl Request {
     pub fn explicit(address: &str) -> Self {
         Self {
             owner: "--socket".into(),
+            manager: None,
             address: address.into(),
             host_path: None,
             net_unix: "/proc/self/net/unix".into(),
@@ -68,34 +74,59 @@ impl Request {
 /// system managers of containers (their PID 1 runs in a child PID namespace).
 pub fn default_requests() -> Vec<Request> {
     let mut out = Vec::new();
-    let host = |owner: String, path: String| Request {
+    let host = |owner: String, manager: Owner, path: String| Request {
         owner,
+        manager: Some(manager),
         address: path,
         host_path: None,
         net_unix: "/proc/self/net/unix".into(),
     };
     if is_socket(Path::new("/run/systemd/notify")) {
-        out.push(host("system manager".into(), "/run/systemd/notify".into()));
+        out.push(host(
+            "system manager".into(),
+            Owner::System,
+            "/run/systemd/notify".into(),
+        ));
     }
     for (uid, path) in user_manager_sockets(Path::new("/")) {
-        out.push(host(format!("user manager (uid {uid})"), path));
+        out.push(host(
+            format!("user manager (uid {uid})"),
+            Owner::User {
+                uid,
+                container: None,
+            },
+            path,
+        ));
     }
     for leader in container_leaders() {
         let root = PathBuf::from(format!("/proc/{leader}/root"));
-        let mut add = |owner: String, inner: String| {
+        let mut add = |owner: String, manager: Owner, inner: String| {
             let host_path = root.join(inner.trim_start_matches('/'));
             if is_socket(&host_path) {
                 out.push(Request {
                     owner,
+                    manager: Some(manager),
                     address: inner,
                     host_path: Some(host_path),
                     net_unix: format!("/proc/{leader}/net/unix").into(),
                 });
             }
         };
-        add(format!("container {leader}"), "/run/systemd/notify".into());
+        add(
+            format!("container {leader}"),
+            Owner::Container { leader },
+            "/run/systemd/notify".into(),
+        );
         for (uid, path) in user_manager_sockets(&root) {
-            add(format!("container {leader} user manager (uid {uid})"), path);
+            let manager = Owner::User {
+                uid,
+                container: Some(leader),
+            };
+            add(
+                format!("container {leader} user manager (uid {uid})"),
+                manager,
+                path,
+            );
         }
     }
     out
@@ -167,6 +198,7 @@ pub fn resolve(requests: &[Request], previous: &[Watched]) -> Result<Vec<Watched
             address: r.address.clone(),
             key,
             path_keys: path_keys(r)?,
+            manager: r.manager,
         });
     }
     Ok(out)

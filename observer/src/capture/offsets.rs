@@ -84,5 +84,13 @@ fn read_all(btf: &Btf) -> anyhow::Result<Offsets> {
         iter_iov_offset: opt("iov_iter", &["iov_offset"]),
         iter_type_ubuf: enum_val("iter_type", "ITER_UBUF"),
         iter_type_iovec: enum_val("iter_type", "ITER_IOVEC"),
+        task_group_leader: m("task_struct", "group_leader")?,
+        task_thread_pid: m("task_struct", "thread_pid")?,
+        pid_level: m("pid", "level")?,
+        pid_numbers: m("pid", "numbers")?,
+        upid_size: btf.struct_size("upid")?,
+        upid_nr: m("upid", "nr")?,
+        upid_ns: m("upid", "ns")?,
+        pidns_inum: m("pid_namespace", "ns.inum")?,
     })
 }

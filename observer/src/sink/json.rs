@@ -9,7 +9,7 @@ use std::{
 use serde_json::{Value, json};
 
 use super::{Sink, Start, Summary, rfc3339, watch_label};
-use crate::{decode::Event, notify, watch::Watched};
+use crate::{decode::Event, judge::Judgement, notify, watch::Watched};
 
 pub struct JsonSink<W: Write> {
     out: BufWriter<W>,
@@ -29,12 +29,14 @@ impl<W: Write> JsonSink<W> {
 }
 
 /// The JSON form of one event (also used by recordings and tests).
-pub fn event_json(ev: &Event, watched: &BTreeMap<u32, Watched>) -> Value {
+pub fn event_json(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) -> Value {
+    let v = j.verdict.as_ref();
     json!({
         "record": "event",
         "ts": rfc3339(ev.wall_ns),
         "mono_ns": ev.mono_ns,
         "pid": ev.pid,
+        "ns_pid": ev.ns_pid,
         "tid": ev.tid,
         "uid": ev.uid,
         "gid": ev.gid,
@@ -54,6 +56,15 @@ pub fn event_json(ev: &Event, watched: &BTreeMap<u32, Watched>) -> Value {
         "hook": format!("{:?}", ev.hook),
         "msg_index": ev.msg_index,
         "fields": ev.fields(),
+        "unit": j.unit,
+        "verdict": j.outcome,
+        "kind": v.map(|v| v.kind),
+        "reason": v.map(|v| v.reason.as_str()),
+        "log_level": v.map(|v| v.log_level),
+        "hint": v.map(|v| v.hint.as_str()).filter(|h| !h.is_empty()),
+        "field_notes": v.map(|v| &v.field_notes),
+        "caveats": v.map(|v| &v.caveats),
+        "note": j.note,
     })
 }
 
@@ -73,8 +84,13 @@ impl<W: Write> Sink for JsonSink<W> {
         self.flush()
     }
 
-    fn event(&mut self, ev: &Event, watched: &BTreeMap<u32, Watched>) -> std::io::Result<()> {
-        self.line(&event_json(ev, watched))
+    fn event(
+        &mut self,
+        ev: &Event,
+        j: &Judgement,
+        watched: &BTreeMap<u32, Watched>,
+    ) -> std::io::Result<()> {
+        self.line(&event_json(ev, j, watched))
     }
 
     fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()> {

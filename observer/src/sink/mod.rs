@@ -5,7 +5,7 @@ pub mod table;
 
 use std::collections::BTreeMap;
 
-use crate::{decode::Event, watch::Watched};
+use crate::{decode::Event, judge::Judgement, watch::Watched};
 
 /// What a sink is told once capture runs.
 pub struct Start<'a> {
@@ -25,7 +25,12 @@ pub struct Summary {
 
 pub trait Sink {
     fn start(&mut self, start: &Start<'_>) -> std::io::Result<()>;
-    fn event(&mut self, ev: &Event, watched: &BTreeMap<u32, Watched>) -> std::io::Result<()>;
+    fn event(
+        &mut self,
+        ev: &Event,
+        j: &Judgement,
+        watched: &BTreeMap<u32, Watched>,
+    ) -> std::io::Result<()>;
     /// `new` more datagrams were lost because the ring buffer was full; `total` so far.
     fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()>;
     fn finish(&mut self, summary: &Summary) -> std::io::Result<()>;

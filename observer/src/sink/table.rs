@@ -6,18 +6,20 @@ use std::{collections::BTreeMap, io::Write};
 use prettytable::{Cell, Row, Table, format};
 
 use super::{Sink, Start, Summary, result_text, rfc3339, watch_label};
-use crate::{decode::Event, notify, watch::Watched};
+use crate::{decode::Event, judge::Judgement, notify, watch::Watched};
 
 /// (title, width) of each column; the last one takes what it needs.
-const COLUMNS: [(&str, usize); 9] = [
+const COLUMNS: [(&str, usize); 11] = [
     ("TIME", 15),
     ("PID", 7),
     ("COMM", 15),
     ("UID", 5),
-    ("SOCKET", 18),
-    ("RESULT", 12),
-    ("CREDS", 11),
+    ("SOCKET", 16),
+    ("UNIT", 28),
+    ("RESULT", 9),
+    ("CREDS", 9),
     ("FDS", 3),
+    ("VERDICT", 13),
     ("MESSAGE", 0),
 ];
 
@@ -62,7 +64,12 @@ impl<W: Write> Sink for TableSink<W> {
         self.flush()
     }
 
-    fn event(&mut self, ev: &Event, watched: &BTreeMap<u32, Watched>) -> std::io::Result<()> {
+    fn event(
+        &mut self,
+        ev: &Event,
+        j: &Judgement,
+        watched: &BTreeMap<u32, Watched>,
+    ) -> std::io::Result<()> {
         let time = rfc3339(ev.wall_ns);
         let creds = ev
             .creds
@@ -72,15 +79,28 @@ impl<W: Write> Sink for TableSink<W> {
         if ev.truncated() {
             message = format!("[{} of {} bytes] {message}", ev.payload.len(), ev.len);
         }
+        // A rejection stands out: its row says why in systemd's words, and how to fix it.
+        let verdict = match j.outcome {
+            "rejected" => "REJECTED".to_string(),
+            other => other.to_string(),
+        };
+        if let Some(v) = j.verdict.as_ref().filter(|v| !v.accepted) {
+            message = format!("{message}  ← {}", v.reason);
+            if !v.hint.is_empty() {
+                message = format!("{message}  (fix: {})", v.hint);
+            }
+        }
         self.row(&[
             time.get(11..26).unwrap_or(&time).to_string(),
             ev.pid.to_string(),
             ev.comm.clone(),
             ev.uid.to_string(),
             watch_label(ev, watched),
+            j.unit.clone().unwrap_or_else(|| "-".into()),
             result_text(ev.result),
             creds,
             ev.fds.to_string(),
+            verdict,
             message,
         ])
     }

@@ -1,0 +1,220 @@
+//! Pipeline step after decode: correlate each datagram with its unit and judge it as the manager
+//! that owns the socket will. This is the stateful part (cgroup cache, D-Bus connections, unit
+//! history); the rules themselves are the pure `verdict::judge()`.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use serde::Serialize;
+
+use crate::{
+    correlate::{Cgroup2, ManagerRoot, Owner, Resolver, UnitMatch, unit_in},
+    decode::Event,
+    manager::{Manager, Target, Watcher},
+    notify::NotifyAccess,
+    verdict::{self, Message, Sender, SystemdVersion, UnitState, Verdict},
+    watch::Watched,
+};
+
+/// How long to wait before trying again to reach a manager that did not answer.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// What the observer concluded about one datagram.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Judgement {
+    /// The unit systemd will look up for the sender (None: no unit, or unknown).
+    pub unit: Option<String>,
+    /// "accepted", "rejected", "not-delivered" (the send failed), or "unknown".
+    pub outcome: &'static str,
+    /// Present when the manager's rules were applied.
+    #[serde(skip)]
+    pub verdict: Option<Verdict>,
+    /// Why there is no verdict, or what limits it.
+    pub note: Option<String>,
+}
+
+/// A connected manager and what judging its messages needs.
+struct Connected {
+    watcher: Watcher,
+    version: SystemdVersion,
+    root: ManagerRoot,
+}
+
+enum Slot {
+    Up(Box<Connected>),
+    Down { since: Instant, why: String },
+}
+
+pub struct Judge {
+    resolver: Option<Resolver>,
+    managers: HashMap<Owner, Slot>,
+}
+
+impl Judge {
+    pub fn new() -> Self {
+        Self {
+            resolver: Cgroup2::find().ok().map(Resolver::new),
+            managers: HashMap::new(),
+        }
+    }
+
+    /// Judges `ev`, which was sent to `socket`.
+    pub async fn judge(&mut self, ev: &Event, socket: Option<&Watched>) -> Judgement {
+        let Some(owner) = socket.and_then(|w| w.manager) else {
+            return Judgement {
+                outcome: "unknown",
+                note: Some("not a manager's socket".into()),
+                ..Default::default()
+            };
+        };
+        if ev.result < 0 {
+            let errno = crate::decode::errno_name(ev.result);
+            return Judgement {
+                outcome: "not-delivered",
+                note: Some(format!(
+                    "the send failed with {errno}: systemd never received this datagram"
+                )),
+                ..Default::default()
+            };
+        }
+        // Resolve the cgroup first: the sender may be gone, its cgroup with it, any moment now.
+        let cgroup_path = self
+            .resolver
+            .as_mut()
+            .and_then(|r| r.resolve(ev.cgroup_id).path().map(str::to_owned));
+        let conn = match self.connect(owner).await {
+            Ok(c) => c,
+            Err(why) => {
+                return Judgement {
+                    outcome: "unknown",
+                    note: Some(why),
+                    ..Default::default()
+                };
+            }
+        };
+        let unit_match = cgroup_path.map(|path| unit_in(&path, &conn.root.cgroup));
+        let unit_name = match &unit_match {
+            Some(UnitMatch::Unit(u)) | Some(UnitMatch::Slice(u)) => Some(u.clone()),
+            _ => None,
+        };
+        let unit_state = match &unit_name {
+            Some(u) => Some(unit_state_at(&conn.watcher, u, ev.mono_ns).await),
+            None => None,
+        };
+        let sender = sender_as_manager_sees_it(ev, conn.watcher.manager());
+        let msg = Message {
+            payload: ev.payload.clone(),
+            len: ev.len as usize,
+            truncated: ev.truncated(),
+            fds: ev.fds,
+            creds_attached: sender.pid.is_some(),
+            control_truncated: ev.flags & observer_common::flags::CONTROL_TRUNCATED != 0,
+        };
+        let mut note = None;
+        let unit_state = match unit_state {
+            Some(Ok(st)) => Some(st),
+            Some(Err(e)) => {
+                note = Some(format!("unit state unavailable ({e}); judged without it"));
+                None
+            }
+            None => None,
+        };
+        let v = verdict::judge(&msg, &sender, unit_state.as_ref(), conn.version);
+        Judgement {
+            unit: unit_name,
+            outcome: if v.accepted { "accepted" } else { "rejected" },
+            verdict: Some(v),
+            note,
+        }
+    }
+
+    async fn connect(&mut self, owner: Owner) -> Result<&Connected, String> {
+        let retry = match self.managers.get(&owner) {
+            Some(Slot::Up(_)) => false,
+            Some(Slot::Down { since, .. }) => since.elapsed() >= RETRY_AFTER,
+            None => true,
+        };
+        if retry {
+            let slot = match open(owner).await {
+                Ok(c) => Slot::Up(Box::new(c)),
+                Err(why) => Slot::Down {
+                    since: Instant::now(),
+                    why,
+                },
+            };
+            self.managers.insert(owner, slot);
+        }
+        match self.managers.get(&owner) {
+            Some(Slot::Up(c)) => Ok(c),
+            Some(Slot::Down { why, .. }) => Err(why.clone()),
+            None => Err("no manager".into()),
+        }
+    }
+}
+
+async fn open(owner: Owner) -> Result<Connected, String> {
+    let (target, root) = match owner {
+        Owner::System => (Target::host(), ManagerRoot::host()),
+        Owner::Container { leader } => (
+            Target::container(leader),
+            ManagerRoot::container(leader).map_err(|e| format!("container {leader}: {e}"))?,
+        ),
+        Owner::User { uid, .. } => {
+            return Err(format!("the user manager of uid {uid} is not judged yet"));
+        }
+    };
+    let manager = Manager::connect(&target)
+        .await
+        .map_err(|e| format!("cannot reach the manager over D-Bus: {e}"))?;
+    let (_, version) = manager
+        .version()
+        .await
+        .map_err(|e| format!("cannot read the manager's version: {e}"))?;
+    let watcher = manager
+        .watch()
+        .await
+        .map_err(|e| format!("cannot follow the manager's units: {e}"))?;
+    Ok(Connected {
+        watcher,
+        version,
+        root,
+    })
+}
+
+/// The unit's state when the datagram was sent. A unit seen for the first time is read now: its
+/// history starts here, so the first message of a unit is judged against its current state.
+async fn unit_state_at(w: &Watcher, unit: &str, mono_ns: u64) -> Result<UnitState, String> {
+    if !unit.ends_with(".service") {
+        // Only services handle notify messages; the verdict needs just the name.
+        return Ok(UnitState::new(unit, NotifyAccess::None));
+    }
+    if w.cached(unit).is_none() {
+        w.track(unit).await.map_err(|e| e.to_string())?;
+    }
+    w.unit_state_at(unit, mono_ns)
+        .ok_or_else(|| format!("{unit} is not tracked"))
+}
+
+/// The PID systemd will see in SCM_CREDENTIALS: the one the sender attached (in its own PID
+/// namespace, translated by the kernel), else the sender's own; None when it is not visible in
+/// the manager's PID namespace (the manager then gets no valid credentials). The sender's PID in
+/// its namespace was taken in the kernel at send time: a sender that exits at once still counts.
+fn sender_as_manager_sees_it(ev: &Event, m: &Manager) -> Sender {
+    let same_ns = ev.pidns_ino != 0 && m.pid_ns().ns.1 == u64::from(ev.pidns_ino);
+    let pid = match (ev.creds, same_ns) {
+        (Some(c), true) => Some(c.pid),
+        (None, true) => Some(ev.ns_pid),
+        // A sender in an outer namespace (e.g. the host writing into a container's socket).
+        (Some(c), false) => m.host_to_ns_pid(c.pid),
+        (None, false) => m.host_to_ns_pid(ev.pid),
+    };
+    let (uid, gid) = ev.creds.map(|c| (c.uid, c.gid)).unwrap_or((ev.uid, ev.gid));
+    Sender {
+        pid: pid.filter(|p| *p != 0),
+        uid,
+        gid,
+        alive: None,
+    }
+}
