@@ -27,6 +27,8 @@ const DRAIN_EVERY: Duration = Duration::from_millis(50);
 const RESCAN_EVERY: Duration = Duration::from_secs(2);
 
 pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
+    // First: finding managers' sockets under /proc/PID/root needs the same privileges.
+    crate::preflight::check_privileges()?;
     let requests = requests(&args);
     let mut watched = watch::resolve(&requests, &[])?;
     if watched.is_empty() {

@@ -2,6 +2,7 @@
 
 use std::{
     io::{BufRead, BufReader},
+    os::unix::process::CommandExt,
     process::{Child, Command, Stdio},
     sync::mpsc::{Receiver, RecvTimeoutError, channel},
     thread,
@@ -27,7 +28,16 @@ impl Observer {
     /// and waits until it reports what it attached.
     pub fn start(extra: &[&str]) -> Self {
         let bin = workspace_bin("observer");
-        let mut child = Command::new(&bin)
+        let mut cmd = Command::new(&bin);
+        // SAFETY: prctl between fork and exec. A shared observer lives in a static and is never
+        // dropped: it must end with the test process.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = cmd
             .args([
                 "trace",
                 "--json",
@@ -86,6 +96,21 @@ impl Observer {
             .as_str()
             .unwrap_or_default()
             .to_string()
+    }
+
+    /// The next event record within `timeout`, if any.
+    pub fn next_event(&mut self, timeout: Duration) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(v) if v["record"] == "event" => return Some(v),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
     }
 
     /// The next `n` event records, failing after `timeout`.

@@ -45,6 +45,8 @@ pub struct Datagram {
     pub dontwait: bool,
     /// write(2)/writev(2) on a connected socket instead of sendmsg.
     pub use_write: bool,
+    /// Send this many copies in one sendmmsg(2) call (0: plain sendmsg).
+    pub mmsg: usize,
 }
 
 /// A fresh datagram socket sending `d` to `to`; returns bytes sent.
@@ -123,6 +125,21 @@ pub fn send_on(fd: RawFd, to: &Target, connect: bool, d: &Datagram) -> Result<us
         msg.msg_controllen = control.len();
     }
     let flags = libc::MSG_NOSIGNAL | if d.dontwait { libc::MSG_DONTWAIT } else { 0 };
+    if d.mmsg > 0 {
+        let mut vec: Vec<libc::mmsghdr> = (0..d.mmsg)
+            .map(|_| libc::mmsghdr {
+                msg_hdr: msg,
+                msg_len: 0,
+            })
+            .collect();
+        // SAFETY: every header points at the same live buffers.
+        let n = unsafe { libc::sendmmsg(fd, vec.as_mut_ptr(), vec.len() as u32, flags) };
+        return if n < 0 {
+            Err(Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        };
+    }
     // SAFETY: msg points at live buffers for the duration of the call.
     let n = unsafe { libc::sendmsg(fd, &msg, flags) };
     if n < 0 {

@@ -18,7 +18,10 @@ pub fn workspace_root() -> PathBuf {
 /// Runs a command from the workspace root, echoing it; fails if it fails.
 pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
     eprintln!("xtask: running {cmd:?}");
-    let status = cmd.current_dir(workspace_root()).status().with_context(|| format!("{cmd:?}"))?;
+    let status = cmd
+        .current_dir(workspace_root())
+        .status()
+        .with_context(|| format!("{cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed with {status}");
     }
@@ -26,14 +29,34 @@ pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
 }
 
 pub fn release_binaries() -> anyhow::Result<Binaries> {
-    run(Command::new("cargo").args(["build", "--release", "-p", "observer", "-p", "observer-tests", "--bins"]))?;
+    run(Command::new("cargo").args([
+        "build",
+        "--release",
+        "-p",
+        "observer",
+        "-p",
+        "observer-tests",
+        "--bins",
+    ]))?;
     eprintln!("xtask: building the capture test executable");
     let out = Command::new("cargo")
-        .args(["test", "--release", "-p", "observer-tests", "--test", "capture", "--no-run", "--message-format=json"])
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "observer-tests",
+            "--test",
+            "capture",
+            "--no-run",
+            "--message-format=json",
+        ])
         .current_dir(workspace_root())
         .output()?;
     if !out.status.success() {
-        bail!("building the capture tests failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "building the capture tests failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let capture_tests = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -42,5 +65,9 @@ pub fn release_binaries() -> anyhow::Result<Binaries> {
         .and_then(|v| v["executable"].as_str().map(PathBuf::from))
         .context("no capture test executable in cargo's output")?;
     let release = workspace_root().join("target/release");
-    Ok(Binaries { observer: release.join("observer"), nsend: release.join("nsend"), capture_tests })
+    Ok(Binaries {
+        observer: release.join("observer"),
+        nsend: release.join("nsend"),
+        capture_tests,
+    })
 }

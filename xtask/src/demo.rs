@@ -40,13 +40,22 @@ pub fn run(seconds: u32) -> anyhow::Result<()> {
     build::run(Command::new("cargo").args(["build", "--release", "-p", "observer"]))?;
     build::run(&mut testbed(&["rootfs"]))?;
     let _ = testbed(&["stop", NAME]).stderr(Stdio::null()).status();
-    let out = testbed(&["start", NAME]).output().context("scripts/testbed start")?;
-    anyhow::ensure!(out.status.success(), "testbed start failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = testbed(&["start", NAME])
+        .output()
+        .context("scripts/testbed start")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "testbed start failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _container = Container;
     let leader = String::from_utf8_lossy(&out.stdout).trim().to_string();
     eprintln!("xtask: systemd 252 is PID 1 of container {NAME} (host PID {leader})");
     let units_dir = workspace_root().join("tests/testbed/units");
-    let files: Vec<String> = UNITS.iter().map(|u| units_dir.join(u).display().to_string()).collect();
+    let files: Vec<String> = UNITS
+        .iter()
+        .map(|u| units_dir.join(u).display().to_string())
+        .collect();
     let mut install = testbed(&["install-unit", NAME]);
     install.args(&files);
     build::run(&mut install)?;
@@ -64,8 +73,18 @@ pub fn run(seconds: u32) -> anyhow::Result<()> {
     let status = observer.wait()?;
     eprintln!("\nxtask: what systemd did with them:");
     for unit in UNITS {
-        testbed(&["exec", NAME, "--", "systemctl", "show", "-p", "Id,ActiveState,SubState,Result,MainPID,NotifyAccess", "--value", unit])
-            .status()?;
+        testbed(&[
+            "exec",
+            NAME,
+            "--",
+            "systemctl",
+            "show",
+            "-p",
+            "Id,ActiveState,SubState,Result,MainPID,NotifyAccess",
+            "--value",
+            unit,
+        ])
+        .status()?;
     }
     anyhow::ensure!(status.success(), "the observer failed");
     Ok(())

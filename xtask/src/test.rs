@@ -43,7 +43,11 @@ fn host_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
         let text = String::from_utf8_lossy(&output.stdout).to_string();
         print!("{text}");
         eprint!("{}", String::from_utf8_lossy(&output.stderr));
-        out.push(LaneResult { lane: format!("host {}, --probe {probe}", kernel_release()), passed: output.status.success(), tests: test_lines(&text) });
+        out.push(LaneResult {
+            lane: format!("host {}, --probe {probe}", kernel_release()),
+            passed: output.status.success(),
+            tests: test_lines(&text),
+        });
     }
     Ok(out)
 }
@@ -55,7 +59,10 @@ fn fentry_allowed(bins: &Binaries) -> bool {
 }
 
 fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string()
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// `test NAME ... ok|FAILED` lines of libtest's output.
@@ -74,10 +81,18 @@ pub fn report(results: &[LaneResult]) -> anyhow::Result<()> {
     let (mut passed, mut failed) = (0, 0);
     println!("\n== capture tests by lane");
     for r in results {
-        println!("{} — {}", r.lane, if r.passed { "passed" } else { "FAILED" });
+        println!(
+            "{} — {}",
+            r.lane,
+            if r.passed { "passed" } else { "FAILED" }
+        );
         for (name, result) in &r.tests {
             println!("    {result:<7} {name}");
-            if result == "ok" { passed += 1 } else { failed += 1 }
+            if result == "ok" {
+                passed += 1
+            } else {
+                failed += 1
+            }
         }
         if !r.passed && r.tests.iter().all(|(_, res)| res == "ok") {
             failed += 1; // the runner failed without naming a test (crash, boot failure)

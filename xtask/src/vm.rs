@@ -1,7 +1,10 @@
 //! The VM lane: the capture tests inside QEMU on Debian 12's stock 6.1 kernel, where fentry
 //! works and sock_send_length / sk_data_ready do not exist (scripts/vm/run does the booting).
 
-use std::process::Command;
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+};
 
 use crate::{build::Binaries, test::LaneResult};
 
@@ -18,7 +21,7 @@ pub fn run_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
     }
     let root = crate::build::workspace_root();
     eprintln!("xtask: booting Debian 12's kernel under QEMU for the fentry lane");
-    let out = Command::new(root.join("scripts/vm/run"))
+    let mut out = Command::new(root.join("scripts/vm/run"))
         .args(["--timeout", "1800", "--mem", "2G"])
         .arg("--file")
         .arg(&bins.observer)
@@ -27,10 +30,17 @@ pub fn run_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
         .arg("--file")
         .arg(format!("{}:capture", bins.capture_tests.display()))
         .args(["--", "sh", "-c", &script])
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    print!("{text}");
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        .stdout(Stdio::piped())
+        .spawn()?;
+    // Stream the guest's console (tests take minutes under emulation) and keep it to parse.
+    let mut text = String::new();
+    for line in BufReader::new(out.stdout.take().expect("piped")).lines() {
+        let line = line?;
+        println!("{line}");
+        text.push_str(&line);
+        text.push('\n');
+    }
+    out.wait()?;
     let kernel = text.lines().next().unwrap_or("?").trim().to_string();
     let mut results = Vec::new();
     for s in STRATEGIES {
@@ -52,7 +62,13 @@ pub fn run_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
 fn section_of(text: &str, strategy: &str) -> String {
     let start = format!("== capture tests, --probe {strategy}");
     let end = format!("@@LANE {strategy} ");
-    let from = text.find(&start).map(|i| i + start.len()).unwrap_or(text.len());
-    let to = text[from..].find(&end).map(|i| from + i).unwrap_or(text.len());
+    let from = text
+        .find(&start)
+        .map(|i| i + start.len())
+        .unwrap_or(text.len());
+    let to = text[from..]
+        .find(&end)
+        .map(|i| from + i)
+        .unwrap_or(text.len());
     text[from..to].to_string()
 }

@@ -2,7 +2,8 @@
 //! demo and the benchmark use it as a real sender with a known pid, uid, comm and payload.
 //!
 //! nsend --to PATH|@NAME [--connect] [--write] [--part BYTES]... [--creds PID:UID:GID]
-//!       [--fds N] [--dontwait] [--user UID:GID] [--repeat N] [--size N] [PAYLOAD]
+//!       [--fds N] [--dontwait] [--user UID:GID] [--repeat N] [--mmsg N] [--size N] [PAYLOAD]
+//! (--mmsg N: one sendmmsg(2) call carrying N copies of the datagram.)
 //! Prints one line per datagram: the bytes sent, or the errno name.
 
 use std::{io::Error, process::ExitCode};
@@ -40,6 +41,7 @@ fn run() -> Result<(), String> {
             "--fds" => d.fds = val()?.parse().map_err(|_| "bad --fds")?,
             "--dontwait" => d.dontwait = true,
             "--repeat" => repeat = val()?.parse().map_err(|_| "bad --repeat")?,
+            "--mmsg" => d.mmsg = val()?.parse().map_err(|_| "bad --mmsg")?,
             "--user" => {
                 let v = val()?;
                 let (u, g) = v.split_once(':').ok_or("--user UID:GID")?;
