@@ -115,34 +115,57 @@ pub fn sys_enter_writev(ctx: TracePointContext) -> u32 {
     0
 }
 
-/// One program serves every `sys_exit_*` we attach: the return value sits at offset 16.
+/// The return value of a `sys_exit_*` record sits at offset 16.
+#[inline(always)]
+fn exit_ret(ctx: &TracePointContext) -> i64 {
+    // SAFETY: offset within the syscall exit record.
+    unsafe { ctx.read_at::<i64>(16) }.unwrap_or(0)
+}
+
+/// The send in progress on this thread, ended; None if sock_send_length reported it already.
+#[inline(always)]
+fn finish_unreported() -> Option<Pending> {
+    // SAFETY: map value pointer, valid for this program run; copied to the stack.
+    let p = unsafe { *pending::current()? };
+    pending::finish();
+    (p.results_seen == 0).then_some(p)
+}
+
+/// Serves sys_exit_{sendto,sendmsg,write,writev}: one datagram, the syscall's result.
 #[tracepoint]
 pub fn sys_exit_send(ctx: TracePointContext) -> u32 {
-    let Some(p) = pending::current() else {
+    if let Some(p) = finish_unreported() {
+        emit(
+            &p,
+            &p.parts,
+            exit_ret(&ctx),
+            Hook::SyscallExit,
+            0,
+            p.delivered_to,
+        );
+    }
+    0
+}
+
+/// How many messages of one sendmmsg(2) the exit path reports (kernels without
+/// sock_send_length only; with it, every message is reported as it is sent). Each one costs the
+/// verifier a copy of emit(), so this stays small.
+const MAX_MMSG_AT_EXIT: u32 = 8;
+
+/// sys_exit_sendmmsg: the call returns how many messages went out; each mmsghdr's msg_len holds
+/// its bytes.
+#[tracepoint]
+pub fn sys_exit_sendmmsg(ctx: TracePointContext) -> u32 {
+    let Some(p) = finish_unreported() else {
         return 0;
     };
-    // SAFETY: map value pointer, valid for this program run; copied to the stack.
-    let p = unsafe { *p };
-    pending::finish();
-    if p.results_seen != 0 {
-        return 0; // sock_send_length reported every datagram already
-    }
-    // SAFETY: offset within the syscall exit record.
-    let ret = unsafe { ctx.read_at::<i64>(16) }.unwrap_or(0);
-    if p.mmsg_vec == 0 {
-        emit(&p, &p.parts, ret, Hook::SyscallExit, 0, p.delivered_to);
-        return 0;
-    }
-    // sendmmsg returns how many messages went out; each mmsghdr's msg_len holds its bytes.
+    let ret = exit_ret(&ctx);
     if ret < 0 {
         emit(&p, &p.parts, ret, Hook::SyscallExit, 0, 0);
         return 0;
     }
     let mut i: u32 = 0;
-    while i < MAX_MMSG {
-        if i as i64 >= ret {
-            break;
-        }
+    while i < MAX_MMSG_AT_EXIT && (i as i64) < ret {
         let at = p.mmsg_vec + i as u64 * MMSGHDR_SIZE;
         if let Some(parts) = user_msghdr(at) {
             let sent = crate::datagram::user_u32(at + 56).unwrap_or(0);

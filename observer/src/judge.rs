@@ -99,6 +99,17 @@ impl Judge {
             Some(UnitMatch::Unit(u)) | Some(UnitMatch::Slice(u)) => Some(u.clone()),
             _ => None,
         };
+        if ev.result < 0 {
+            let errno = crate::decode::errno_name(ev.result);
+            return Judgement {
+                unit: unit_name,
+                outcome: "not-delivered",
+                note: Some(format!(
+                    "the send failed with {errno}: systemd never received this datagram"
+                )),
+                verdict: None,
+            };
+        }
         let unit_state = match &unit_name {
             Some(u) => Some(unit_state_at(&conn.watcher, u, ev.mono_ns).await),
             None => None,

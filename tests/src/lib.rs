@@ -4,6 +4,7 @@
 pub mod fixture;
 pub mod observer;
 pub mod sender;
+pub mod testbed;
 
 use std::{io::Error, path::PathBuf};
 

@@ -13,8 +13,15 @@ use serde_json::Value;
 
 use crate::{probe, workspace_bin};
 
-/// How long to wait for the observer to load and attach (generous: the VM lane emulates a CPU).
-const START_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long to wait for the observer to load and attach: `OBSERVER_TEST_START_SECS` (the VM
+/// lane, which emulates its CPU, sets it high: verifying the programs takes minutes there).
+fn start_timeout() -> Duration {
+    let secs = std::env::var("OBSERVER_TEST_START_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    Duration::from_secs(secs)
+}
 
 pub struct Observer {
     child: Child,
@@ -27,6 +34,12 @@ impl Observer {
     /// Starts `observer trace --json --no-default-sockets --probe $OBSERVER_PROBE` plus `extra`
     /// and waits until it reports what it attached.
     pub fn start(extra: &[&str]) -> Self {
+        Self::start_with(&[&["--no-default-sockets"], extra].concat())
+    }
+
+    /// Starts `observer trace --json --probe $OBSERVER_PROBE` plus `args` (the managers' own
+    /// sockets are watched unless `args` says otherwise).
+    pub fn start_with(args: &[&str]) -> Self {
         let bin = workspace_bin("observer");
         let mut cmd = Command::new(&bin);
         // SAFETY: prctl between fork and exec. A shared observer lives in a static and is never
@@ -38,14 +51,8 @@ impl Observer {
             });
         }
         let mut child = cmd
-            .args([
-                "trace",
-                "--json",
-                "--no-default-sockets",
-                "--probe",
-                &probe(),
-            ])
-            .args(extra)
+            .args(["trace", "--json", "--probe", &probe()])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -70,7 +77,7 @@ impl Observer {
                 let _ = etx.send(line);
             }
         });
-        let start = match lines.recv_timeout(START_TIMEOUT) {
+        let start = match lines.recv_timeout(start_timeout()) {
             Ok(v) => v,
             Err(_) => {
                 let status = child.try_wait().ok().flatten();
@@ -111,6 +118,15 @@ impl Observer {
                 Err(_) => return None,
             }
         }
+    }
+
+    /// Every event until none has arrived for `quiet`.
+    pub fn events_until_quiet(&mut self, quiet: Duration) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Some(ev) = self.next_event(quiet) {
+            out.push(ev);
+        }
+        out
     }
 
     /// The next `n` event records, failing after `timeout`.

@@ -351,7 +351,10 @@ fn sendmmsg_reports_each_datagram() {
     for (i, ev) in events.iter().enumerate() {
         assert_eq!(ev["payload"], "WATCHDOG=1");
         assert_eq!(ev["result"], 10);
-        assert_eq!(ev["msg_index"], i as u64);
+        // The tracepoint hooks see the one syscall and number its messages; fentry sees each
+        // datagram as a call of its own.
+        let index = if ev["hook"] == "Fentry" { 0 } else { i as u64 };
+        assert_eq!(ev["msg_index"], index);
     }
 }
 

@@ -16,13 +16,13 @@ pub fn run_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
     for s in STRATEGIES {
         // One marker line per strategy with the test runner's exit status, parsed below.
         script.push_str(&format!(
-            "echo \"== capture tests, --probe {s}\"; OBSERVER_PROBE={s} OBSERVER_BIN_DIR=/opt/observer ./capture --test-threads=1; echo \"@@LANE {s} $?\"; "
+            "echo \"== capture tests, --probe {s}\"; OBSERVER_TEST_START_SECS=1500 OBSERVER_PROBE={s} OBSERVER_BIN_DIR=/opt/observer ./capture --test-threads=1; echo \"@@LANE {s} $?\"; "
         ));
     }
     let root = crate::build::workspace_root();
     eprintln!("xtask: booting Debian 12's kernel under QEMU for the fentry lane");
     let mut out = Command::new(root.join("scripts/vm/run"))
-        .args(["--timeout", "1800", "--mem", "2G"])
+        .args(["--timeout", "3600", "--mem", "2G"])
         .arg("--file")
         .arg(&bins.observer)
         .arg("--file")
@@ -41,7 +41,13 @@ pub fn run_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
         text.push('\n');
     }
     out.wait()?;
-    let kernel = text.lines().next().unwrap_or("?").trim().to_string();
+    // The guest prints `uname -r` first; vm/run's own lines start with "vm:" or "[vm]".
+    let kernel = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .unwrap_or("?")
+        .to_string();
     let mut results = Vec::new();
     for s in STRATEGIES {
         let status = text

@@ -29,8 +29,8 @@ impl fmt::Display for Strategy {
     }
 }
 
-/// Syscalls whose entry records a send; each has a `sys_enter_<name>` program and shares the
-/// one `sys_exit_send` program at exit.
+/// Syscalls whose entry records a send; each has a `sys_enter_<name>` program; at exit,
+/// sendmmsg has its own program and the others share `sys_exit_send`.
 const SEND_SYSCALLS: [&str; 5] = ["sendto", "sendmsg", "sendmmsg", "write", "writev"];
 
 impl Strategy {
@@ -88,11 +88,16 @@ impl Strategy {
                 }
                 let p: &mut TracePoint = program(ebpf, "sys_exit_send")?;
                 p.load().context("sys_exit_send")?;
-                for name in SEND_SYSCALLS {
+                for name in SEND_SYSCALLS.iter().filter(|n| **n != "sendmmsg") {
                     let tp = format!("sys_exit_{name}");
                     p.attach("syscalls", &tp).with_context(|| tp.clone())?;
                     attached.push(format!("tracepoint/syscalls/{tp}"));
                 }
+                let p: &mut TracePoint = program(ebpf, "sys_exit_sendmmsg")?;
+                p.load().context("sys_exit_sendmmsg")?;
+                p.attach("syscalls", "sys_exit_sendmmsg")
+                    .context("sys_exit_sendmmsg")?;
+                attached.push("tracepoint/syscalls/sys_exit_sendmmsg".into());
                 // Optional: per-datagram results (≥ 6.3) and delivery by identity (≥ 6.6).
                 for tp in ["sock_send_length", "sk_data_ready"] {
                     if !btf.has_type(&format!("btf_trace_{tp}")) {

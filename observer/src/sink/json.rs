@@ -64,6 +64,7 @@ pub fn event_json(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) -
         "hint": v.map(|v| v.hint.as_str()).filter(|h| !h.is_empty()),
         "field_notes": v.map(|v| &v.field_notes),
         "caveats": v.map(|v| &v.caveats),
+        "logs": v.map(|v| &v.logs),
         "note": j.note,
     })
 }
