@@ -103,9 +103,16 @@ pub struct SendEvent {
     pub addr: [u8; SUN_PATH_MAX],
     /// Inode number of that PID namespace (as in /proc/PID/ns/pid).
     pub pidns_ino: u32,
+    /// Names of the sender's cgroup (v2) and of its parent, NUL-terminated, taken at send time:
+    /// a sender's unit can be gone (and its cgroup removed) before userspace resolves its id.
+    pub cgroup_name: [u8; CGROUP_NAME_MAX],
+    pub cgroup_parent_name: [u8; CGROUP_NAME_MAX],
 }
 
-const _: () = assert!(size_of::<SendEvent>() == 224);
+/// Bytes kept of a cgroup directory's name (unit names longer than this are cut).
+pub const CGROUP_NAME_MAX: usize = 64;
+
+const _: () = assert!(size_of::<SendEvent>() == 224 + 2 * CGROUP_NAME_MAX);
 const _: () = assert!(size_of::<SendEvent>() % 8 == 0);
 
 /// Key of `WATCHED_SOCKETS`: identity of a receiving socket.
@@ -190,6 +197,13 @@ pub struct Offsets {
     pub upid_nr: u32,
     pub upid_ns: u32,
     pub pidns_inum: u32,
+    // task → its cgroup v2 directory's kernfs node, its name and parent
+    pub task_cgroups: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub cgroup_kn: u32,
+    pub kn_name: u32,
+    pub kn_parent: u32,
+    pub _pad: u32,
 }
 
 const _: () = assert!(size_of::<Offsets>() % 8 == 0);

@@ -6,17 +6,20 @@ use aya_ebpf::{
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{
         bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
-        generated::{bpf_get_current_cgroup_id, bpf_ktime_get_ns, bpf_probe_read_kernel},
+        generated::{
+            bpf_get_current_cgroup_id, bpf_ktime_get_ns, bpf_probe_read_kernel,
+            bpf_probe_read_kernel_str,
+        },
     },
 };
-use observer_common::{Hook, PAYLOAD_MAX, SUN_PATH_MAX, SendEvent, flags, stats};
+use observer_common::{CGROUP_NAME_MAX, Hook, PAYLOAD_MAX, SUN_PATH_MAX, SendEvent, flags, stats};
 
 use crate::{
     datagram::{
         ADDR_SCRATCH, Scratch, address_key, bound, copy_address, copy_control, copy_payload,
         load_address, zero_words,
     },
-    kernel::{ns_tgid, offsets, read, unix_peer, watched_receiver},
+    kernel::{cgroup_nodes, ns_tgid, offsets, read, unix_peer, watched_receiver},
     maps::{EVENTS, SCRATCH, WATCHED_PATHS, count},
     pending::{MsgParts, Pending},
 };
@@ -90,6 +93,10 @@ pub fn emit(
         ev.ns_tgid = nr;
         ev.pidns_ino = inum;
     }
+    if let Some((kn, parent)) = cgroup_nodes() {
+        copy_kn_name(&mut ev.cgroup_name, kn);
+        copy_kn_name(&mut ev.cgroup_parent_name, parent);
+    }
     copy_control(ev, parts);
     copy_payload(s, parts);
 
@@ -143,4 +150,20 @@ fn copy_peer_address(s: &mut Scratch, peer: u64) {
     if ret == 0 {
         load_address(s, n);
     }
+}
+
+/// A kernfs node's name (a cgroup directory's), NUL-terminated and cut to the buffer.
+#[inline(always)]
+fn copy_kn_name(dst: &mut [u8; CGROUP_NAME_MAX], kn: u64) {
+    let Some(name) = read::<u64>(kn, offsets().kn_name) else {
+        return;
+    };
+    // SAFETY: the helper validates `name` and writes at most CGROUP_NAME_MAX bytes.
+    unsafe {
+        bpf_probe_read_kernel_str(
+            dst.as_mut_ptr().cast(),
+            CGROUP_NAME_MAX as u32,
+            name as *const _,
+        )
+    };
 }

@@ -51,6 +51,12 @@ pub static OFFSETS: Global<Offsets> = Global::new(Offsets {
     upid_nr: 0,
     upid_ns: 0,
     pidns_inum: 0,
+    task_cgroups: 0,
+    css_set_dfl_cgrp: 0,
+    cgroup_kn: 0,
+    kn_name: 0,
+    kn_parent: 0,
+    _pad: 0,
 });
 
 pub const AF_UNIX: u16 = 1;
@@ -163,4 +169,18 @@ pub fn ns_tgid() -> Option<(u32, u32)> {
     let ns: u64 = read(upid, o.upid_ns)?;
     let inum: u32 = read(ns, o.pidns_inum)?;
     Some((nr as u32, inum))
+}
+
+/// The kernfs nodes of the current task's cgroup v2 directory and of its parent.
+// kernel: task->cgroups->dfl_cgrp->kn, kn->parent (renamed __parent in 6.15: offset from BTF)
+#[inline(always)]
+pub fn cgroup_nodes() -> Option<(u64, u64)> {
+    let o = offsets();
+    // SAFETY: returns the current task_struct pointer; only ever read through probe_read.
+    let task = unsafe { bpf_get_current_task() };
+    let cset: u64 = read(task, o.task_cgroups)?;
+    let cgrp: u64 = read(cset, o.css_set_dfl_cgrp)?;
+    let kn: u64 = read(cgrp, o.cgroup_kn)?;
+    let parent: u64 = read(kn, o.kn_parent).unwrap_or(0);
+    Some((kn, parent))
 }

@@ -47,6 +47,9 @@ pub struct Event {
     /// The sender's pid in its innermost PID namespace, and that namespace's inode (0: unknown).
     pub ns_pid: u32,
     pub pidns_ino: u32,
+    /// The sender's cgroup directory name and its parent's, at send time.
+    pub cgroup_name: String,
+    pub cgroup_parent_name: String,
 }
 
 impl Event {
@@ -140,6 +143,8 @@ pub fn decode(record: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         flags: ev.flags,
         ns_pid: ev.ns_tgid,
         pidns_ino: ev.pidns_ino,
+        cgroup_name: comm(&ev.cgroup_name),
+        cgroup_parent_name: comm(&ev.cgroup_parent_name),
     })
 }
 

@@ -69,16 +69,6 @@ impl Judge {
                 ..Default::default()
             };
         };
-        if ev.result < 0 {
-            let errno = crate::decode::errno_name(ev.result);
-            return Judgement {
-                outcome: "not-delivered",
-                note: Some(format!(
-                    "the send failed with {errno}: systemd never received this datagram"
-                )),
-                ..Default::default()
-            };
-        }
         // Resolve the cgroup first: the sender may be gone, its cgroup with it, any moment now.
         let cgroup_path = self
             .resolver
@@ -97,7 +87,10 @@ impl Judge {
         let unit_match = cgroup_path.map(|path| unit_in(&path, &conn.root.cgroup));
         let unit_name = match &unit_match {
             Some(UnitMatch::Unit(u)) | Some(UnitMatch::Slice(u)) => Some(u.clone()),
-            _ => None,
+            Some(UnitMatch::Root | UnitMatch::Outside) => None,
+            // The cgroup was gone before we could look it up (the sender's unit stopped at
+            // once): its name, recorded in the kernel at send time, still tells the unit.
+            None => unit_from_recorded_names(ev),
         };
         if ev.result < 0 {
             let errno = crate::decode::errno_name(ev.result);
@@ -228,4 +221,14 @@ fn sender_as_manager_sees_it(ev: &Event, m: &Manager) -> Sender {
         gid,
         alive: None,
     }
+}
+
+/// The unit named by the sender's cgroup directory or its parent, as recorded at send time.
+fn unit_from_recorded_names(ev: &Event) -> Option<String> {
+    [&ev.cgroup_name, &ev.cgroup_parent_name]
+        .into_iter()
+        .find(|n| {
+            crate::correlate::cg_path_get_unit(&format!("/{n}")).as_deref() == Some(n.as_str())
+        })
+        .cloned()
 }

@@ -39,7 +39,11 @@ const SCENARIOS: &[(&str, &[&str], &str)] = &[
     // Type=simple with NotifyAccess=none: "reception is disabled".
     ("tb-notify-simple-none.service", &["rejected"], "active"),
     // The main process is systemd-notify itself and exits at once.
-    ("tb-notify-main-exits.service", &["accepted"], "inactive"),
+    (
+        "tb-notify-main-exits.service",
+        &["accepted", "accepted"],
+        "inactive",
+    ),
 ];
 
 fn units_dir() -> PathBuf {

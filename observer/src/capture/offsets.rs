@@ -92,5 +92,11 @@ fn read_all(btf: &Btf) -> anyhow::Result<Offsets> {
         upid_nr: m("upid", "nr")?,
         upid_ns: m("upid", "ns")?,
         pidns_inum: m("pid_namespace", "ns.inum")?,
+        task_cgroups: m("task_struct", "cgroups")?,
+        css_set_dfl_cgrp: m("css_set", "dfl_cgrp")?,
+        cgroup_kn: m("cgroup", "kn")?,
+        kn_name: m("kernfs_node", "name")?,
+        kn_parent: any("kernfs_node", &["__parent", "parent"])?,
+        _pad: 0,
     })
 }
