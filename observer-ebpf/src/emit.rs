@@ -137,16 +137,11 @@ fn copy_peer_address(s: &mut Scratch, peer: u64) {
     } else {
         path_len as u32
     };
-    s.addr = [0; ADDR_SCRATCH];
+    zero_words(s.addr.as_mut_ptr(), ADDR_SCRATCH / 8);
     let src = addr + o.unix_addr_name as u64 + 2;
-    // SAFETY: the helper validates src; n is masked to the 128-byte buffer.
-    let ret = unsafe {
-        bpf_probe_read_kernel(
-            s.addr.as_mut_ptr().cast(),
-            n & (ADDR_SCRATCH as u32 - 1),
-            src as *const _,
-        )
-    };
+    let size = bound(u64::from(n), ADDR_SCRATCH as u64 - 1) as u32;
+    // SAFETY: the helper validates src; size is masked to the 128-byte buffer.
+    let ret = unsafe { bpf_probe_read_kernel(s.addr.as_mut_ptr().cast(), size, src as *const _) };
     if ret == 0 {
         load_address(s, n);
     }

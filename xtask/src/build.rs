@@ -4,11 +4,12 @@ use std::{path::PathBuf, process::Command};
 
 use anyhow::{Context as _, bail};
 
-/// Paths of the release binaries: observer, nsend, and the capture test executable.
+/// Paths of the release binaries: observer, nsend, and the integration test executables.
 pub struct Binaries {
     pub observer: PathBuf,
     pub nsend: PathBuf,
     pub capture_tests: PathBuf,
+    pub verdict_tests: PathBuf,
 }
 
 pub fn workspace_root() -> PathBuf {

@@ -19,6 +19,7 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
     build::run(Command::new("cargo").args(["test", "--workspace", "--exclude", "observer-tests"]))?;
     let bins = build::release_binaries()?;
     let mut results = host_capture_tests(&bins)?;
+    results.push(verdict_tests(&bins)?);
     if with_vm {
         results.extend(crate::vm::run_capture_tests(&bins)?);
     }
@@ -52,6 +53,24 @@ fn host_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
     Ok(out)
 }
 
+/// The verdict tests against a real systemd 252 (booted by scripts/testbed).
+fn verdict_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
+    eprintln!("xtask: verdict tests against systemd 252 in a container");
+    let output = Command::new(&bins.verdict_tests)
+        .arg("--test-threads=1")
+        .env("OBSERVER_BIN_DIR", bins.observer.parent().unwrap())
+        .current_dir(build::workspace_root().join("tests"))
+        .output()?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    print!("{text}");
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    Ok(LaneResult {
+        lane: "host, real systemd 252 (testbed)".into(),
+        passed: output.status.success(),
+        tests: test_lines(&text),
+    })
+}
+
 /// Whether this kernel loads the fentry strategy (asks the observer itself).
 fn fentry_allowed(bins: &Binaries) -> bool {
     let out = Command::new(&bins.observer).arg("check").output();
@@ -79,7 +98,7 @@ pub fn test_lines(text: &str) -> Vec<(String, String)> {
 /// Prints each lane's tests and a closing `N passed, N failed` line; fails if any lane failed.
 pub fn report(results: &[LaneResult]) -> anyhow::Result<()> {
     let (mut passed, mut failed) = (0, 0);
-    println!("\n== capture tests by lane");
+    println!("\n== integration tests by lane");
     for r in results {
         println!(
             "{} — {}",
@@ -100,7 +119,7 @@ pub fn report(results: &[LaneResult]) -> anyhow::Result<()> {
     }
     println!("{passed} passed, {failed} failed");
     if failed > 0 || results.iter().any(|r| !r.passed) {
-        bail!("some capture tests failed");
+        bail!("some integration tests failed");
     }
     Ok(())
 }
