@@ -39,15 +39,14 @@ pub fn release_binaries() -> anyhow::Result<Binaries> {
         "observer-tests",
         "--bins",
     ]))?;
-    eprintln!("xtask: building the capture test executable");
+    eprintln!("xtask: building the integration test executables");
     let out = Command::new("cargo")
         .args([
             "test",
             "--release",
             "-p",
             "observer-tests",
-            "--test",
-            "capture",
+            "--tests",
             "--no-run",
             "--message-format=json",
         ])
@@ -55,20 +54,26 @@ pub fn release_binaries() -> anyhow::Result<Binaries> {
         .output()?;
     if !out.status.success() {
         bail!(
-            "building the capture tests failed:\n{}",
+            "building the integration tests failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let capture_tests = String::from_utf8_lossy(&out.stdout)
+    let messages: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["target"]["name"] == "capture" && v["executable"].is_string())
-        .and_then(|v| v["executable"].as_str().map(PathBuf::from))
-        .context("no capture test executable in cargo's output")?;
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let executable = |name: &str| {
+        messages
+            .iter()
+            .find(|v| v["target"]["name"] == name && v["executable"].is_string())
+            .and_then(|v| v["executable"].as_str().map(PathBuf::from))
+            .with_context(|| format!("no {name} test executable in cargo's output"))
+    };
     let release = workspace_root().join("target/release");
     Ok(Binaries {
         observer: release.join("observer"),
         nsend: release.join("nsend"),
-        capture_tests,
+        capture_tests: executable("capture")?,
+        verdict_tests: executable("verdicts")?,
     })
 }
