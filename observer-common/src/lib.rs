@@ -113,7 +113,7 @@ pub struct SendEvent {
 pub const CGROUP_NAME_MAX: usize = 64;
 
 const _: () = assert!(size_of::<SendEvent>() == 224 + 2 * CGROUP_NAME_MAX);
-const _: () = assert!(size_of::<SendEvent>() % 8 == 0);
+const _: () = assert!(size_of::<SendEvent>().is_multiple_of(8));
 
 /// Key of `WATCHED_SOCKETS`: identity of a receiving socket.
 /// A path socket is keyed by the inode its path resolves to (`dev` = kernel `s_dev`), an abstract
@@ -206,7 +206,7 @@ pub struct Offsets {
     pub _pad: u32,
 }
 
-const _: () = assert!(size_of::<Offsets>() % 8 == 0);
+const _: () = assert!(size_of::<Offsets>().is_multiple_of(8));
 
 #[cfg(feature = "user")]
 mod pod {

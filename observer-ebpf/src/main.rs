@@ -3,6 +3,7 @@
 //! Two strategies share one pipeline (pending → delivery → emit):
 //! - `fentry`: fentry/fexit on unix_dgram_sendmsg + fentry on sock_def_readable (fentry.rs);
 //! - `tracepoint`: syscall tracepoints + tp_btf sock_send_length / sk_data_ready (syscalls.rs).
+//!
 //! Userspace loads only the programs of the strategy it picked.
 #![no_std]
 #![no_main]

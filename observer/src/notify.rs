@@ -162,10 +162,6 @@ pub struct Field {
 }
 
 impl Field {
-    pub fn raw_name(&self) -> &[u8] {
-        split_eq(&self.raw).0
-    }
-
     pub fn raw_value(&self) -> &[u8] {
         split_eq(&self.raw).1.unwrap_or(&[])
     }

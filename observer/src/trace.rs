@@ -96,12 +96,13 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
             }
             _ = rescan_timer.tick() => {
                 // Explicit sockets that vanish are kept by their old identity; defaults come and go.
-                if let Ok(now) = watch::resolve(&requests_that_exist(&requests, &args), &watched) {
-                    if now != watched && !now.is_empty() {
-                        capture.set_watched(&now)?;
-                        watched = now;
-                        by_id = watch::by_id(&watched);
-                    }
+                if let Ok(now) = watch::resolve(&requests_that_exist(&requests, &args), &watched)
+                    && now != watched
+                    && !now.is_empty()
+                {
+                    capture.set_watched(&now)?;
+                    watched = now;
+                    by_id = watch::by_id(&watched);
                 }
             }
             _ = sigint.recv() => break,
@@ -200,21 +201,6 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
             ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn unit_globs() {
-        assert!(glob_match("foo.service", "foo.service"));
-        assert!(glob_match("foo", "foo.service"));
-        assert!(glob_match("tb-*", "tb-notify-python.service"));
-        assert!(glob_match("foo@*.service", "foo@bar\\x2dbaz.service"));
-        assert!(!glob_match("foo", "foobar.service"));
-        assert!(!glob_match("?", "ab"));
-    }
-}
-
 fn requests(args: &TraceArgs) -> Vec<Request> {
     let mut out = if args.no_default_sockets {
         Vec::new()
@@ -276,5 +262,20 @@ fn spawn_kernel_logger(capture: &mut Capture) {
             }
         }
         Err(e) => log::warn!("kernel logs unavailable: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn unit_globs() {
+        assert!(glob_match("foo.service", "foo.service"));
+        assert!(glob_match("foo", "foo.service"));
+        assert!(glob_match("tb-*", "tb-notify-python.service"));
+        assert!(glob_match("foo@*.service", "foo@bar\\x2dbaz.service"));
+        assert!(!glob_match("foo", "foobar.service"));
+        assert!(!glob_match("?", "ab"));
     }
 }

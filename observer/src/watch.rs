@@ -259,10 +259,10 @@ fn path_keys(r: &Request) -> Result<Vec<PathKey>, WatchError> {
         ]);
     }
     let mut names = vec![r.address.clone()];
-    if r.host_path.is_none() {
-        if let Ok(canon) = fs::canonicalize(&r.address) {
-            names.push(canon.to_string_lossy().into_owned());
-        }
+    if r.host_path.is_none()
+        && let Ok(canon) = fs::canonicalize(&r.address)
+    {
+        names.push(canon.to_string_lossy().into_owned());
     }
     let var_run_is_run = fs::canonicalize("/var/run")
         .map(|p| p == Path::new("/run"))

@@ -103,6 +103,19 @@ impl Fixture {
         &self.receivers[role]
     }
 
+    /// How an unconnected send to a watched socket is matched: by the receiver's identity when
+    /// a delivery hook is attached (sk_data_ready, ≥ 6.6, or fentry on sock_def_readable), by its
+    /// address string otherwise (the tracepoint strategy on older kernels).
+    pub fn unconnected_match(&self) -> &'static str {
+        let st = self.lock();
+        let hooks = st.obs.start["hooks"].to_string();
+        if hooks.contains("sk_data_ready") || hooks.contains("sock_def_readable") {
+            "identity"
+        } else {
+            "path"
+        }
+    }
+
     /// The strategy the shared observer uses.
     pub fn strategy(&self) -> String {
         self.lock().obs.strategy()

@@ -37,7 +37,28 @@ pub fn fentry_ready(o: &Offsets) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Fields the kernel programs read with a fixed width: a kernel whose field has another size
+/// would be misread, so refuse it instead.
+const FIXED_WIDTHS: &[(&str, &str, u32)] = &[
+    ("fdtable", "max_fds", 4),
+    ("sock", "__sk_common.skc_family", 2),
+    ("sock", "sk_type", 2),
+    ("unix_address", "len", 4),
+    ("inode", "i_ino", 8),
+    ("super_block", "s_dev", 4),
+    ("pid", "level", 4),
+    ("upid", "nr", 4),
+    ("pid_namespace", "ns.inum", 4),
+];
+
 fn read_all(btf: &Btf) -> anyhow::Result<Offsets> {
+    for (s, field, width) in FIXED_WIDTHS {
+        let size = btf.member_size(s, field)?;
+        anyhow::ensure!(
+            size == *width,
+            "{s}.{field} is {size} bytes on this kernel, not {width}"
+        );
+    }
     let m = |s: &str, p: &str| btf.member_offset(s, p);
     let any = |s: &str, ps: &[&str]| btf.member_offset_any(s, ps);
     let socket_alloc_socket = m("socket_alloc", "socket")?;
