@@ -60,6 +60,17 @@ impl Judge {
         }
     }
 
+    /// Connects to the managers of these sockets now, so that unit histories (MainPID, state)
+    /// start before their first message: a MAINPID= handover in a unit's very first message is
+    /// then judged against the MainPID before it. Failures are retried when a message comes.
+    pub async fn prepare(&mut self, watched: &[Watched]) {
+        for owner in watched.iter().filter_map(|w| w.manager) {
+            if let Err(why) = self.connect(owner).await {
+                log::info!("{why}");
+            }
+        }
+    }
+
     /// Judges `ev`, which was sent to `socket`.
     pub async fn judge(&mut self, ev: &Event, socket: Option<&Watched>) -> Judgement {
         let Some(owner) = socket.and_then(|w| w.manager) else {

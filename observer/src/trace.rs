@@ -78,6 +78,7 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
         malformed: 0,
     };
     let mut dropped_seen = 0u64;
+    out.judge.prepare(&watched).await;
 
     while out.events < out.limit {
         tokio::select! {
@@ -103,6 +104,7 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
                     capture.set_watched(&now)?;
                     watched = now;
                     by_id = watch::by_id(&watched);
+                    out.judge.prepare(&watched).await;
                 }
             }
             _ = sigint.recv() => break,

@@ -16,7 +16,14 @@ pub struct LaneResult {
 }
 
 pub fn run(with_vm: bool) -> anyhow::Result<()> {
-    build::run(Command::new("cargo").args(["test", "--workspace", "--exclude", "observer-tests"]))?;
+    build::run(Command::new("cargo").args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "observer-tests",
+        "--exclude",
+        "observer-ebpf",
+    ]))?;
     let bins = build::release_binaries()?;
     let mut results = host_capture_tests(&bins)?;
     results.push(verdict_tests(&bins)?);
