@@ -161,9 +161,13 @@ impl Collector {
                 }
             }
         }
-        for ev in batch {
+        for mut ev in batch {
             if self.events >= self.limit {
                 break;
+            }
+            if !ev.matched_by_identity {
+                let watched: Vec<Watched> = by_id.values().cloned().collect();
+                ev.watch_id = watch::disambiguate(ev.watch_id, &ev.dest, ev.pidns_ino, &watched);
             }
             let j = self.judge.judge(&ev, by_id.get(&ev.watch_id)).await;
             if !self.units.is_empty()

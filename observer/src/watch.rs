@@ -28,6 +28,8 @@ pub struct Watched {
     pub path_keys: Vec<PathKey>,
     /// The manager that reads it (None for a --socket that is no known manager's).
     pub manager: Option<Owner>,
+    /// Inode of the PID namespace its manager runs in (host managers: ours), when known.
+    pub pidns_ino: Option<u64>,
 }
 
 #[derive(Debug, Error)]
@@ -199,6 +201,7 @@ pub fn resolve(requests: &[Request], previous: &[Watched]) -> Result<Vec<Watched
             key,
             path_keys: path_keys(r)?,
             manager: r.manager,
+            pidns_ino: r.manager.and_then(pidns_of),
         });
     }
     Ok(out)
@@ -285,6 +288,34 @@ fn path_keys(r: &Request) -> Result<Vec<PathKey>, WatchError> {
         .collect()
 }
 
+/// The PID namespace a manager runs in: a container's PID 1's, or ours for the host's managers.
+fn pidns_of(owner: Owner) -> Option<u64> {
+    let pid = match owner {
+        Owner::Container { leader }
+        | Owner::User {
+            container: Some(leader),
+            ..
+        } => leader.to_string(),
+        Owner::System
+        | Owner::User {
+            container: None, ..
+        } => "self".into(),
+    };
+    fs::metadata(format!("/proc/{pid}/ns/pid"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+/// For a datagram matched only by its address string: several managers' sockets can have the
+/// same address in their own mount namespaces (every container's /run/systemd/notify). The
+/// sender meant the one of the manager in its PID namespace; keep `watch_id` when none is.
+pub fn disambiguate(watch_id: u32, dest: &str, sender_pidns: u32, watched: &[Watched]) -> u32 {
+    watched
+        .iter()
+        .find(|w| w.address == dest && w.pidns_ino == Some(u64::from(sender_pidns)))
+        .map_or(watch_id, |w| w.id)
+}
+
 /// `sun_path` bytes zero-padded, as the kernel side normalises them.
 pub fn path_key(raw: &[u8]) -> Option<PathKey> {
     if raw.len() >= SUN_PATH_MAX {
@@ -328,6 +359,36 @@ mod tests {
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].path[0], 0);
         assert_eq!(&keys[0].path[1..14], b"observer-test");
+    }
+
+    #[test]
+    fn path_matches_go_to_the_manager_in_the_senders_pid_namespace() {
+        let w = |id, pidns| Watched {
+            id,
+            owner: format!("container {id}"),
+            address: "/run/systemd/notify".into(),
+            key: SocketKey {
+                ino: u64::from(id),
+                dev: 1,
+                _pad: 0,
+            },
+            path_keys: vec![],
+            manager: Some(Owner::Container { leader: id }),
+            pidns_ino: Some(pidns),
+        };
+        let watched = [w(1, 4026531836), w(2, 4026532500)];
+        // The kernel matched the first owner of the string; the sender lives in container 2.
+        assert_eq!(
+            disambiguate(1, "/run/systemd/notify", 4026532500, &watched),
+            2
+        );
+        assert_eq!(
+            disambiguate(1, "/run/systemd/notify", 4026531836, &watched),
+            1
+        );
+        // A sender in no manager's namespace, or another address: left as the kernel said.
+        assert_eq!(disambiguate(1, "/run/systemd/notify", 7, &watched), 1);
+        assert_eq!(disambiguate(2, "/other", 4026531836, &watched), 2);
     }
 
     #[test]

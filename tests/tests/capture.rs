@@ -440,3 +440,58 @@ fn cgroup2_root() -> PathBuf {
         })
         .expect("no cgroup2 mount")
 }
+
+#[test]
+fn ring_overflow_is_counted_exactly() {
+    require_root!();
+    // An observer of its own, with the smallest ring: a burst must overflow it, and every
+    // datagram must be either delivered or counted as dropped — never silently lost.
+    let dir = std::env::temp_dir().join(unique("ring"));
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("burst.sock");
+    let rx = UnixDatagram::bind(&path).unwrap();
+    let to = path.display().to_string();
+    let mut obs =
+        observer_tests::observer::Observer::start(&["--ring-size", "4096", "--socket", &to]);
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut n = 0;
+        rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        while rx.recv(&mut buf).is_ok() {
+            n += 1;
+        }
+        n
+    });
+    const SENT: usize = 3000;
+    let (_, lines) = nsend(&["--to", &to, "--repeat", &SENT.to_string(), "--size", "200"]);
+    assert!(lines.iter().all(|l| l == "200"), "every send succeeded");
+    std::thread::sleep(Duration::from_millis(500));
+    let rest = obs.stop();
+    let delivered = rest.iter().filter(|r| r["record"] == "event").count();
+    let summary = rest
+        .iter()
+        .find(|r| r["record"] == "summary")
+        .expect("summary");
+    let dropped = summary["dropped"].as_u64().unwrap() as usize;
+    let drop_records: u64 = rest
+        .iter()
+        .filter(|r| r["record"] == "drops")
+        .map(|r| r["dropped"].as_u64().unwrap())
+        .sum();
+    assert!(
+        dropped > 0,
+        "a 4 KiB ring must overflow on {SENT} datagrams"
+    );
+    assert_eq!(delivered + dropped, SENT, "sent = delivered + dropped");
+    assert_eq!(summary["events"].as_u64().unwrap() as usize, delivered);
+    assert_eq!(
+        drop_records as usize, dropped,
+        "drops are reported as they happen, not only at the end"
+    );
+    assert_eq!(
+        reader.join().unwrap(),
+        SENT,
+        "the receiver got every datagram: tracing never loses the real traffic"
+    );
+    let _ = fs::remove_dir_all(dir);
+}

@@ -80,8 +80,7 @@ pub fn run(seconds: u32) -> anyhow::Result<()> {
             "systemctl",
             "show",
             "-p",
-            "Id,ActiveState,SubState,Result,MainPID,NotifyAccess",
-            "--value",
+            "Id,ActiveState,SubState,Result,NotifyAccess",
             unit,
         ])
         .status()?;
