@@ -392,6 +392,16 @@ mod tests {
     }
 
     #[test]
+    fn nothing_to_watch_says_what_to_do() {
+        assert_eq!(
+            WatchError::NothingToWatch.to_string(),
+            "no systemd notify socket found (is systemd running here?); pass --socket PATH to watch another socket"
+        );
+        // A host without systemd, asked for nothing else: nothing resolves, and trace stops there.
+        assert!(resolve(&[], &[]).unwrap().is_empty());
+    }
+
+    #[test]
     fn explicit_missing_socket_is_a_clear_error() {
         let err = resolve(&[Request::explicit("/nonexistent/notify")], &[]).unwrap_err();
         assert_eq!(
