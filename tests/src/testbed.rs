@@ -88,6 +88,18 @@ impl Testbed {
         }
     }
 
+    /// Waits until ActiveState is `want` (or `timeout`); returns the last ActiveState read.
+    pub fn wait_state(&self, unit: &str, want: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let state = self.prop(unit, "ActiveState");
+            if state == want || Instant::now() > deadline {
+                return state;
+            }
+            sleep(Duration::from_millis(200));
+        }
+    }
+
     /// The unit's journal messages (`journalctl -u UNIT -o cat`).
     pub fn journal(&self, unit: &str) -> Vec<String> {
         self.exec(&["journalctl", "-u", unit, "-o", "cat", "--no-pager"])

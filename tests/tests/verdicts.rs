@@ -44,7 +44,44 @@ const SCENARIOS: &[(&str, &[&str], &str)] = &[
         &["accepted", "accepted"],
         "inactive",
     ),
+    // Type=notify with NotifyAccess=none: systemd 252 makes it main, READY=1 is accepted.
+    ("tb-notify-access-none.service", &["accepted"], "active"),
+    // MAINPID= handover to a forked child with READY=1 from the main PID: accepted; then the
+    // old main process, no longer the main PID, sends STATUS=old: rejected.
+    (
+        "tb-notify-mainpid.service",
+        &["accepted", "rejected"],
+        "active",
+    ),
+    // STATUS=, READY=1; on `systemctl reload` RELOADING=1 + MONOTONIC_USEC=, then READY=1; on
+    // `systemctl stop` STOPPING=1 (see ACTIONS): all from the main PID, all accepted.
+    (
+        "tb-notify-reload.service",
+        &["accepted", "accepted", "accepted", "accepted", "accepted"],
+        "inactive",
+    ),
+    // EXTEND_TIMEOUT_USEC= carries a slow start past TimeoutStartSec=, READY=1, three
+    // WATCHDOG=1, an unparsable ERRNO= (accepted, with a warning), ERRNO=5; then the pings stop
+    // and the watchdog kills it.
+    (
+        "tb-notify-watchdog.service",
+        &[
+            "accepted", "accepted", "accepted", "accepted", "accepted", "accepted", "accepted",
+        ],
+        "failed",
+    ),
+    // NotifyAccess=exec: ExecStartPre= (the control PID) and the main process are accepted; a
+    // child of ExecStartPost= and, once running, a child of the main process are rejected.
+    (
+        "tb-notify-exec.service",
+        &["accepted", "accepted", "rejected", "rejected"],
+        "active",
+    ),
 ];
+
+/// `systemctl` verbs run, in this order, once a scenario's start has settled; each one waits
+/// for its job, and the events it causes are collected before the next.
+const ACTIONS: &[(&str, &[&str])] = &[("tb-notify-reload.service", &["reload", "stop"])];
 
 fn units_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testbed/units")
@@ -85,11 +122,24 @@ fn verdicts_match_systemd_252() {
         "the container's notify socket is found: {watching}"
     );
 
+    let ours = format!("container {}", tb.leader);
     let mut failures = Vec::new();
     for (unit, want, state) in SCENARIOS {
         tb.exec(&["systemctl", "start", "--no-block", unit]);
-        let settled = tb.settle(unit, Duration::from_secs(30));
-        let events = obs.events_until_quiet(Duration::from_secs(2));
+        tb.settle(unit, Duration::from_secs(30));
+        let mut events = obs.events_until_quiet(Duration::from_secs(2));
+        let actions = ACTIONS
+            .iter()
+            .find(|(u, _)| u == unit)
+            .map_or(&[][..], |a| a.1);
+        for verb in actions {
+            tb.exec(&["systemctl", verb, unit]);
+            events.extend(obs.events_until_quiet(Duration::from_secs(2)));
+        }
+        // Only this container's socket: another testbed may run the same units meanwhile.
+        events.retain(|e| e["socket"] == ours);
+        // Some scenarios change state on their own after the last datagram (a watchdog timeout).
+        let settled = tb.wait_state(unit, state, Duration::from_secs(10));
         let got: Vec<&str> = events
             .iter()
             .map(|e| e["verdict"].as_str().unwrap_or("?"))
@@ -103,6 +153,13 @@ fn verdicts_match_systemd_252() {
         }
         let mut predicted = predicted_lines(&events, unit);
         let mut journal = journal_lines(&tb, unit);
+        // With --nocapture: what systemd said; VERDICTS_DUMP=1 adds the observer's records.
+        eprintln!("{unit}: {got:?}, {settled}; journal {journal:#?}");
+        if std::env::var_os("VERDICTS_DUMP").is_some() {
+            for e in &events {
+                eprintln!("{e}");
+            }
+        }
         predicted.sort();
         journal.sort();
         if got != *want || predicted != journal || settled != *state {
