@@ -14,7 +14,7 @@ use crate::{
     decode::Event,
     manager::{Manager, Target, Watcher},
     notify::NotifyAccess,
-    verdict::{self, Message, Sender, SystemdVersion, UnitState, Verdict},
+    verdict::{self, Message, PidFacts, Sender, SystemdVersion, UnitState, Verdict},
     watch::Watched,
 };
 
@@ -129,7 +129,10 @@ impl Judge {
         };
         let mut note = None;
         let unit_state = match unit_state {
-            Some(Ok(st)) => Some(st),
+            Some(Ok(mut st)) => {
+                st.mainpid_target = mainpid_target(ev, conn);
+                Some(st)
+            }
             Some(Err(e)) => {
                 note = Some(format!("unit state unavailable ({e}); judged without it"));
                 None
@@ -195,6 +198,56 @@ async fn open(owner: Owner) -> Result<Connected, String> {
         watcher,
         version,
         root,
+    })
+}
+
+/// What systemd checks about the PID a `MAINPID=` field names (`service_notify_message()`):
+/// whether it exists or is a zombie, which unit's cgroup holds it, and its parent. Read now, a
+/// moment after the send: the new main process has normally just been forked and is alive.
+fn mainpid_target(ev: &Event, conn: &Connected) -> Option<PidFacts> {
+    let field = crate::notify::parse(&ev.payload)
+        .into_iter()
+        .find(|f| f.name == "MAINPID")?;
+    let pid = crate::notify::parse_pid(field.value.as_bytes()).ok()?;
+    let m = conn.watcher.manager();
+    let gone = PidFacts {
+        pid,
+        exists: false,
+        zombie: false,
+        unit: None,
+        ppid: None,
+    };
+    let Some(host) = m.ns_to_host_pid(pid) else {
+        return Some(gone);
+    };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{host}/stat")) else {
+        return Some(gone);
+    };
+    // "pid (comm) S ppid ...": comm may hold spaces and parentheses; split after the last ')'.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let mut fields = after.split_whitespace();
+    let zombie = fields.next() == Some("Z");
+    let ppid = fields
+        .next()
+        .and_then(|p| p.parse().ok())
+        .and_then(|p| m.host_to_ns_pid(p));
+    let unit = std::fs::read_to_string(format!("/proc/{host}/cgroup"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("0::"))
+                .map(str::to_owned)
+        })
+        .and_then(|path| match unit_in(&path, &conn.root.cgroup) {
+            UnitMatch::Unit(u) => Some(u),
+            _ => None,
+        });
+    Some(PidFacts {
+        pid,
+        exists: true,
+        zombie,
+        unit,
+        ppid,
     })
 }
 

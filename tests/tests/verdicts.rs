@@ -95,14 +95,28 @@ fn predicted_lines(events: &[Value], unit: &str) -> Vec<String> {
         .flat_map(|e| e["logs"].as_array().cloned().unwrap_or_default())
         .filter(|l| l["unit"] == unit)
         .map(|l| format!("{unit}: {}", l["message"].as_str().unwrap_or_default()))
+        .filter(|l| about_notifications(l))
         .collect()
+}
+
+/// The journal lines systemd writes while handling a notification: the message itself, what
+/// it made of its fields, and the MAINPID= checks on the new main process.
+fn about_notifications(line: &str) -> bool {
+    [
+        "otification message",
+        "notify message",
+        "New main PID",
+        "Supervising process",
+    ]
+    .iter()
+    .any(|k| line.contains(k))
 }
 
 /// What systemd logged about notification messages for `unit`.
 fn journal_lines(tb: &Testbed, unit: &str) -> Vec<String> {
     tb.journal(unit)
         .into_iter()
-        .filter(|l| l.contains("otification message") || l.contains("notify message"))
+        .filter(|l| about_notifications(l))
         .collect()
 }
 
