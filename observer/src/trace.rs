@@ -15,7 +15,7 @@ use tokio::{
 use crate::{
     capture::Capture,
     cli::TraceArgs,
-    decode::{Clock, decode},
+    decode::{Clock, Event, decode},
     judge::Judge,
     sink::{Sink, Start, Summary, json::JsonSink, table::TableSink},
     watch::{self, Request, WatchError, Watched},
@@ -23,6 +23,10 @@ use crate::{
 
 /// How often the ring is drained when the kernel has not woken us.
 const DRAIN_EVERY: Duration = Duration::from_millis(50);
+/// How long an event waits before it is judged: the manager's D-Bus signals for what happened
+/// up to the send (a state change, a new MainPID) arrive a few milliseconds after it, and the
+/// verdict must see the unit as it was when the datagram was sent.
+const JUDGE_AFTER: Duration = Duration::from_millis(150);
 /// How often notify sockets are looked for again (new containers, user sessions, re-created sockets).
 const RESCAN_EVERY: Duration = Duration::from_secs(2);
 
@@ -76,6 +80,7 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
         limit: args.count.unwrap_or(u64::MAX),
         events: 0,
         malformed: 0,
+        waiting: Default::default(),
     };
     let mut dropped_seen = 0u64;
     out.judge.prepare(&watched).await;
@@ -84,11 +89,11 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
         tokio::select! {
             guard = ring.readable_mut() => {
                 let mut guard = guard?;
-                out.drain(guard.get_inner_mut(), &by_id).await?;
+                out.drain(guard.get_inner_mut(), &by_id, false).await?;
                 guard.clear_ready();
             }
             _ = drain_timer.tick() => {
-                out.drain(ring.get_mut(), &by_id).await?;
+                out.drain(ring.get_mut(), &by_id, false).await?;
                 let c = capture.counters()?;
                 if c.dropped > dropped_seen {
                     out.sink.drops(c.dropped - dropped_seen, c.dropped)?;
@@ -112,7 +117,7 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
             _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => break,
         }
     }
-    out.drain(ring.get_mut(), &by_id).await?;
+    out.drain(ring.get_mut(), &by_id, true).await?;
 
     let c = capture.counters()?;
     if c.dropped > dropped_seen {
@@ -142,29 +147,38 @@ struct Collector {
     limit: u64,
     events: u64,
     malformed: u64,
+    /// Decoded, not yet judged: see JUDGE_AFTER.
+    waiting: std::collections::VecDeque<Event>,
 }
 
 impl Collector {
-    /// Takes what the ring holds now, up to the event limit.
+    /// Takes what the ring holds now, and judges and shows what has waited long enough (all of
+    /// it when `all`).
     async fn drain(
         &mut self,
         ring: &mut RingBuf<MapData>,
         by_id: &BTreeMap<u32, Watched>,
+        all: bool,
     ) -> anyhow::Result<()> {
-        let mut batch = Vec::new();
         while let Some(item) = ring.next() {
             match decode(&item, &self.clock) {
-                Ok(ev) => batch.push(ev),
+                Ok(ev) => self.waiting.push_back(ev),
                 Err(e) => {
                     self.malformed += 1;
                     eprintln!("observer: skipped a malformed ring record: {e}");
                 }
             }
         }
-        for mut ev in batch {
+        let now = crate::manager::monotonic_ns();
+        while let Some(ev) = self.waiting.front() {
             if self.events >= self.limit {
+                self.waiting.clear();
                 break;
             }
+            if !all && now.saturating_sub(ev.mono_ns) < JUDGE_AFTER.as_nanos() as u64 {
+                break;
+            }
+            let mut ev = self.waiting.pop_front().expect("front exists");
             if !ev.matched_by_identity {
                 let watched: Vec<Watched> = by_id.values().cloned().collect();
                 ev.watch_id = watch::disambiguate(ev.watch_id, &ev.dest, ev.pidns_ino, &watched);
