@@ -4,8 +4,6 @@
 mod offsets;
 mod strategy;
 
-use std::collections::BTreeMap;
-
 use anyhow::Context as _;
 use aya::{
     Ebpf, EbpfLoader,
@@ -110,58 +108,49 @@ impl Capture {
 
     /// Makes the kernel's watch maps equal to `watched`.
     pub fn set_watched(&mut self, watched: &[Watched]) -> anyhow::Result<()> {
-        let mut sockets: BTreeMap<(u64, u32), u32> = BTreeMap::new();
+        let mut sockets: Vec<(SocketKey, u32)> = Vec::new();
         let mut paths: Vec<(PathKey, u32)> = Vec::new();
         for w in watched {
-            sockets.entry((w.key.ino, w.key.dev)).or_insert(w.id);
+            add_first(&mut sockets, w.key, w.id);
             for k in &w.path_keys {
                 // The first owner of an address string keeps it (e.g. the host's
-                // /run/systemd/notify over a container's): path matches are only for failed sends.
-                if !paths.iter().any(|(p, _)| p == k) {
-                    paths.push((*k, w.id));
-                }
+                // /run/systemd/notify over a container's); userspace then gives a path match
+                // to the manager in the sender's PID namespace (watch::disambiguate).
+                add_first(&mut paths, *k, w.id);
             }
         }
-        let mut sock_map: HashMap<_, SocketKey, u32> = HashMap::try_from(
-            self.ebpf
-                .map_mut("WATCHED_SOCKETS")
-                .context("no WATCHED_SOCKETS map")?,
-        )?;
-        let stale: Vec<SocketKey> = sock_map
-            .keys()
-            .flatten()
-            .filter(|k| !sockets.contains_key(&(k.ino, k.dev)))
-            .collect();
-        for k in stale {
-            sock_map.remove(&k)?;
-        }
-        for ((ino, dev), id) in &sockets {
-            sock_map.insert(
-                &SocketKey {
-                    ino: *ino,
-                    dev: *dev,
-                    _pad: 0,
-                },
-                id,
-                0,
-            )?;
-        }
-        let mut path_map: HashMap<_, PathKey, u32> = HashMap::try_from(
-            self.ebpf
-                .map_mut("WATCHED_PATHS")
-                .context("no WATCHED_PATHS map")?,
-        )?;
-        let stale: Vec<PathKey> = path_map
-            .keys()
-            .flatten()
-            .filter(|k| !paths.iter().any(|(p, _)| p == k))
-            .collect();
-        for k in stale {
-            path_map.remove(&k)?;
-        }
-        for (k, id) in &paths {
-            path_map.insert(k, id, 0)?;
-        }
-        Ok(())
+        sync_map(&mut self.ebpf, "WATCHED_SOCKETS", &sockets)?;
+        sync_map(&mut self.ebpf, "WATCHED_PATHS", &paths)
     }
+}
+
+/// Adds `(key, id)` unless `key` is there already.
+fn add_first<K: PartialEq>(entries: &mut Vec<(K, u32)>, key: K, id: u32) {
+    if !entries.iter().any(|(k, _)| *k == key) {
+        entries.push((key, id));
+    }
+}
+
+/// Makes the kernel hash map `name` hold exactly `wanted`: stale keys out, the rest in.
+fn sync_map<K: aya::Pod + PartialEq>(
+    ebpf: &mut Ebpf,
+    name: &str,
+    wanted: &[(K, u32)],
+) -> anyhow::Result<()> {
+    let mut map: HashMap<_, K, u32> = HashMap::try_from(
+        ebpf.map_mut(name)
+            .with_context(|| format!("no {name} map"))?,
+    )?;
+    let stale: Vec<K> = map
+        .keys()
+        .flatten()
+        .filter(|k| !wanted.iter().any(|(w, _)| w == k))
+        .collect();
+    for k in stale {
+        map.remove(&k)?;
+    }
+    for (k, id) in wanted {
+        map.insert(k, id, 0)?;
+    }
+    Ok(())
 }
