@@ -586,13 +586,19 @@ impl ManagerRoot {
     /// the cgroup of its PID 1 minus "/init.scope" (e.g. "/machine.slice/systemd-nspawn@x.service/
     /// payload", or "/observer-testbed/NAME/payload" in the testbed).
     pub fn container(leader: u32) -> io::Result<ManagerRoot> {
-        let text = fs::read_to_string(format!("/proc/{leader}/cgroup"))?;
+        Self::of_process(Owner::Container { leader }, leader)
+    }
+
+    /// A manager's root cgroup from its own process (host PID): its cgroup minus "/init.scope".
+    /// For a user manager that is its user@UID.service cgroup.
+    pub fn of_process(owner: Owner, host_pid: u32) -> io::Result<ManagerRoot> {
+        let text = fs::read_to_string(format!("/proc/{host_pid}/cgroup"))?;
         let own = text
             .lines()
             .find_map(|l| l.strip_prefix("0::"))
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no cgroup2 entry"))?;
         Ok(ManagerRoot {
-            owner: Owner::Container { leader },
+            owner,
             cgroup: root_of_init_cgroup(own).to_owned(),
         })
     }

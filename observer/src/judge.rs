@@ -173,27 +173,32 @@ impl Judge {
 }
 
 async fn open(owner: Owner) -> Result<Connected, String> {
-    let (target, root) = match owner {
-        Owner::System => (Target::host(), ManagerRoot::host()),
-        Owner::Container { leader } => (
-            Target::container(leader),
-            ManagerRoot::container(leader).map_err(|e| format!("container {leader}: {e}"))?,
-        ),
-        Owner::User { uid, .. } => {
-            return Err(format!("the user manager of uid {uid} is not judged yet"));
-        }
+    let target = match owner {
+        Owner::System => Target::host(),
+        Owner::Container { leader } => Target::container(leader),
+        Owner::User { uid, container } => Target::user(uid, container),
     };
     let manager = Manager::connect(&target)
         .await
-        .map_err(|e| format!("cannot reach the manager over D-Bus: {e}"))?;
+        .map_err(|e| format!("cannot reach the manager over D-Bus: {e:#}"))?;
+    let root = match owner {
+        Owner::System => Ok(ManagerRoot::host()),
+        Owner::Container { leader } => ManagerRoot::container(leader),
+        // A user manager's units live below its own cgroup (user@UID.service).
+        Owner::User { .. } => manager
+            .ns_to_host_pid(manager.manager_pid())
+            .ok_or_else(|| std::io::Error::other("the user manager's process is not visible"))
+            .and_then(|pid| ManagerRoot::of_process(owner, pid)),
+    }
+    .map_err(|e| format!("the root cgroup of {owner:?}: {e}"))?;
     let (_, version) = manager
         .version()
         .await
-        .map_err(|e| format!("cannot read the manager's version: {e}"))?;
+        .map_err(|e| format!("cannot read the manager's version: {e:#}"))?;
     let watcher = manager
         .watch()
         .await
-        .map_err(|e| format!("cannot follow the manager's units: {e}"))?;
+        .map_err(|e| format!("cannot follow the manager's units: {e:#}"))?;
     Ok(Connected {
         watcher,
         version,

@@ -98,6 +98,16 @@ impl Target {
         Target::under(Path::new(&format!("/proc/{leader}/root")), Some(leader))
     }
 
+    /// The user manager of `uid` (on the host, or in container `leader`), on its private socket.
+    pub fn user(uid: u32, leader: Option<u32>) -> Target {
+        let root = leader.map_or_else(|| PathBuf::from("/"), |l| format!("/proc/{l}/root").into());
+        Target {
+            socket: root.join(format!("run/user/{uid}/systemd/private")),
+            p2p: true,
+            leader,
+        }
+    }
+
     /// The system bus of the host or a container (needs a running dbus-daemon).
     pub fn bus(leader: Option<u32>) -> Target {
         let root = leader.map_or_else(|| PathBuf::from("/"), |l| format!("/proc/{l}/root").into());

@@ -109,6 +109,115 @@ impl Testbed {
     }
 }
 
+/// A user manager running inside a testbed container (user@UID.service), driven as that user.
+pub struct UserManager<'a> {
+    tb: &'a Testbed,
+    pub uid: u32,
+}
+
+impl Testbed {
+    /// Creates user `u<uid>` and starts its user manager. The rootfs has no pam_systemd, which
+    /// would set XDG_RUNTIME_DIR for it: a drop-in for user@.service sets it instead.
+    pub fn start_user_manager(&self, uid: u32) -> UserManager<'_> {
+        let root = PathBuf::from(format!("/proc/{}/root", self.leader));
+        let dropin = root.join("etc/systemd/system/user@.service.d");
+        std::fs::create_dir_all(&dropin).expect("drop-in dir");
+        std::fs::write(
+            dropin.join("runtime-dir.conf"),
+            "[Service]\nEnvironment=XDG_RUNTIME_DIR=/run/user/%i\n",
+        )
+        .expect("drop-in");
+        let user = format!("u{uid}");
+        self.exec(&["useradd", "-m", "-u", &uid.to_string(), &user]);
+        self.exec(&["systemctl", "daemon-reload"]);
+        self.exec(&["systemctl", "start", &format!("user@{uid}.service")]);
+        let state = self.prop(&format!("user@{uid}.service"), "ActiveState");
+        assert_eq!(state, "active", "user@{uid}.service did not start");
+        let um = UserManager { tb: self, uid };
+        um.systemctl(&["log-level", "debug"]);
+        um
+    }
+}
+
+impl UserManager<'_> {
+    /// `systemctl --user ARGS` as the user; returns stdout.
+    pub fn systemctl(&self, args: &[&str]) -> String {
+        let user = format!("u{}", self.uid);
+        let runtime = format!("XDG_RUNTIME_DIR=/run/user/{}", self.uid);
+        let cmd = [
+            &[
+                "runuser",
+                "-u",
+                &user,
+                "--",
+                "env",
+                &runtime,
+                "systemctl",
+                "--user",
+            ],
+            args,
+        ]
+        .concat();
+        self.tb.exec(&cmd)
+    }
+
+    /// Copies unit files into the user's ~/.config/systemd/user and reloads.
+    pub fn install_units(&self, files: &[(PathBuf, String)]) {
+        let dir = PathBuf::from(format!(
+            "/proc/{}/root/home/u{}/.config/systemd/user",
+            self.tb.leader, self.uid
+        ));
+        std::fs::create_dir_all(&dir).expect("user unit dir");
+        for (from, contents_name) in files {
+            let text = std::fs::read_to_string(from).expect("unit file");
+            // User managers run everything as their user: User= has no place there.
+            let text: String = text
+                .lines()
+                .filter(|l| !l.starts_with("User="))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            std::fs::write(dir.join(contents_name), text).expect("write unit");
+        }
+        self.tb.exec(&[
+            "chown",
+            "-R",
+            &format!("{0}:{0}", self.uid),
+            &format!("/home/u{}/.config", self.uid),
+        ]);
+        self.systemctl(&["daemon-reload"]);
+    }
+
+    /// Waits until the user unit is no longer activating; returns ActiveState.
+    pub fn settle(&self, unit: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let state = self
+                .systemctl(&["show", "-p", "ActiveState", "--value", unit])
+                .trim()
+                .to_string();
+            if !matches!(state.as_str(), "activating" | "") || Instant::now() > deadline {
+                return state;
+            }
+            sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The user unit's journal messages (the user manager tags them USER_UNIT=).
+    pub fn journal(&self, unit: &str) -> Vec<String> {
+        self.tb
+            .exec(&[
+                "journalctl",
+                "-o",
+                "cat",
+                "--no-pager",
+                &format!("USER_UNIT={unit}"),
+            ])
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+}
+
 impl Drop for Testbed {
     fn drop(&mut self) {
         let _ = run(&["stop", &self.name]);

@@ -451,8 +451,7 @@ fn ring_overflow_is_counted_exactly() {
     let path = dir.join("burst.sock");
     let rx = UnixDatagram::bind(&path).unwrap();
     let to = path.display().to_string();
-    let obs =
-        observer_tests::observer::Observer::start(&["--ring-size", "4096", "--socket", &to]);
+    let obs = observer_tests::observer::Observer::start(&["--ring-size", "4096", "--socket", &to]);
     let reader = std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         let mut n = 0;

@@ -184,3 +184,66 @@ fn verdicts_match_systemd_252() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A user manager (user@1000.service) inside the container: its socket is found and its units'
+/// messages are judged as that manager does.
+#[test]
+fn user_manager_verdicts_match_systemd_252() {
+    require_root!();
+    let tb = Testbed::start(&format!("observer-verdicts-user-{}", std::process::id()));
+    let um = tb.start_user_manager(1000);
+    // (user unit, made from this system unit, verdicts, final state)
+    let scenarios: [(&str, &str, &[&str], &str); 2] = [
+        (
+            "tb-user-python.service",
+            "tb-notify-python.service",
+            &["accepted"],
+            "active",
+        ),
+        // As a user, systemd-notify cannot claim its parent's PID (EPERM), and its retry comes
+        // from its own PID: not the main PID.
+        (
+            "tb-user-child.service",
+            "tb-notify-child-nobody.service",
+            &["not-delivered", "rejected", "accepted"],
+            "failed",
+        ),
+    ];
+    let files: Vec<(PathBuf, String)> = scenarios
+        .iter()
+        .map(|(u, from, _, _)| (units_dir().join(from), u.to_string()))
+        .collect();
+    um.install_units(&files);
+    let mut obs = Observer::start_with(&["-u", "tb-user-*"]);
+    let ours = format!("container {} user manager (uid 1000)", tb.leader);
+    let watching = obs.start["watching"].to_string();
+    assert!(
+        watching.contains(&ours),
+        "the user manager's notify socket is found: {watching}"
+    );
+    let mut failures = Vec::new();
+    for (unit, _, want, state) in scenarios {
+        um.systemctl(&["start", "--no-block", unit]);
+        let settled = um.settle(unit, Duration::from_secs(30));
+        let mut events = obs.events_until_quiet(Duration::from_secs(2));
+        events.retain(|e| e["socket"] == ours.as_str());
+        let got: Vec<&str> = events
+            .iter()
+            .map(|e| e["verdict"].as_str().unwrap_or("?"))
+            .collect();
+        let mut predicted = predicted_lines(&events, unit);
+        let mut journal: Vec<String> = um
+            .journal(unit)
+            .into_iter()
+            .filter(|l| about_notifications(l))
+            .collect();
+        predicted.sort();
+        journal.sort();
+        if got != want || predicted != journal || settled != state {
+            failures.push(format!(
+                "{unit}: verdicts {got:?} (want {want:?})\n  predicted {predicted:#?}\n  journal   {journal:#?}\n  state {settled} (want {state})"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
