@@ -1,6 +1,7 @@
-//! Project tasks: `cargo xtask test | vm-test | demo` (run through `./x`, which installs what is
-//! missing first). Each task prints what it runs, so a failure names the step.
+//! Project tasks: `cargo xtask test | vm-test | demo | bench` (run through `./x`, which installs
+//! what is missing first). Each task prints what it runs, so a failure names the step.
 
+mod bench;
 mod build;
 mod demo;
 mod test;
@@ -31,6 +32,25 @@ enum Task {
         #[arg(long, default_value_t = 25)]
         seconds: u32,
     },
+    /// What the observer costs, next to untraced, a bpftrace one-liner and strace (root).
+    /// Prints a table and writes target/bench/results.{json,md}.
+    Bench {
+        /// Interleaved runs of each timed workload (the table shows medians).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// For development: 2 runs, 20 000 messages per run, 2 s of sustained rate.
+        #[arg(long)]
+        quick: bool,
+        /// Messages per timed run of workloads (a) and (b); (d) sends 5× as many.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Workload (c): messages per second.
+        #[arg(long, default_value_t = 100_000)]
+        rate: u64,
+        /// Workload (c): how long, in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        sustain_secs: f64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,5 +62,18 @@ fn main() -> anyhow::Result<()> {
             test::report(&results)
         }
         Task::Demo { seconds } => demo::run(seconds),
+        Task::Bench {
+            runs,
+            quick,
+            count,
+            rate,
+            sustain_secs,
+        } => bench::run(bench::Options {
+            runs,
+            quick,
+            count,
+            sustain_secs,
+            rate,
+        }),
     }
 }
