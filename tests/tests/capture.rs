@@ -455,6 +455,7 @@ fn ring_overflow_is_counted_exactly() {
     let reader = std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         let mut n = 0;
+        // The sender blocks when this queue is full: read while it sends.
         rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         while rx.recv(&mut buf).is_ok() {
             n += 1;
@@ -462,8 +463,10 @@ fn ring_overflow_is_counted_exactly() {
         n
     });
     const SENT: usize = 3000;
-    let (_, lines) = nsend(&["--to", &to, "--repeat", &SENT.to_string(), "--size", "200"]);
-    assert!(lines.iter().all(|l| l == "200"), "every send succeeded");
+    // 2000-byte datagrams: the 4 KiB ring holds one record at a time, so a burst overflows it
+    // however fast the collector is.
+    let (_, lines) = nsend(&["--to", &to, "--repeat", &SENT.to_string(), "--size", "2000"]);
+    assert!(lines.iter().all(|l| l == "2000"), "every send succeeded");
     std::thread::sleep(Duration::from_millis(500));
     let rest = obs.stop();
     let delivered = rest.iter().filter(|r| r["record"] == "event").count();
