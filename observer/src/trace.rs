@@ -180,8 +180,8 @@ impl Collector {
             }
             let mut ev = self.waiting.pop_front().expect("front exists");
             if !ev.matched_by_identity {
-                let watched: Vec<Watched> = by_id.values().cloned().collect();
-                ev.watch_id = watch::disambiguate(ev.watch_id, &ev.dest, ev.pidns_ino, &watched);
+                ev.watch_id =
+                    watch::disambiguate(ev.watch_id, &ev.dest, ev.pidns_ino, by_id.values());
             }
             let j = self.judge.judge(&ev, by_id.get(&ev.watch_id)).await;
             if !self.units.is_empty()

@@ -309,9 +309,14 @@ fn pidns_of(owner: Owner) -> Option<u64> {
 /// For a datagram matched only by its address string: several managers' sockets can have the
 /// same address in their own mount namespaces (every container's /run/systemd/notify). The
 /// sender meant the one of the manager in its PID namespace; keep `watch_id` when none is.
-pub fn disambiguate(watch_id: u32, dest: &str, sender_pidns: u32, watched: &[Watched]) -> u32 {
+pub fn disambiguate<'a>(
+    watch_id: u32,
+    dest: &str,
+    sender_pidns: u32,
+    watched: impl IntoIterator<Item = &'a Watched>,
+) -> u32 {
     watched
-        .iter()
+        .into_iter()
         .find(|w| w.address == dest && w.pidns_ino == Some(u64::from(sender_pidns)))
         .map_or(watch_id, |w| w.id)
 }
