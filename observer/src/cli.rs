@@ -19,8 +19,86 @@ pub struct Cli {
 pub enum Command {
     /// Trace notify datagrams live.
     Trace(TraceArgs),
+    /// Record notify traffic, unit changes and verdicts to a file, for replay and diagnose.
+    Record(RecordArgs),
+    /// Show a recording with the same views and filters as trace (no root, BPF or systemd needed).
+    Replay(ReplayArgs),
+    /// Tell each unit's story in plain words: what it was waiting for, what arrived, what
+    /// systemd did with it, and the likely cause with the fix. Live when no FILE is given.
+    Diagnose(DiagnoseArgs),
     /// Say which capture strategies this kernel allows, and why any is refused.
     Check,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RecordArgs {
+    /// The recording file (created 0600; an existing one is rotated to FILE.1 first).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: std::path::PathBuf,
+    /// Start a new file when this one reaches SIZE bytes (suffixes K, M, G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64M")]
+    pub max_size: u64,
+    /// Start a new file when this one is this old (seconds; suffixes s, m, h, d).
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub max_age: Option<Duration>,
+    /// Rotated files to keep (FILE.1 newest … FILE.N oldest).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub keep: u32,
+    /// fdatasync the file this often (seconds); records are written at once either way.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "1")]
+    pub sync_every: Duration,
+    #[command(flatten)]
+    pub trace: TraceArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReplayArgs {
+    /// Recording files (rotated ones too, in any order: they are read oldest first).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    pub filter: ReplayFilter,
+    /// One JSON object per line instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What to show of a recording.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ReplayFilter {
+    /// Only messages for these units (repeatable; globs like journalctl -u).
+    #[arg(short = 'u', long = "unit", value_name = "UNIT")]
+    pub units: Vec<String>,
+    /// Only from this time on: RFC 3339 / "YYYY-MM-DD HH:MM[:SS]" (UTC), or @UNIX_SECONDS.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub since: Option<i128>,
+    /// Only up to this time (same forms as --since).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub until: Option<i128>,
+    /// Only datagrams sent by these PIDs (repeatable).
+    #[arg(long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+    /// Read past damage: skip to the next intact record instead of stopping at the first bad one.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DiagnoseArgs {
+    /// Recordings to explain; none: trace live and explain as units settle.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    pub filter: ReplayFilter,
+    /// Live only: stop after this long (seconds); default: until interrupted.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub duration: Option<Duration>,
+    /// Live only: watch this socket too (path or @name, repeatable).
+    #[arg(long = "socket", value_name = "PATH|@NAME")]
+    pub sockets: Vec<String>,
+    /// Live only: capture strategy.
+    #[arg(long, value_enum, default_value_t = Probe::Auto)]
+    pub probe: Probe,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -74,4 +152,93 @@ fn parse_ring_size(s: &str) -> Result<u32, String> {
         return Err(format!("{n} is not a power of two of at least 4096"));
     }
     Ok(n)
+}
+
+/// "64M", "1G", "4096" → bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 1u64 << 10),
+        Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("not a size: {s}"))?;
+    n.checked_mul(mult)
+        .filter(|n| *n >= 4096)
+        .ok_or_else(|| format!("{s}: sizes start at 4096 bytes"))
+}
+
+/// "90", "90s", "15m", "12h", "1d" → a duration.
+fn parse_age(s: &str) -> Result<Duration, String> {
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1u64),
+        Some((i, 'm')) => (&s[..i], 60),
+        Some((i, 'h')) => (&s[..i], 3600),
+        Some((i, 'd')) => (&s[..i], 86_400),
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("not an age: {s}"))?;
+    Ok(Duration::from_secs(n.saturating_mul(mult).max(1)))
+}
+
+/// A wall-clock instant as nanoseconds since the epoch: "2026-11-24T03:12:00Z",
+/// "2026-11-24 03:12[:00[.5]]" (UTC), or "@1795000000".
+pub fn parse_time(s: &str) -> Result<i128, String> {
+    let bad = || format!("not a time: {s} (use YYYY-MM-DD HH:MM[:SS] in UTC, or @UNIX_SECONDS)");
+    if let Some(secs) = s.strip_prefix('@') {
+        let f: f64 = secs.parse().map_err(|_| bad())?;
+        return Ok((f * 1e9) as i128);
+    }
+    let t = s.trim_end_matches('Z').replace('T', " ");
+    let (date, time) = t.split_once(' ').unwrap_or((&t, "00:00"));
+    let d: Vec<i64> = date.split('-').map(str::parse).collect::<Result<_, _>>().map_err(|_| bad())?;
+    let [y, mo, da] = d[..] else { return Err(bad()) };
+    let mut hms = time.split(':');
+    let h: i64 = hms.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+    let mi: i64 = hms.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+    let sec: f64 = hms.next().map_or(Ok(0.0), str::parse).map_err(|_| bad())?;
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || !(0.0..61.0).contains(&sec) {
+        return Err(bad());
+    }
+    let days = days_from_civil(y, mo as u32, da as u32);
+    let secs = days * 86_400 + h * 3600 + mi * 60;
+    Ok(secs as i128 * 1_000_000_000 + (sec * 1e9) as i128)
+}
+
+/// (year, month, day) → days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("1970-01-01 00:00"), Ok(0));
+        assert_eq!(parse_time("@1.5"), Ok(1_500_000_000));
+        assert_eq!(
+            parse_time("2026-11-23T22:27:27Z"),
+            Ok(1_795_472_847_000_000_000)
+        );
+        assert_eq!(parse_time("2000-02-29 00:00:00"), Ok(951_782_400_000_000_000));
+        assert!(parse_time("yesterday").is_err());
+        assert!(parse_time("2026-13-01").is_err());
+    }
+
+    #[test]
+    fn sizes_and_ages() {
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("8192"), Ok(8192));
+        assert!(parse_size("12").is_err());
+        assert_eq!(parse_age("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_age("90"), Ok(Duration::from_secs(90)));
+    }
 }

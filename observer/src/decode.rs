@@ -7,15 +7,16 @@ use thiserror::Error;
 use crate::notify;
 
 /// Credentials the sender attached with SCM_CREDENTIALS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Creds {
     pub pid: u32,
     pub uid: u32,
     pub gid: u32,
 }
 
-/// One datagram as the collector knows it. Every view (table, JSON) renders this.
-#[derive(Debug, Clone)]
+/// One datagram as the collector knows it. Every view (table, JSON) renders this; recordings
+/// store it as is (serde), the payload as hex and the hook by its fixed number.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     /// CLOCK_MONOTONIC nanoseconds when the send started.
     pub mono_ns: u64,
@@ -34,6 +35,7 @@ pub struct Event {
     pub matched_by_identity: bool,
     pub connected: bool,
     /// As the receiver would read it, up to PAYLOAD_MAX bytes.
+    #[serde(with = "hex_bytes")]
     pub payload: Vec<u8>,
     /// Full datagram length.
     pub len: u32,
@@ -41,6 +43,7 @@ pub struct Event {
     pub fds: u32,
     /// Bytes sent or -errno.
     pub result: i64,
+    #[serde(with = "hook_number")]
     pub hook: Hook,
     pub msg_index: u32,
     pub flags: u32,
@@ -273,5 +276,32 @@ mod tests {
         assert_eq!(errno_name(-11), "EAGAIN");
         assert_eq!(errno_name(-111), "ECONNREFUSED");
         assert_eq!(errno_name(-4095), "errno 4095");
+    }
+}
+
+/// Bytes as a hex string (compact in JSON, and exact, unlike an escaped text form).
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        hex::decode(String::deserialize(d)?).map_err(D::Error::custom)
+    }
+}
+
+/// [`Hook`] by its fixed number.
+mod hook_number {
+    use observer_common::Hook;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(hook: &Hook, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(*hook as u32)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hook, D::Error> {
+        Hook::try_from(u32::deserialize(d)?).map_err(|n| D::Error::custom(format!("unknown hook {n}")))
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::{
     correlate::{Cgroup2, ManagerRoot, Owner, Resolver, UnitMatch, unit_in},
     decode::Event,
-    manager::{Manager, Target, Watcher},
+    manager::{Manager, Target, UnitChange, Watcher},
     notify::NotifyAccess,
     verdict::{self, Message, PidFacts, Sender, SystemdVersion, UnitState, Verdict},
     watch::Watched,
@@ -33,6 +33,46 @@ pub struct Judgement {
     pub verdict: Option<Verdict>,
     /// Why there is no verdict, or what limits it.
     pub note: Option<String>,
+    /// What the verdict was computed from, for recordings (replay judges again from these).
+    #[serde(skip)]
+    pub inputs: Option<VerdictInputs>,
+}
+
+/// Everything `verdict::judge()` needs besides the datagram itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct VerdictInputs {
+    pub sender: Sender,
+    pub unit_state: Option<UnitState>,
+    pub version: SystemdVersion,
+}
+
+/// The datagram as `verdict::judge()` takes it.
+pub fn message_of(ev: &Event, sender: &Sender) -> Message {
+    Message {
+        payload: ev.payload.clone(),
+        len: ev.len as usize,
+        truncated: ev.truncated(),
+        fds: ev.fds,
+        creds_attached: sender.pid.is_some(),
+        control_truncated: ev.flags & observer_common::flags::CONTROL_TRUNCATED != 0,
+    }
+}
+
+/// Judges a recorded datagram again from its recorded inputs (no manager needed).
+pub fn rejudge(ev: &Event, unit: Option<String>, inputs: &VerdictInputs) -> Judgement {
+    let v = verdict::judge(
+        &message_of(ev, &inputs.sender),
+        &inputs.sender,
+        inputs.unit_state.as_ref(),
+        inputs.version,
+    );
+    Judgement {
+        unit,
+        outcome: if v.accepted { "accepted" } else { "rejected" },
+        verdict: Some(v),
+        note: None,
+        inputs: Some(inputs.clone()),
+    }
 }
 
 /// A connected manager and what judging its messages needs.
@@ -50,6 +90,10 @@ enum Slot {
 pub struct Judge {
     resolver: Option<Resolver>,
     managers: HashMap<Owner, Slot>,
+    /// Each manager's name for people ("system manager", "container 1234", …), from the sockets.
+    labels: HashMap<Owner, String>,
+    /// Keep a feed of unit changes (recordings, diagnose).
+    collect_changes: bool,
 }
 
 impl Judge {
@@ -57,14 +101,47 @@ impl Judge {
         Self {
             resolver: Cgroup2::find().ok().map(Resolver::new),
             managers: HashMap::new(),
+            labels: HashMap::new(),
+            collect_changes: false,
         }
+    }
+
+    /// Also follow what units go through (state, Result, jobs), for `take_unit_changes`.
+    pub fn with_unit_changes(mut self) -> Self {
+        self.collect_changes = true;
+        self
+    }
+
+    /// Unit changes since the last call, by manager label. A service seen for the first time
+    /// is read in full (its Type, NotifyAccess, timeouts), which comes with the next call.
+    pub async fn take_unit_changes(&mut self) -> Vec<(String, UnitChange)> {
+        let mut out = Vec::new();
+        for (owner, slot) in &self.managers {
+            let Slot::Up(c) = slot else { continue };
+            let (changes, dropped) = c.watcher.take_changes();
+            if dropped > 0 {
+                log::warn!("{dropped} unit changes were not recorded (too many at once)");
+            }
+            let label = self.labels.get(owner).cloned().unwrap_or_else(|| format!("{owner:?}"));
+            for ch in changes {
+                if c.watcher.cached(&ch.unit).is_none() && !ch.full {
+                    if let Err(e) = c.watcher.track(&ch.unit).await {
+                        log::debug!("reading {}: {e:#}", ch.unit);
+                    }
+                }
+                out.push((label.clone(), ch));
+            }
+        }
+        out
     }
 
     /// Connects to the managers of these sockets now, so that unit histories (MainPID, state)
     /// start before their first message: a MAINPID= handover in a unit's very first message is
     /// then judged against the MainPID before it. Failures are retried when a message comes.
     pub async fn prepare(&mut self, watched: &[Watched]) {
-        for owner in watched.iter().filter_map(|w| w.manager) {
+        for w in watched {
+            let Some(owner) = w.manager else { continue };
+            self.labels.insert(owner, w.owner.clone());
             if let Err(why) = self.connect(owner).await {
                 log::info!("{why}");
             }
@@ -112,6 +189,7 @@ impl Judge {
                     "the send failed with {errno}: systemd never received this datagram"
                 )),
                 verdict: None,
+                inputs: None,
             };
         }
         let unit_state = match &unit_name {
@@ -119,14 +197,7 @@ impl Judge {
             None => None,
         };
         let sender = sender_as_manager_sees_it(ev, conn.watcher.manager());
-        let msg = Message {
-            payload: ev.payload.clone(),
-            len: ev.len as usize,
-            truncated: ev.truncated(),
-            fds: ev.fds,
-            creds_attached: sender.pid.is_some(),
-            control_truncated: ev.flags & observer_common::flags::CONTROL_TRUNCATED != 0,
-        };
+        let msg = message_of(ev, &sender);
         let mut note = None;
         let unit_state = match unit_state {
             Some(Ok(mut st)) => {
@@ -145,6 +216,11 @@ impl Judge {
             outcome: if v.accepted { "accepted" } else { "rejected" },
             verdict: Some(v),
             note,
+            inputs: Some(VerdictInputs {
+                sender,
+                unit_state,
+                version: conn.version,
+            }),
         }
     }
 
@@ -155,7 +231,7 @@ impl Judge {
             None => true,
         };
         if retry {
-            let slot = match open(owner).await {
+            let slot = match open(owner, self.collect_changes).await {
                 Ok(c) => Slot::Up(Box::new(c)),
                 Err(why) => Slot::Down {
                     since: Instant::now(),
@@ -172,7 +248,7 @@ impl Judge {
     }
 }
 
-async fn open(owner: Owner) -> Result<Connected, String> {
+async fn open(owner: Owner, collect_changes: bool) -> Result<Connected, String> {
     let target = match owner {
         Owner::System => Target::host(),
         Owner::Container { leader } => Target::container(leader),
@@ -199,6 +275,9 @@ async fn open(owner: Owner) -> Result<Connected, String> {
         .watch()
         .await
         .map_err(|e| format!("cannot follow the manager's units: {e:#}"))?;
+    if collect_changes {
+        watcher.collect_changes();
+    }
     Ok(Connected {
         watcher,
         version,

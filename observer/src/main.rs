@@ -9,10 +9,13 @@ mod check;
 mod cli;
 mod correlate;
 mod decode;
+mod diagnose;
 mod judge;
 mod manager;
 mod notify;
 mod preflight;
+mod recording;
+mod replay;
 mod sink;
 mod trace;
 // Not declared before, so never compiled; manager.rs fills its UnitState.
@@ -42,6 +45,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Trace(args) => trace::run(args, cli.verbose).await,
+            Command::Record(args) => trace::record(args, cli.verbose).await,
+            Command::Replay(args) => replay::run(args),
+            Command::Diagnose(args) => diagnose::run(args, cli.verbose).await,
             Command::Check => check::run(),
         }
     });

@@ -56,6 +56,9 @@ use crate::{
     verdict::{ServiceState, ServiceType, SystemdVersion, UnitState},
 };
 
+mod changes;
+pub use changes::UnitChange;
+
 const DEST: &str = "org.freedesktop.systemd1";
 const ROOT_PATH: &str = "/org/freedesktop/systemd1";
 const UNIT_PREFIX: &str = "/org/freedesktop/systemd1/unit/";
@@ -281,7 +284,8 @@ impl Manager {
     }
 
     /// `unit_state()` and the position of the last reply in the connection's message order.
-    async fn read_unit(&self, unit: &str) -> Result<(UnitState, Sequence)> {
+    /// Also a full [`UnitChange`] snapshot for recordings.
+    async fn read_unit(&self, unit: &str) -> Result<(UnitState, Sequence, UnitChange)> {
         let path = self.unit_path(unit).await?;
         let (u, mut seq) = self
             .get_all(path.as_str(), UNIT_IFACE)
@@ -322,7 +326,8 @@ impl Manager {
         st.n_restarts = prop_u32(&s, "NRestarts");
         st.watchdogs_enabled = watchdogs;
         st.manager_pid = self.manager_pid;
-        Ok((st, seq))
+        let snapshot = UnitChange::snapshot(&st.id, &u, &s, monotonic_ns());
+        Ok((st, seq, snapshot))
     }
 
     /// Starts following PropertiesChanged for every unit. Call before reading the state you want
@@ -853,6 +858,23 @@ struct Shared {
     seen: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)>,
     /// Set when the stream ends (connection lost).
     ended: Option<String>,
+    /// Unit changes not yet taken, when collecting (see changes.rs).
+    collect: bool,
+    changes: VecDeque<UnitChange>,
+    changes_dropped: u64,
+}
+
+impl Shared {
+    fn push_change(&mut self, c: UnitChange) {
+        if !self.collect || !c.unit.ends_with(".service") {
+            return;
+        }
+        if self.changes.len() >= changes::PENDING_MAX {
+            self.changes.pop_front();
+            self.changes_dropped += 1;
+        }
+        self.changes.push_back(c);
+    }
 }
 
 /// Follows one manager's PropertiesChanged signals in a background task (stopped on drop).
@@ -880,9 +902,10 @@ impl Watcher {
 
     /// Reads the unit's full state now, caches it, and records it as a history point.
     pub async fn track(&self, unit: &str) -> Result<UnitState> {
-        let (st, seq) = self.manager.read_unit(unit).await?;
+        let (st, seq, snapshot) = self.manager.read_unit(unit).await?;
         let now = monotonic_ns();
         let mut sh = self.lock();
+        sh.push_change(snapshot);
         sh.read_at.insert(st.id.clone(), seq);
         let h = sh.history.entry(st.id.clone()).or_default();
         h.main_pid.record(now, st.main_pid.unwrap_or(0));
@@ -947,6 +970,19 @@ impl Watcher {
         self.lock().seen.clone()
     }
 
+    /// Starts keeping a feed of unit changes (for recordings and diagnose).
+    pub fn collect_changes(&self) {
+        self.lock().collect = true;
+    }
+
+    /// The unit changes since the last call, oldest first, and how many were dropped because
+    /// nobody took them in time.
+    pub fn take_changes(&self) -> (Vec<UnitChange>, u64) {
+        let mut sh = self.lock();
+        let dropped = std::mem::take(&mut sh.changes_dropped);
+        (sh.changes.drain(..).collect(), dropped)
+    }
+
     /// Why the watcher stopped, if it did (the manager went away).
     pub fn ended(&self) -> Option<String> {
         self.lock().ended.clone()
@@ -981,6 +1017,13 @@ async fn watch_loop(manager: Manager, mut stream: MessageStream, shared: Arc<Mut
         let header = msg.header();
         let member = header.member().map(|m| m.as_str().to_owned());
         let path = header.path().map(|p| p.as_str().to_owned());
+        if let Some(c) = job_change(&msg, member.as_deref(), &manager, now).await {
+            shared
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push_change(c);
+            continue;
+        }
         if member.as_deref() == Some("Reloading") {
             // daemon-reload (false = finished) can change what is never signalled (NotifyAccess=,
             // Type=, FileDescriptorStoreMax= in 252): forget the full reads, so callers re-track.
@@ -1036,7 +1079,54 @@ const TRACKED: &[&str] = &[
     "NFileDescriptorStore",
 ];
 
+/// JobNew/JobRemoved as a unit change: "start queued", "start done", "start timeout", ….
+async fn job_change(
+    msg: &zbus::Message,
+    member: Option<&str>,
+    manager: &Manager,
+    now: u64,
+) -> Option<UnitChange> {
+    let (unit, job) = match member? {
+        "JobNew" => {
+            let (_, path, unit) = msg
+                .body()
+                .deserialize::<(u32, OwnedObjectPath, String)>()
+                .ok()?;
+            // The job may be gone already (a no-op start): then its type is unknown.
+            let kind = manager
+                .get(path.as_str(), "org.freedesktop.systemd1.Job", "JobType")
+                .await
+                .ok()
+                .and_then(|v| <&str>::try_from(&v).ok().map(str::to_owned))
+                .unwrap_or_else(|| "job".into());
+            (unit, format!("{kind} queued"))
+        }
+        "JobRemoved" => {
+            let (_, path, unit, result) = msg
+                .body()
+                .deserialize::<(u32, OwnedObjectPath, String, String)>()
+                .ok()?;
+            let _ = path;
+            (unit, format!("job {result}"))
+        }
+        _ => return None,
+    };
+    Some(UnitChange {
+        unit,
+        mono_ns: now,
+        job: Some(job),
+        ..Default::default()
+    })
+}
+
 fn apply(sh: &mut Shared, unit: &str, iface: &str, p: &HashMap<String, OwnedVariant>, now: u64) {
+    // 0: no state change since the unit was loaded; then our receive time is the best we have.
+    let t = prop_u64(p, "StateChangeTimestampMonotonic")
+        .filter(|us| *us != 0)
+        .map_or(now, |us| us.saturating_mul(1000).min(now));
+    if let Some(c) = UnitChange::from_signal(unit, iface, p, if iface == UNIT_IFACE { t } else { now }) {
+        sh.push_change(c);
+    }
     if !sh.history.contains_key(unit)
         && sh.history.len() >= UNITS_MAX
         && let Some(oldest) = sh

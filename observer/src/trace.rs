@@ -14,10 +14,11 @@ use tokio::{
 
 use crate::{
     capture::Capture,
-    cli::TraceArgs,
+    cli::{RecordArgs, TraceArgs},
     decode::{Clock, Event, decode},
     judge::Judge,
-    sink::{Sink, Start, Summary, json::JsonSink, table::TableSink},
+    recording::writer::{Rotation, Writer},
+    sink::{Sink, Start, Summary, json::JsonSink, recording::RecordingSink, table::TableSink},
     watch::{self, Request, WatchError, Watched},
 };
 
@@ -30,10 +31,48 @@ const JUDGE_AFTER: Duration = Duration::from_millis(150);
 /// How often notify sockets are looked for again (new containers, user sessions, re-created sockets).
 const RESCAN_EVERY: Duration = Duration::from_secs(2);
 
+/// `observer trace`: the table, or JSON lines.
 pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
+    crate::preflight::check_privileges()?;
+    let sink = stdout_sink(args.json);
+    run_with(&args, sink, false, verbose).await
+}
+
+/// `observer record`: the recording file, and JSON lines on stdout with `--json`.
+pub async fn record(args: RecordArgs, verbose: u8) -> anyhow::Result<()> {
+    crate::preflight::check_privileges()?;
+    let rotation = Rotation {
+        max_size: Some(args.max_size),
+        max_age: args.max_age,
+        keep: args.keep,
+    };
+    let writer = Writer::create(&args.output, rotation, args.sync_every)?;
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(RecordingSink::new(writer))];
+    if args.trace.json {
+        sinks.push(stdout_sink(true));
+    }
+    eprintln!("observer: recording to {}", args.output.display());
+    run_with(&args.trace, Box::new(sinks), true, verbose).await
+}
+
+pub fn stdout_sink(json: bool) -> Box<dyn Sink> {
+    if json {
+        Box::new(JsonSink::new(std::io::stdout()))
+    } else {
+        Box::new(TableSink::new(std::io::stdout()))
+    }
+}
+
+/// The pipeline into `sink`; with `unit_changes`, what units go through is fed to it too.
+pub async fn run_with(
+    args: &TraceArgs,
+    mut sink: Box<dyn Sink>,
+    unit_changes: bool,
+    verbose: u8,
+) -> anyhow::Result<()> {
     // First: finding managers' sockets under /proc/PID/root needs the same privileges.
     crate::preflight::check_privileges()?;
-    let requests = requests(&args);
+    let requests = requests(args);
     let mut watched = watch::resolve(&requests, &[])?;
     if watched.is_empty() {
         return Err(WatchError::NothingToWatch.into());
@@ -45,11 +84,6 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
     }
     report_start(&capture, &watched);
 
-    let mut sink: Box<dyn Sink> = if args.json {
-        Box::new(JsonSink::new(std::io::stdout()))
-    } else {
-        Box::new(TableSink::new(std::io::stdout()))
-    };
     let refused: Vec<(String, String)> = capture
         .refused
         .iter()
@@ -75,7 +109,11 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
     let mut out = Collector {
         sink,
         clock,
-        judge: Judge::new(),
+        judge: if unit_changes {
+            Judge::new().with_unit_changes()
+        } else {
+            Judge::new()
+        },
         units: args.units.clone(),
         limit: args.count.unwrap_or(u64::MAX),
         events: 0,
@@ -94,6 +132,9 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
             }
             _ = drain_timer.tick() => {
                 out.drain(ring.get_mut(), &by_id, false).await?;
+                if unit_changes {
+                    out.units().await?;
+                }
                 let c = capture.counters()?;
                 if c.dropped > dropped_seen {
                     out.sink.drops(c.dropped - dropped_seen, c.dropped)?;
@@ -102,7 +143,7 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
             }
             _ = rescan_timer.tick() => {
                 // Explicit sockets that vanish are kept by their old identity; defaults come and go.
-                if let Ok(now) = watch::resolve(&requests_that_exist(&requests, &args), &watched)
+                if let Ok(now) = watch::resolve(&requests_that_exist(&requests, args), &watched)
                     && now != watched
                     && !now.is_empty()
                 {
@@ -118,6 +159,9 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
         }
     }
     out.drain(ring.get_mut(), &by_id, true).await?;
+    if unit_changes {
+        out.units().await?;
+    }
 
     let c = capture.counters()?;
     if c.dropped > dropped_seen {
@@ -152,6 +196,14 @@ struct Collector {
 }
 
 impl Collector {
+    /// Unit changes since the last call, to the sink.
+    async fn units(&mut self) -> anyhow::Result<()> {
+        for (manager, change) in self.judge.take_unit_changes().await {
+            self.sink.unit(&manager, &change)?;
+        }
+        Ok(())
+    }
+
     /// Takes what the ring holds now, and judges and shows what has waited long enough (all of
     /// it when `all`).
     async fn drain(

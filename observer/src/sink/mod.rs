@@ -1,11 +1,12 @@
 //! Last step of the pipeline: where events go. Every sink renders the same [`Event`] model.
 
 pub mod json;
+pub mod recording;
 pub mod table;
 
 use std::collections::BTreeMap;
 
-use crate::{decode::Event, judge::Judgement, watch::Watched};
+use crate::{decode::Event, judge::Judgement, manager::UnitChange, watch::Watched};
 
 /// What a sink is told once capture runs.
 pub struct Start<'a> {
@@ -31,11 +32,42 @@ pub trait Sink {
         j: &Judgement,
         watched: &BTreeMap<u32, Watched>,
     ) -> std::io::Result<()>;
+    /// A unit of `manager` changed (only sinks that keep unit stories care).
+    fn unit(&mut self, _manager: &str, _change: &UnitChange) -> std::io::Result<()> {
+        Ok(())
+    }
     /// `new` more datagrams were lost because the ring buffer was full; `total` so far.
     fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()>;
     fn finish(&mut self, summary: &Summary) -> std::io::Result<()>;
     /// Called after each batch: push buffered output out.
     fn flush(&mut self) -> std::io::Result<()>;
+}
+
+/// Several sinks at once (`record --json`: the file and stdout).
+impl Sink for Vec<Box<dyn Sink>> {
+    fn start(&mut self, start: &Start<'_>) -> std::io::Result<()> {
+        self.iter_mut().try_for_each(|s| s.start(start))
+    }
+    fn event(
+        &mut self,
+        ev: &Event,
+        j: &Judgement,
+        watched: &BTreeMap<u32, Watched>,
+    ) -> std::io::Result<()> {
+        self.iter_mut().try_for_each(|s| s.event(ev, j, watched))
+    }
+    fn unit(&mut self, manager: &str, change: &UnitChange) -> std::io::Result<()> {
+        self.iter_mut().try_for_each(|s| s.unit(manager, change))
+    }
+    fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()> {
+        self.iter_mut().try_for_each(|s| s.drops(new, total))
+    }
+    fn finish(&mut self, summary: &Summary) -> std::io::Result<()> {
+        self.iter_mut().try_for_each(|s| s.finish(summary))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.iter_mut().try_for_each(|s| s.flush())
+    }
 }
 
 /// `result` for people: bytes sent, or the errno's name.

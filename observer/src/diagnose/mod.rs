@@ -1,0 +1,288 @@
+//! `observer diagnose`: each unit's story in plain words — start requested, what arrived from
+//! whom, what systemd did with it, how it ended, and the likely cause with the fix.
+//! From recordings, or live (the record pipeline into memory, a story printed as each start
+//! attempt settles).
+
+pub mod cause;
+pub mod story;
+
+use std::{collections::BTreeMap, io::Write as _};
+
+use crate::{
+    cli::{DiagnoseArgs, ReplayFilter, TraceArgs},
+    decode::{Clock, Event},
+    judge::Judgement,
+    manager::UnitChange,
+    recording::{
+        reader,
+        records::{EventRecord, Record, UnitRecord},
+    },
+    sink::{Sink, Start, Summary, recording::session, rfc3339},
+    watch::Watched,
+};
+use story::{Attempt, Item, Phase, Story};
+
+pub async fn run(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
+    if args.files.is_empty() {
+        return live(args, verbose).await;
+    }
+    let reading = reader::read_all(&args.files, args.filter.force);
+    let records: Vec<&Record> = reading.records.iter().map(|(_, _, r)| r).collect();
+    let text = render_all(&records, &args.filter);
+    print!("{text}");
+    if text.is_empty() {
+        eprintln!("observer: no unit in the recording matches");
+    }
+    crate::replay::report_damage(&reading)
+}
+
+/// Every matching unit's story.
+pub fn render_all(records: &[&Record], filter: &ReplayFilter) -> String {
+    let mut out = String::new();
+    for s in story::stories(records) {
+        if !filter.keeps_unit(Some(&s.unit)) {
+            continue;
+        }
+        let attempts: Vec<&Attempt> = s
+            .attempts
+            .iter()
+            .filter(|a| a.items.iter().any(|i| filter.in_time(i.wall_ns())))
+            // A unit merely seen idle (loaded, stopped) before anything happened to it.
+            .filter(|a| a.start_ns.is_some() || a.result.is_some() || a.events().next().is_some())
+            .collect();
+        if !attempts.is_empty() {
+            out += &render(&s, &attempts);
+        }
+    }
+    out
+}
+
+/// One unit: a heading with its settings, then per attempt its lines and the finding.
+pub fn render(s: &Story, attempts: &[&Attempt]) -> String {
+    let mut out = format!("● {} ({})", s.unit, s.manager);
+    let set = &s.settings;
+    let mut facts = Vec::new();
+    if let Some(t) = &set.service_type {
+        facts.push(format!("Type={t}"));
+    }
+    if let Some(a) = &set.notify_access {
+        facts.push(format!("NotifyAccess={a}"));
+    }
+    if let Some(t) = set.timeout_start_usec.filter(|t| *t != u64::MAX) {
+        facts.push(format!("TimeoutStartSec={}", cause::secs(t as i128 * 1000)));
+    }
+    if let Some(w) = set.watchdog_usec.filter(|w| *w != 0) {
+        facts.push(format!("WatchdogSec={}", cause::secs(w as i128 * 1000)));
+    }
+    if !facts.is_empty() {
+        out += &format!(" — {}", facts.join(", "));
+    }
+    out.push('\n');
+    for a in attempts {
+        let mut last = UnitChange::default();
+        for item in &a.items {
+            if let Some(line) = line(item, &mut last) {
+                out += &format!("  {}  {line}\n", clock(item.wall_ns()));
+            }
+        }
+        let f = cause::explain(a, set);
+        out += &format!("  ⇒ {}\n", f.text);
+    }
+    out.push('\n');
+    out
+}
+
+fn clock(wall_ns: i128) -> String {
+    let t = rfc3339(wall_ns);
+    t.get(11..23).unwrap_or(&t).to_owned()
+}
+
+/// A story line for an item; None for a change that changes nothing shown.
+fn line(item: &Item, last: &mut UnitChange) -> Option<String> {
+    match item {
+        Item::Change(c, _) => {
+            let mut parts = Vec::new();
+            if let Some(j) = &c.job {
+                parts.push(j.clone());
+            }
+            if c.sub_state.is_some() && c.sub_state != last.sub_state {
+                parts.push(format!(
+                    "{} ({})",
+                    c.active_state.as_deref().unwrap_or("state"),
+                    c.sub_state.as_deref().unwrap_or("")
+                ));
+                last.sub_state.clone_from(&c.sub_state);
+            }
+            if c.main_pid.is_some() && c.main_pid != last.main_pid {
+                parts.push(format!("MainPID {}", c.main_pid.unwrap_or(0)));
+                last.main_pid = c.main_pid;
+            }
+            if c.result.is_some() && c.result != last.result {
+                if last.result.is_some() || c.result.as_deref() != Some("success") {
+                    parts.push(format!("Result={}", c.result.as_deref().unwrap_or("")));
+                }
+                last.result.clone_from(&c.result);
+            }
+            (!parts.is_empty()).then(|| parts.join(", "))
+        }
+        Item::Event(e) => Some(event_line(e)),
+        Item::Elsewhere(e, to) => Some(format!("{} — sent to {to}", sender(e))),
+    }
+}
+
+fn sender(e: &EventRecord) -> String {
+    format!(
+        "PID {} ({}, uid {}) sent {}",
+        e.event.pid,
+        e.event.comm,
+        e.event.uid,
+        crate::notify::summary(&e.event.fields())
+    )
+}
+
+fn event_line(e: &EventRecord) -> String {
+    let j = crate::replay::judgement_of(e);
+    let what = match (j.outcome, &j.verdict) {
+        ("rejected", Some(v)) => format!("REJECTED: {}", v.reason),
+        ("not-delivered", _) => format!(
+            "send failed with {}: systemd never received it",
+            crate::decode::errno_name(e.event.result)
+        ),
+        (o, _) => o.to_owned(),
+    };
+    format!("{} → {what}", sender(e))
+}
+
+/// Live: trace into memory; print a unit's story a moment after each attempt settles (so
+/// the datagrams judged a little later are in it), and what is still open at the end.
+async fn live(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
+    let trace = TraceArgs {
+        probe: args.probe,
+        sockets: args.sockets.clone(),
+        no_default_sockets: false,
+        units: Vec::new(),
+        json: false,
+        count: None,
+        duration: args.duration,
+        ring_size: 4 * 1024 * 1024,
+    };
+    let sink = LiveSink {
+        clock: Clock::now(),
+        records: Vec::new(),
+        filter: args.filter.clone(),
+        due: BTreeMap::new(),
+        printed: BTreeMap::new(),
+    };
+    eprintln!("observer: diagnosing live; each unit's story is printed when its start settles (Ctrl-C to stop)");
+    crate::trace::run_with(&trace, Box::new(sink), true, verbose).await
+}
+
+/// How long after an attempt settles its story is printed (events are judged 150 ms late).
+const SETTLE_NS: i128 = 500_000_000;
+
+struct LiveSink {
+    clock: Clock,
+    records: Vec<Record>,
+    filter: ReplayFilter,
+    /// unit → when to print its story.
+    due: BTreeMap<String, i128>,
+    /// unit → attempts already printed.
+    printed: BTreeMap<String, usize>,
+}
+
+impl LiveSink {
+    fn now(&self) -> i128 {
+        self.clock.wall_ns(crate::manager::monotonic_ns())
+    }
+
+    fn print(&mut self, only_due: bool) {
+        let now = self.now();
+        let units: Vec<String> = self
+            .due
+            .iter()
+            .filter(|(_, t)| !only_due || **t <= now)
+            .map(|(u, _)| u.clone())
+            .collect();
+        if units.is_empty() {
+            return;
+        }
+        let records: Vec<&Record> = self.records.iter().collect();
+        let mut out = String::new();
+        for s in story::stories(&records) {
+            if !units.contains(&s.unit) {
+                continue;
+            }
+            let done = self.printed.get(&s.unit).copied().unwrap_or(0);
+            let settled = s
+                .attempts
+                .iter()
+                .rposition(|a| !only_due || matches!(a.phase, Phase::Running | Phase::Ended))
+                .map_or(0, |i| i + 1);
+            let new: Vec<&Attempt> = s.attempts.iter().take(settled).skip(done).collect();
+            if !new.is_empty() {
+                out += &render(&s, &new);
+                self.printed.insert(s.unit.clone(), settled);
+            }
+        }
+        for u in units {
+            self.due.remove(&u);
+        }
+        print!("{out}");
+        let _ = std::io::stdout().flush();
+    }
+}
+
+impl Sink for LiveSink {
+    fn start(&mut self, start: &Start<'_>) -> std::io::Result<()> {
+        self.records.push(Record::Session(session(start, &self.clock)));
+        Ok(())
+    }
+
+    fn event(&mut self, ev: &Event, j: &Judgement, _: &BTreeMap<u32, Watched>) -> std::io::Result<()> {
+        self.records
+            .push(Record::Event(Box::new(EventRecord::new(ev, j))));
+        Ok(())
+    }
+
+    fn unit(&mut self, manager: &str, c: &UnitChange) -> std::io::Result<()> {
+        let settles = c
+            .sub_state
+            .as_deref()
+            .is_some_and(|s| matches!(s, "running" | "exited" | "failed" | "dead" | "auto-restart"));
+        if settles && self.filter.keeps_unit(Some(&c.unit)) {
+            let at = self.now() + SETTLE_NS;
+            self.due.insert(c.unit.clone(), at);
+        }
+        self.records.push(Record::Unit(UnitRecord {
+            manager: manager.to_owned(),
+            wall_ns: self.clock.wall_ns(c.mono_ns),
+            change: c.clone(),
+        }));
+        Ok(())
+    }
+
+    fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()> {
+        eprintln!("observer: {new} datagrams dropped (ring buffer full, {total} in all): stories may miss them");
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &Summary) -> std::io::Result<()> {
+        // What has not settled yet: every unit with an attempt not printed.
+        let records: Vec<&Record> = self.records.iter().collect();
+        for s in story::stories(&records) {
+            if self.filter.keeps_unit(Some(&s.unit))
+                && s.attempts.len() > self.printed.get(&s.unit).copied().unwrap_or(0)
+                && s.attempts.iter().any(|a| a.start_ns.is_some())
+            {
+                self.due.insert(s.unit.clone(), 0);
+            }
+        }
+        self.print(false);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.print(true);
+        Ok(())
+    }
+}

@@ -1,0 +1,218 @@
+//! A unit's story from a recording: its start attempts, each with the state changes, the
+//! datagrams its processes sent (to any watched socket), and how it ended. Pure: records in,
+//! stories out.
+
+use std::collections::BTreeMap;
+
+use crate::{
+    manager::UnitChange,
+    recording::records::{EventRecord, Record},
+};
+
+/// SubStates of a service that is starting (`service_state_to_string()`).
+const START_STATES: &[&str] = &["condition", "start-pre", "start", "start-post"];
+
+/// What is known of a unit's settings (from full snapshots).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub service_type: Option<String>,
+    pub notify_access: Option<String>,
+    pub timeout_start_usec: Option<u64>,
+    pub watchdog_usec: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Item {
+    Change(UnitChange, i128),
+    Event(Box<EventRecord>),
+    /// Sent by the unit's processes but found for another unit or manager: wrong socket?
+    Elsewhere(Box<EventRecord>, String),
+}
+
+impl Item {
+    pub fn wall_ns(&self) -> i128 {
+        match self {
+            Item::Change(_, w) => *w,
+            Item::Event(e) | Item::Elsewhere(e, _) => e.event.wall_ns,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Seen only mid-way (the recording started while it ran).
+    Unknown,
+    Queued,
+    Starting,
+    Running,
+    Ended,
+}
+
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub phase: Phase,
+    /// When the start was requested or activation began.
+    pub start_ns: Option<i128>,
+    /// When it reached running/exited (READY=1 accepted, for Type=notify).
+    pub started_ns: Option<i128>,
+    /// When it ended (failed, dead, auto-restart), and systemd's `Result=` then.
+    pub ended_ns: Option<i128>,
+    pub result: Option<String>,
+    pub exit: Option<(i32, i32)>,
+    pub items: Vec<Item>,
+}
+
+impl Attempt {
+    fn new(phase: Phase, start_ns: Option<i128>) -> Attempt {
+        Attempt {
+            phase,
+            start_ns,
+            started_ns: None,
+            ended_ns: None,
+            result: None,
+            exit: None,
+            items: Vec::new(),
+        }
+    }
+
+    pub fn events(&self) -> impl Iterator<Item = &EventRecord> {
+        self.items.iter().filter_map(|i| match i {
+            Item::Event(e) => Some(e.as_ref()),
+            _ => None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Story {
+    pub manager: String,
+    pub unit: String,
+    pub settings: Settings,
+    pub attempts: Vec<Attempt>,
+}
+
+/// Every unit's story, by (manager, unit). `manager_of` names the manager of an event's socket.
+pub fn stories(records: &[&Record]) -> Vec<Story> {
+    let mut sockets: BTreeMap<u32, String> = BTreeMap::new();
+    let mut items: BTreeMap<(String, String), Vec<Item>> = BTreeMap::new();
+    let mut settings: BTreeMap<(String, String), Settings> = BTreeMap::new();
+    for r in records {
+        match r {
+            Record::Session(s) => {
+                sockets = s.watched.iter().map(|w| (w.id, w.owner.clone())).collect();
+            }
+            Record::Unit(u) => {
+                let key = (u.manager.clone(), u.change.unit.clone());
+                let s = settings.entry(key.clone()).or_default();
+                let c = &u.change;
+                macro_rules! take {
+                    ($($f:ident),*) => { $( if c.$f.is_some() { s.$f = c.$f.clone(); } )* };
+                }
+                take!(service_type, notify_access, timeout_start_usec, watchdog_usec);
+                items
+                    .entry(key)
+                    .or_default()
+                    .push(Item::Change(u.change.clone(), u.wall_ns));
+            }
+            Record::Event(e) => {
+                let manager = sockets
+                    .get(&e.event.watch_id)
+                    .cloned()
+                    .unwrap_or_else(|| format!("socket {}", e.event.watch_id));
+                if let Some(unit) = &e.unit {
+                    items
+                        .entry((manager.clone(), unit.clone()))
+                        .or_default()
+                        .push(Item::Event(e.clone()));
+                }
+                // The sender's own unit, by its cgroup's name at send time: when that is not
+                // the unit the message was found for, it went to some other manager's socket
+                // or the sender sat in a sub-cgroup; either way the unit never got it.
+                let own = [&e.event.cgroup_name, &e.event.cgroup_parent_name]
+                    .into_iter()
+                    .find(|n| n.ends_with(".service"));
+                if let Some(own) = own.filter(|o| e.unit.as_deref() != Some(o.as_str())) {
+                    let target = format!(
+                        "{} ({})",
+                        e.event.dest,
+                        e.unit.as_deref().map_or(manager.clone(), |u| format!("{manager}, {u}"))
+                    );
+                    let key = items
+                        .keys()
+                        .find(|(_, u)| u == own)
+                        .cloned()
+                        .unwrap_or((manager.clone(), own.clone()));
+                    items
+                        .entry(key)
+                        .or_default()
+                        .push(Item::Elsewhere(e.clone(), target));
+                }
+            }
+            _ => {}
+        }
+    }
+    items
+        .into_iter()
+        .map(|((manager, unit), mut list)| {
+            list.sort_by_key(Item::wall_ns);
+            Story {
+                settings: settings
+                    .get(&(manager.clone(), unit.clone()))
+                    .cloned()
+                    .unwrap_or_default(),
+                attempts: attempts(list),
+                manager,
+                unit,
+            }
+        })
+        .collect()
+}
+
+/// Splits a unit's items into start attempts.
+fn attempts(items: Vec<Item>) -> Vec<Attempt> {
+    let mut out: Vec<Attempt> = Vec::new();
+    for item in items {
+        let wall = item.wall_ns();
+        if let Item::Change(c, _) = &item {
+            let phase = out.last().map(|a| a.phase);
+            let queued = c.job.as_deref().is_some_and(|j| j == "start queued");
+            let starting = c
+                .sub_state
+                .as_deref()
+                .is_some_and(|s| START_STATES.contains(&s));
+            let busy = matches!(phase, Some(Phase::Queued | Phase::Starting));
+            if (queued || starting) && !busy {
+                out.push(Attempt::new(Phase::Queued, Some(wall)));
+            }
+        }
+        if out.is_empty() {
+            out.push(Attempt::new(Phase::Unknown, None));
+        }
+        let a = out.last_mut().expect("pushed above");
+        if let Item::Change(c, _) = &item {
+            if let Some(ss) = c.sub_state.as_deref() {
+                if START_STATES.contains(&ss) && a.phase == Phase::Queued {
+                    a.phase = Phase::Starting;
+                } else if matches!(ss, "running" | "exited" | "reload")
+                    && matches!(a.phase, Phase::Starting | Phase::Queued | Phase::Unknown)
+                {
+                    a.phase = Phase::Running;
+                    a.started_ns.get_or_insert(wall);
+                } else if matches!(ss, "failed" | "dead" | "auto-restart") && a.phase != Phase::Ended {
+                    a.phase = Phase::Ended;
+                    a.ended_ns = Some(wall);
+                }
+            }
+            if let Some(r) = c.result.as_deref().filter(|r| *r != "success") {
+                a.result.get_or_insert_with(|| r.to_owned());
+            }
+            if let (Some(code), Some(status)) = (c.exec_main_code, c.exec_main_status)
+                && code != 0
+            {
+                a.exit = Some((code, status));
+            }
+        }
+        a.items.push(item);
+    }
+    out
+}

@@ -1,0 +1,116 @@
+//! A feed of unit changes for recordings and `diagnose`: what a service went through (start
+//! requested, activating, running, failed with Result=timeout, MainPID changes) with the
+//! manager's timestamps, and the settings that explain it (Type, NotifyAccess, timeouts).
+//! Only kept while someone asked for it (`Watcher::collect_changes`).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use zbus::OwnedVariant;
+
+use super::{prop_str, prop_u32, prop_u64};
+
+/// At most this many changes wait to be taken; past it the oldest are dropped (and counted).
+pub const PENDING_MAX: usize = 16_384;
+
+/// One change of a service, or a full snapshot (`full`) of what the recorder needs to know.
+/// Absent fields did not change. PIDs are in the manager's namespace; 0 means none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitChange {
+    pub unit: String,
+    /// CLOCK_MONOTONIC ns: the manager's own timestamp for state changes, else when we heard.
+    pub mono_ns: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_state: Option<String>,
+    /// Service `Result=`: success, timeout, watchdog, exit-code, signal, protocol, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main_pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_restarts: Option<u32>,
+    /// Exit of the main process: CLD_* code (1 exited, 2 killed, 3 dumped) and status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_main_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_main_status: Option<i32>,
+    /// Settings, in full snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_access: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_start_usec: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog_usec: Option<u64>,
+    /// A job: "start queued" (JobNew, with its type), "start done"/"start timeout"/… (JobRemoved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+}
+
+type Props = HashMap<String, OwnedVariant>;
+
+impl UnitChange {
+    /// From one PropertiesChanged signal (`iface`'s values); None when nothing we keep changed.
+    pub fn from_signal(unit: &str, iface: &str, p: &Props, mono_ns: u64) -> Option<UnitChange> {
+        let mut c = UnitChange {
+            unit: unit.to_owned(),
+            mono_ns,
+            ..Default::default()
+        };
+        if iface == super::UNIT_IFACE {
+            c.active_state = prop_str(p, "ActiveState");
+            c.sub_state = prop_str(p, "SubState");
+        } else if iface == super::SERVICE_IFACE {
+            c.fill_service(p);
+        } else {
+            return None;
+        }
+        (c != UnitChange {
+            unit: unit.to_owned(),
+            mono_ns,
+            ..Default::default()
+        })
+        .then_some(c)
+    }
+
+    /// From full reads of the Unit and Service interfaces.
+    pub fn snapshot(unit: &str, u: &Props, s: &Props, mono_ns: u64) -> UnitChange {
+        let mut c = UnitChange {
+            unit: unit.to_owned(),
+            mono_ns,
+            full: true,
+            active_state: prop_str(u, "ActiveState"),
+            sub_state: prop_str(u, "SubState"),
+            ..Default::default()
+        };
+        c.fill_service(s);
+        c.service_type = prop_str(s, "Type");
+        c.notify_access = prop_str(s, "NotifyAccess");
+        c.timeout_start_usec = prop_u64(s, "TimeoutStartUSec");
+        c.watchdog_usec = prop_u64(s, "WatchdogUSec");
+        c
+    }
+
+    fn fill_service(&mut self, s: &Props) {
+        self.result = prop_str(s, "Result");
+        self.main_pid = prop_u32(s, "MainPID");
+        self.control_pid = prop_u32(s, "ControlPID");
+        self.status_text = prop_str(s, "StatusText");
+        self.n_restarts = prop_u32(s, "NRestarts");
+        self.exec_main_code = prop_i32(s, "ExecMainCode");
+        self.exec_main_status = prop_i32(s, "ExecMainStatus");
+    }
+}
+
+fn prop_i32(m: &Props, k: &str) -> Option<i32> {
+    m.get(k).and_then(|v| i32::try_from(v).ok())
+}

@@ -1,0 +1,173 @@
+//! What a recording holds. Each record is one frame (frame.rs) with a JSON body. An event carries what the observer saw and concluded, and the inputs the verdict was
+//! computed from, so `replay` can judge it again with no systemd, BPF or root.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    decode::Event,
+    judge::{Judgement, VerdictInputs},
+    manager::UnitChange,
+};
+
+/// Externally tagged (`{"event": {…}}`): serde reads it without buffering, which also keeps
+/// the 128-bit wall-clock times exact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Record {
+    /// First record of every file (a rotated file starts with one too).
+    Session(Session),
+    Event(Box<EventRecord>),
+    /// A unit's state changed, or a job for it was queued or finished.
+    Unit(UnitRecord),
+    /// Datagrams lost because the ring buffer was full.
+    Drops { new: u64, total: u64 },
+    /// The recorder stopped cleanly (absent after a crash or kill).
+    End {
+        events: u64,
+        dropped: u64,
+        untracked: u64,
+        malformed: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub started: String,
+    pub host: String,
+    pub kernel: String,
+    pub observer_version: String,
+    pub strategy: String,
+    pub hooks: Vec<String>,
+    pub watched: Vec<SocketInfo>,
+    /// CLOCK_REALTIME − CLOCK_MONOTONIC at start, to place monotonic times on the wall clock.
+    pub realtime_minus_monotonic_ns: i128,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketInfo {
+    pub id: u32,
+    pub owner: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub event: Event,
+    pub unit: Option<String>,
+    /// As shown live: accepted, rejected, not-delivered, unknown.
+    pub outcome: String,
+    pub note: Option<String>,
+    /// The verdict's kind and reason as judged live (replay judges again and compares).
+    pub kind: Option<String>,
+    pub reason: Option<String>,
+    /// What the verdict was computed from; None when there was no verdict.
+    pub inputs: Option<VerdictInputs>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitRecord {
+    /// The manager it belongs to, as `Session::watched` names owners ("system manager", …).
+    pub manager: String,
+    pub wall_ns: i128,
+    pub change: UnitChange,
+}
+
+impl EventRecord {
+    pub fn new(ev: &Event, j: &Judgement) -> EventRecord {
+        EventRecord {
+            event: ev.clone(),
+            unit: j.unit.clone(),
+            outcome: j.outcome.to_string(),
+            note: j.note.clone(),
+            kind: j.verdict.as_ref().map(|v| kind_name(v.kind)),
+            reason: j.verdict.as_ref().map(|v| v.reason.clone()),
+            inputs: j.inputs.clone(),
+        }
+    }
+}
+
+pub fn kind_name(kind: crate::verdict::Kind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Creds;
+
+    pub fn sample_event() -> Event {
+        Event {
+            mono_ns: 12_345_678_901,
+            wall_ns: 1_795_472_847_123_456_789,
+            pid: 4242,
+            tid: 4243,
+            uid: 65534,
+            gid: 65534,
+            comm: "systemd-notify".into(),
+            cgroup_id: 77,
+            dest: "/run/systemd/notify".into(),
+            watch_id: 1,
+            matched_by_identity: true,
+            connected: false,
+            payload: b"READY=1\nSTATUS=\xff\x00x".to_vec(),
+            len: 20,
+            creds: Some(Creds {
+                pid: 1,
+                uid: 0,
+                gid: 0,
+            }),
+            fds: 1,
+            result: -11,
+            hook: observer_common::Hook::SockSendLength,
+            msg_index: 0,
+            flags: 3,
+            ns_pid: 56,
+            pidns_ino: 4026531836,
+            cgroup_name: "foo.service".into(),
+            cgroup_parent_name: "system.slice".into(),
+        }
+    }
+
+    #[test]
+    fn records_round_trip_exactly() {
+        let rec = Record::Event(Box::new(EventRecord {
+            event: sample_event(),
+            unit: Some("foo.service".into()),
+            outcome: "rejected".into(),
+            note: None,
+            kind: Some("not_main_pid".into()),
+            reason: Some("Got notification message from PID 56".into()),
+            inputs: Some(VerdictInputs {
+                sender: crate::verdict::Sender {
+                    pid: Some(56),
+                    uid: 65534,
+                    gid: 65534,
+                    alive: None,
+                },
+                unit_state: Some(crate::verdict::UnitState::new(
+                    "foo.service",
+                    crate::notify::NotifyAccess::Main,
+                )),
+                version: crate::verdict::SystemdVersion(252),
+            }),
+        }));
+        let unit = Record::Unit(UnitRecord {
+            manager: "system manager".into(),
+            wall_ns: -5,
+            change: UnitChange {
+                unit: "foo.service".into(),
+                mono_ns: 9,
+                sub_state: Some("start".into()),
+                timeout_start_usec: Some(u64::MAX),
+                ..Default::default()
+            },
+        });
+        for r in [rec, unit, Record::Drops { new: 1, total: 2 }] {
+            let json = serde_json::to_vec(&r).unwrap();
+            assert_eq!(serde_json::from_slice::<Record>(&json).unwrap(), r);
+        }
+    }
+}

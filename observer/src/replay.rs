@@ -1,0 +1,177 @@
+//! `observer replay`: a recording through the same views as `trace`. Each event is judged
+//! again from the inputs recorded with it, so a recording made on a server reads the same on a
+//! laptop with no root, BPF or systemd; a verdict that differs from the one given live says so.
+
+use std::collections::BTreeMap;
+
+use observer_common::SocketKey;
+
+use crate::{
+    cli::{ReplayArgs, ReplayFilter},
+    judge::{self, Judgement},
+    recording::{
+        reader::{self, Reading},
+        records::{EventRecord, Record, Session, kind_name},
+    },
+    sink::{Sink, Start, Summary},
+    trace::glob_match,
+    watch::Watched,
+};
+
+pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
+    let reading = reader::read_all(&args.files, args.filter.force);
+    let mut sink = crate::trace::stdout_sink(args.json);
+    let summary = replay(&reading, &args.filter, sink.as_mut())?;
+    eprintln!(
+        "observer: {} events shown, {} dropped while recording",
+        summary.events, summary.dropped
+    );
+    report_damage(&reading)
+}
+
+/// Feeds the records that pass `filter` to `sink`.
+pub fn replay(
+    reading: &Reading,
+    filter: &ReplayFilter,
+    sink: &mut dyn Sink,
+) -> anyhow::Result<Summary> {
+    let mut watched = BTreeMap::new();
+    let mut started = false;
+    let mut summary = Summary {
+        events: 0,
+        dropped: 0,
+        untracked: 0,
+        malformed: 0,
+    };
+    for (_, _, record) in &reading.records {
+        match record {
+            Record::Session(s) => {
+                watched = sockets(s);
+                if !started {
+                    let list: Vec<Watched> = watched.values().cloned().collect();
+                    sink.start(&Start {
+                        strategy: s.strategy.clone(),
+                        hooks: &s.hooks,
+                        refused: &[],
+                        watched: &list,
+                    })?;
+                    started = true;
+                }
+            }
+            Record::Event(e) if filter.keeps(e) => {
+                sink.event(&e.event, &judgement_of(e), &watched)?;
+                summary.events += 1;
+            }
+            Record::Event(_) => {}
+            Record::Unit(u) if filter.in_time(u.wall_ns) => sink.unit(&u.manager, &u.change)?,
+            Record::Unit(_) => {}
+            Record::Drops { new, total } => {
+                summary.dropped += new;
+                sink.drops(*new, *total)?;
+            }
+            Record::End {
+                untracked,
+                malformed,
+                ..
+            } => {
+                summary.untracked += untracked;
+                summary.malformed += malformed;
+            }
+        }
+    }
+    sink.finish(&summary)?;
+    Ok(summary)
+}
+
+/// Prints every damage line but the last, which becomes the error (so each is one line);
+/// the exit status then says the recording was not read whole.
+pub fn report_damage(reading: &Reading) -> anyhow::Result<()> {
+    if reading.unknown > 0 {
+        eprintln!(
+            "observer: skipped {} records of a kind this observer does not know (written by a newer one)",
+            reading.unknown
+        );
+    }
+    let Some((last, rest)) = reading.damage.split_last() else {
+        return Ok(());
+    };
+    for d in rest {
+        eprintln!("observer: error: {d}");
+    }
+    Err(anyhow::anyhow!("{last}"))
+}
+
+impl ReplayFilter {
+    pub fn in_time(&self, wall_ns: i128) -> bool {
+        self.since.is_none_or(|t| wall_ns >= t) && self.until.is_none_or(|t| wall_ns <= t)
+    }
+
+    pub fn keeps_unit(&self, unit: Option<&str>) -> bool {
+        self.units.is_empty() || unit.is_some_and(|u| self.units.iter().any(|g| glob_match(g, u)))
+    }
+
+    pub fn keeps(&self, e: &EventRecord) -> bool {
+        self.in_time(e.event.wall_ns)
+            && (self.pids.is_empty() || self.pids.contains(&e.event.pid))
+            && self.keeps_unit(e.unit.as_deref())
+    }
+}
+
+/// The judgement of a recorded event: judged again where it has a verdict's inputs.
+pub fn judgement_of(r: &EventRecord) -> Judgement {
+    let Some(inputs) = &r.inputs else {
+        return Judgement {
+            unit: r.unit.clone(),
+            outcome: outcome_name(&r.outcome),
+            verdict: None,
+            note: r.note.clone(),
+            inputs: None,
+        };
+    };
+    let mut j = judge::rejudge(&r.event, r.unit.clone(), inputs);
+    j.note = r.note.clone();
+    if let Some(v) = j.verdict.as_mut() {
+        let now = kind_name(v.kind);
+        if r.kind.as_deref().is_some_and(|k| k != now) {
+            v.caveats.push(format!(
+                "judged {} when recorded; this observer's rules say {now}",
+                r.kind.as_deref().unwrap_or("-")
+            ));
+        }
+    }
+    j
+}
+
+fn outcome_name(s: &str) -> &'static str {
+    match s {
+        "accepted" => "accepted",
+        "rejected" => "rejected",
+        "not-delivered" => "not-delivered",
+        _ => "unknown",
+    }
+}
+
+/// The session's sockets, for the views' SOCKET column.
+fn sockets(s: &Session) -> BTreeMap<u32, Watched> {
+    s.watched
+        .iter()
+        .map(|w| {
+            (
+                w.id,
+                Watched {
+                    id: w.id,
+                    owner: w.owner.clone(),
+                    address: w.address.clone(),
+                    key: SocketKey {
+                        ino: 0,
+                        dev: 0,
+                        _pad: 0,
+                    },
+                    path_keys: Vec::new(),
+                    manager: None,
+                    pidns_ino: None,
+                },
+            )
+        })
+        .collect()
+}

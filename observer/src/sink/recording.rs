@@ -1,0 +1,175 @@
+//! `observer record`: events, unit changes and drops go to a recording file (see recording/).
+//! A rotated file starts with the session record and a snapshot of every unit seen so far, so
+//! each file can be replayed and diagnosed on its own.
+
+use std::collections::BTreeMap;
+
+use super::{Sink, Start, Summary};
+use crate::{
+    decode::{Clock, Event},
+    judge::Judgement,
+    manager::UnitChange,
+    recording::{
+        records::{EventRecord, Record, Session, SocketInfo, UnitRecord},
+        writer::Writer,
+    },
+    watch::Watched,
+};
+
+pub struct RecordingSink {
+    writer: Writer,
+    clock: Clock,
+    session: Option<Session>,
+    /// Latest known state per (manager, unit): merged changes, re-written after a rotation.
+    units: BTreeMap<(String, String), UnitChange>,
+    /// Whether the last write failed (warn once per streak, not per record).
+    failing: bool,
+}
+
+impl RecordingSink {
+    pub fn new(writer: Writer) -> Self {
+        Self {
+            writer,
+            clock: Clock::now(),
+            session: None,
+            units: BTreeMap::new(),
+            failing: false,
+        }
+    }
+
+    fn put(&mut self, r: &Record) -> std::io::Result<()> {
+        if self.writer.due() {
+            self.rotate();
+        }
+        match self.writer.write(r) {
+            Ok(()) => {
+                if self.failing {
+                    eprintln!("observer: recording again ({} records lost)", self.writer.lost);
+                }
+                self.failing = false;
+            }
+            Err(e) => {
+                if !self.failing {
+                    eprintln!("observer: cannot write the recording: {e}; records are lost until it works again");
+                }
+                self.failing = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn rotate(&mut self) {
+        if let Err(e) = self.writer.rotate() {
+            eprintln!("observer: error: rotating the recording: {e:#}");
+            return;
+        }
+        let mut head = Vec::new();
+        if let Some(s) = &self.session {
+            head.push(Record::Session(s.clone()));
+        }
+        for ((manager, _), c) in &self.units {
+            head.push(Record::Unit(UnitRecord {
+                manager: manager.clone(),
+                wall_ns: self.clock.wall_ns(c.mono_ns),
+                change: UnitChange {
+                    full: true,
+                    ..c.clone()
+                },
+            }));
+        }
+        for r in &head {
+            let _ = self.writer.write(r);
+        }
+    }
+}
+
+/// Folds a change into what is known about the unit.
+fn merge(into: &mut UnitChange, c: &UnitChange) {
+    macro_rules! take {
+        ($($f:ident),*) => { $( if c.$f.is_some() { into.$f = c.$f.clone(); } )* };
+    }
+    take!(
+        active_state, sub_state, result, main_pid, control_pid, status_text, n_restarts,
+        exec_main_code, exec_main_status, service_type, notify_access, timeout_start_usec,
+        watchdog_usec
+    );
+    into.mono_ns = into.mono_ns.max(c.mono_ns);
+    into.job = None;
+}
+
+pub fn session(start: &Start<'_>, clock: &Clock) -> Session {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default().trim().to_string();
+    let now = crate::manager::monotonic_ns();
+    Session {
+        started: super::rfc3339(clock.wall_ns(now)),
+        host: read("/proc/sys/kernel/hostname"),
+        kernel: read("/proc/sys/kernel/osrelease"),
+        observer_version: env!("CARGO_PKG_VERSION").into(),
+        strategy: start.strategy.clone(),
+        hooks: start.hooks.to_vec(),
+        watched: start
+            .watched
+            .iter()
+            .map(|w| SocketInfo {
+                id: w.id,
+                owner: w.owner.clone(),
+                address: w.address.clone(),
+            })
+            .collect(),
+        realtime_minus_monotonic_ns: clock.wall_ns(0),
+    }
+}
+
+impl Sink for RecordingSink {
+    fn start(&mut self, start: &Start<'_>) -> std::io::Result<()> {
+        let s = session(start, &self.clock);
+        self.put(&Record::Session(s.clone()))?;
+        self.session = Some(s);
+        self.writer.sync();
+        Ok(())
+    }
+
+    fn event(&mut self, ev: &Event, j: &Judgement, _: &BTreeMap<u32, Watched>) -> std::io::Result<()> {
+        self.put(&Record::Event(Box::new(EventRecord::new(ev, j))))
+    }
+
+    fn unit(&mut self, manager: &str, c: &UnitChange) -> std::io::Result<()> {
+        let known = self
+            .units
+            .entry((manager.to_owned(), c.unit.clone()))
+            .or_insert_with(|| UnitChange {
+                unit: c.unit.clone(),
+                ..Default::default()
+            });
+        merge(known, c);
+        let r = Record::Unit(UnitRecord {
+            manager: manager.to_owned(),
+            wall_ns: self.clock.wall_ns(c.mono_ns),
+            change: c.clone(),
+        });
+        self.put(&r)
+    }
+
+    fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()> {
+        self.put(&Record::Drops { new, total })
+    }
+
+    fn finish(&mut self, s: &Summary) -> std::io::Result<()> {
+        self.put(&Record::End {
+            events: s.events,
+            dropped: s.dropped,
+            untracked: s.untracked,
+            malformed: s.malformed,
+        })?;
+        self.writer.sync();
+        if self.writer.lost > 0 {
+            eprintln!("observer: {} records could not be written to the recording", self.writer.lost);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.maybe_sync();
+        Ok(())
+    }
+}
