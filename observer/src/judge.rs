@@ -122,12 +122,17 @@ impl Judge {
             if dropped > 0 {
                 log::warn!("{dropped} unit changes were not recorded (too many at once)");
             }
-            let label = self.labels.get(owner).cloned().unwrap_or_else(|| format!("{owner:?}"));
+            let label = self
+                .labels
+                .get(owner)
+                .cloned()
+                .unwrap_or_else(|| format!("{owner:?}"));
             for ch in changes {
-                if c.watcher.cached(&ch.unit).is_none() && !ch.full {
-                    if let Err(e) = c.watcher.track(&ch.unit).await {
-                        log::debug!("reading {}: {e:#}", ch.unit);
-                    }
+                if c.watcher.cached(&ch.unit).is_none()
+                    && !ch.full
+                    && let Err(e) = c.watcher.track(&ch.unit).await
+                {
+                    log::debug!("reading {}: {e:#}", ch.unit);
                 }
                 out.push((label.clone(), ch));
             }

@@ -40,6 +40,17 @@ impl Observer {
     /// Starts `observer trace --json --probe $OBSERVER_PROBE` plus `args` (the managers' own
     /// sockets are watched unless `args` says otherwise).
     pub fn start_with(args: &[&str]) -> Self {
+        Self::spawn(&["trace", "--json"], args)
+    }
+
+    /// Starts `observer record -o FILE --json --probe $OBSERVER_PROBE` plus `args`: it records
+    /// to `file` and prints each event as JSON once it is written.
+    pub fn record(file: &std::path::Path, args: &[&str]) -> Self {
+        let file = file.to_str().expect("UTF-8 path");
+        Self::spawn(&["record", "-o", file, "--json"], args)
+    }
+
+    fn spawn(command: &[&str], args: &[&str]) -> Self {
         let bin = workspace_bin("observer");
         let mut cmd = Command::new(&bin);
         // SAFETY: prctl between fork and exec. A shared observer lives in a static and is never
@@ -51,7 +62,8 @@ impl Observer {
             });
         }
         let mut child = cmd
-            .args(["trace", "--json", "--probe", &probe()])
+            .args(command)
+            .args(["--probe", &probe()])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -155,6 +167,13 @@ impl Observer {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let status = self.child.wait().expect("wait observer");
         assert!(status.success(), "observer exited with {status}");
+        self.lines.iter().collect()
+    }
+
+    /// Kills the observer with SIGKILL; returns what it printed before it died.
+    pub fn kill(mut self) -> Vec<Value> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
         self.lines.iter().collect()
     }
 

@@ -10,6 +10,7 @@ pub struct Binaries {
     pub nsend: PathBuf,
     pub capture_tests: PathBuf,
     pub verdict_tests: PathBuf,
+    pub recording_tests: PathBuf,
 }
 
 pub fn workspace_root() -> PathBuf {
@@ -75,5 +76,6 @@ pub fn release_binaries() -> anyhow::Result<Binaries> {
         nsend: release.join("nsend"),
         capture_tests: executable("capture")?,
         verdict_tests: executable("verdicts")?,
+        recording_tests: executable("recording")?,
     })
 }

@@ -26,6 +26,7 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
     ]))?;
     let bins = build::release_binaries()?;
     let mut results = host_capture_tests(&bins)?;
+    results.push(recording_tests(&bins)?);
     results.push(verdict_tests(&bins)?);
     if with_vm {
         results.extend(crate::vm::run_capture_tests(&bins)?);
@@ -58,6 +59,23 @@ fn host_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
         });
     }
     Ok(out)
+}
+
+/// Recording round trips, a SIGKILLed recorder, rotation and damaged files, on this kernel.
+fn recording_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
+    eprintln!("xtask: recording tests on this kernel");
+    let output = Command::new(&bins.recording_tests)
+        .arg("--test-threads=1")
+        .env("OBSERVER_BIN_DIR", bins.observer.parent().unwrap())
+        .output()?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    print!("{text}");
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    Ok(LaneResult {
+        lane: format!("host {}, record/replay", kernel_release()),
+        passed: output.status.success(),
+        tests: test_lines(&text),
+    })
 }
 
 /// The verdict tests against a real systemd 252 (booted by scripts/testbed).

@@ -23,7 +23,7 @@ pub struct Settings {
 
 #[derive(Debug, Clone)]
 pub enum Item {
-    Change(UnitChange, i128),
+    Change(Box<UnitChange>, i128),
     Event(Box<EventRecord>),
     /// Sent by the unit's processes but found for another unit or manager: wrong socket?
     Elsewhere(Box<EventRecord>, String),
@@ -108,11 +108,16 @@ pub fn stories(records: &[&Record]) -> Vec<Story> {
                 macro_rules! take {
                     ($($f:ident),*) => { $( if c.$f.is_some() { s.$f = c.$f.clone(); } )* };
                 }
-                take!(service_type, notify_access, timeout_start_usec, watchdog_usec);
+                take!(
+                    service_type,
+                    notify_access,
+                    timeout_start_usec,
+                    watchdog_usec
+                );
                 items
                     .entry(key)
                     .or_default()
-                    .push(Item::Change(u.change.clone(), u.wall_ns));
+                    .push(Item::Change(Box::new(u.change.clone()), u.wall_ns));
             }
             Record::Event(e) => {
                 let manager = sockets
@@ -135,7 +140,9 @@ pub fn stories(records: &[&Record]) -> Vec<Story> {
                     let target = format!(
                         "{} ({})",
                         e.event.dest,
-                        e.unit.as_deref().map_or(manager.clone(), |u| format!("{manager}, {u}"))
+                        e.unit
+                            .as_deref()
+                            .map_or(manager.clone(), |u| format!("{manager}, {u}"))
                     );
                     let key = items
                         .keys()
@@ -198,7 +205,9 @@ fn attempts(items: Vec<Item>) -> Vec<Attempt> {
                 {
                     a.phase = Phase::Running;
                     a.started_ns.get_or_insert(wall);
-                } else if matches!(ss, "failed" | "dead" | "auto-restart") && a.phase != Phase::Ended {
+                } else if matches!(ss, "failed" | "dead" | "auto-restart")
+                    && a.phase != Phase::Ended
+                {
                     a.phase = Phase::Ended;
                     a.ended_ns = Some(wall);
                 }
