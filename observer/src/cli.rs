@@ -109,6 +109,11 @@ pub struct TraceArgs {
     /// Also watch this socket: a path, or @name for an abstract socket (repeatable).
     #[arg(long = "socket", value_name = "PATH|@NAME")]
     pub sockets: Vec<String>,
+    /// Treat this process as the reader of the --socket sockets it holds open, as systemd is of
+    /// its own: its reads are captured, so events show whether and when it read each datagram
+    /// and with which credentials (repeatable).
+    #[arg(long = "receiver", value_name = "PID")]
+    pub receivers: Vec<u32>,
     /// Watch only the --socket sockets, not the system, user and container managers' ones.
     #[arg(long)]
     pub no_default_sockets: bool,
@@ -191,13 +196,24 @@ pub fn parse_time(s: &str) -> Result<i128, String> {
     }
     let t = s.trim_end_matches('Z').replace('T', " ");
     let (date, time) = t.split_once(' ').unwrap_or((&t, "00:00"));
-    let d: Vec<i64> = date.split('-').map(str::parse).collect::<Result<_, _>>().map_err(|_| bad())?;
-    let [y, mo, da] = d[..] else { return Err(bad()) };
+    let d: Vec<i64> = date
+        .split('-')
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
+    let [y, mo, da] = d[..] else {
+        return Err(bad());
+    };
     let mut hms = time.split(':');
     let h: i64 = hms.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
     let mi: i64 = hms.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
     let sec: f64 = hms.next().map_or(Ok(0.0), str::parse).map_err(|_| bad())?;
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || !(0.0..61.0).contains(&sec) {
+    if !(1..=12).contains(&mo)
+        || !(1..=31).contains(&da)
+        || h > 23
+        || mi > 59
+        || !(0.0..61.0).contains(&sec)
+    {
         return Err(bad());
     }
     let days = days_from_civil(y, mo as u32, da as u32);
@@ -228,7 +244,10 @@ mod tests {
             parse_time("2026-11-23T22:27:27Z"),
             Ok(1_795_472_847_000_000_000)
         );
-        assert_eq!(parse_time("2000-02-29 00:00:00"), Ok(951_782_400_000_000_000));
+        assert_eq!(
+            parse_time("2000-02-29 00:00:00"),
+            Ok(951_782_400_000_000_000)
+        );
         assert!(parse_time("yesterday").is_err());
         assert!(parse_time("2026-13-01").is_err());
     }

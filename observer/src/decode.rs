@@ -302,6 +302,7 @@ mod hook_number {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hook, D::Error> {
-        Hook::try_from(u32::deserialize(d)?).map_err(|n| D::Error::custom(format!("unknown hook {n}")))
+        Hook::try_from(u32::deserialize(d)?)
+            .map_err(|n| D::Error::custom(format!("unknown hook {n}")))
     }
 }

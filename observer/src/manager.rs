@@ -1124,7 +1124,9 @@ fn apply(sh: &mut Shared, unit: &str, iface: &str, p: &HashMap<String, OwnedVari
     let t = prop_u64(p, "StateChangeTimestampMonotonic")
         .filter(|us| *us != 0)
         .map_or(now, |us| us.saturating_mul(1000).min(now));
-    if let Some(c) = UnitChange::from_signal(unit, iface, p, if iface == UNIT_IFACE { t } else { now }) {
+    if let Some(c) =
+        UnitChange::from_signal(unit, iface, p, if iface == UNIT_IFACE { t } else { now })
+    {
         sh.push_change(c);
     }
     if !sh.history.contains_key(unit)

@@ -73,12 +73,16 @@ pub fn explain(a: &Attempt, s: &Settings) -> Finding {
                     e.event.comm
                 ),
                 None => format!("started{}", took(a.started_ns)),
-            } + &rejected_summary(a).map(|r| format!("; also {r}")).unwrap_or_default(),
+            } + &rejected_summary(a)
+                .map(|r| format!("; also {r}"))
+                .unwrap_or_default(),
         ),
         _ => (
             "running",
             "seen while running (the recording has no start for it)".to_owned()
-                + &rejected_summary(a).map(|r| format!("; {r}")).unwrap_or_default(),
+                + &rejected_summary(a)
+                    .map(|r| format!("; {r}"))
+                    .unwrap_or_default(),
         ),
     };
     for e in extra {
@@ -86,13 +90,16 @@ pub fn explain(a: &Attempt, s: &Settings) -> Finding {
         text.push_str(&e);
     }
     if a.start_ns.is_none() && kind != "running" {
-        text = format!("(the recording began after this start: what came before is not in it) {text}");
+        text =
+            format!("(the recording began after this start: what came before is not in it) {text}");
     }
     Finding { kind, text }
 }
 
 fn is_notify(s: &Settings) -> bool {
-    s.service_type.as_deref().is_none_or(|t| t.starts_with("notify"))
+    s.service_type
+        .as_deref()
+        .is_none_or(|t| t.starts_with("notify"))
 }
 
 /// Why no READY=1 got through, from what the unit's processes sent, most telling first.
@@ -114,7 +121,12 @@ fn why_not_ready(a: &Attempt, s: &Settings) -> String {
             if failed.len() == 1 { "send" } else { "sends" },
             failed
                 .iter()
-                .map(|e| format!("PID {} ({}): {}", e.event.pid, e.event.comm, crate::decode::errno_name(e.event.result)))
+                .map(|e| format!(
+                    "PID {} ({}): {}",
+                    e.event.pid,
+                    e.event.comm,
+                    crate::decode::errno_name(e.event.result)
+                ))
                 .collect::<Vec<_>>()
                 .join(", "),
             if failed.len() == 1 { "it" } else { "them" },
@@ -132,7 +144,11 @@ fn why_not_ready(a: &Attempt, s: &Settings) -> String {
     if let Some((e, to)) = elsewhere.first() {
         return format!(
             "the unit's processes sent {} to the wrong socket: PID {} ({}) sent \"{}\" to {} → make NOTIFY_SOCKET reach the program unchanged (it is set by the unit's manager; do not override it in Environment= or a wrapper)",
-            if elsewhere.len() == 1 { "a message".to_owned() } else { format!("{} messages", elsewhere.len()) },
+            if elsewhere.len() == 1 {
+                "a message".to_owned()
+            } else {
+                format!("{} messages", elsewhere.len())
+            },
             e.event.pid,
             e.event.comm,
             notify::summary(&e.event.fields()),
@@ -150,7 +166,11 @@ fn why_not_ready(a: &Attempt, s: &Settings) -> String {
          (a wrapper that clears the environment, su/sudo, a container), or it sent somewhere the \
          observer did not watch → check the program supports sd_notify (else use Type=simple or \
          Type=exec), and that NOTIFY_SOCKET reaches it; watch another socket with --socket",
-        if others == 0 { "nothing".to_owned() } else { format!("only {others} other messages") }
+        if others == 0 {
+            "nothing".to_owned()
+        } else {
+            format!("only {others} other messages")
+        }
     )
 }
 
@@ -160,19 +180,35 @@ fn rejected_summary(a: &Attempt) -> Option<String> {
     let first = rejected.first()?;
     let j = judgement_of(first);
     let v = j.verdict?;
-    let who = format!("PID {} ({}, uid {})", first.event.pid, first.event.comm, first.event.uid);
+    let who = format!(
+        "PID {} ({}, uid {})",
+        first.event.pid, first.event.comm, first.event.uid
+    );
     Some(format!(
         "{} {} rejected, first from {who}: {}{}",
         rejected.len(),
-        if rejected.len() == 1 { "message" } else { "messages" },
+        if rejected.len() == 1 {
+            "message"
+        } else {
+            "messages"
+        },
         v.reason,
-        if v.hint.is_empty() { String::new() } else { format!(" → {}", v.hint) }
+        if v.hint.is_empty() {
+            String::new()
+        } else {
+            format!(" → {}", v.hint)
+        }
     ))
 }
 
 fn first_accepted(a: &Attempt, key: Key) -> Option<&EventRecord> {
-    a.events()
-        .find(|e| e.outcome == "accepted" && e.event.fields().iter().any(|f| f.key == key && f.value == "1"))
+    a.events().find(|e| {
+        e.outcome == "accepted"
+            && e.event
+                .fields()
+                .iter()
+                .any(|f| f.key == key && f.value == "1")
+    })
 }
 
 fn watchdog(a: &Attempt, s: &Settings) -> String {
@@ -183,7 +219,12 @@ fn watchdog(a: &Attempt, s: &Settings) -> String {
         .unwrap_or_default();
     let pings: Vec<&EventRecord> = a
         .events()
-        .filter(|e| e.event.fields().iter().any(|f| f.key == Key::Watchdog && f.value == "1"))
+        .filter(|e| {
+            e.event
+                .fields()
+                .iter()
+                .any(|f| f.key == Key::Watchdog && f.value == "1")
+        })
         .collect();
     let last_ok = pings.iter().rev().find(|e| e.outcome == "accepted");
     let at = a.ended_ns.or(last_time(a));
@@ -255,10 +296,18 @@ fn mainpid_refused(a: &Attempt) -> Vec<String> {
 
 fn errno_fix(result: i64) -> &'static str {
     match i32::try_from(-result).unwrap_or(0) {
-        libc::EAGAIN => "the notify socket's queue was full (the manager is busy or flooded); sd_notify() gives up at once: retry, or send less often",
-        libc::ECONNREFUSED => "nothing reads that socket (a stale NOTIFY_SOCKET, or the manager restarted): check NOTIFY_SOCKET",
-        libc::ENOENT => "the NOTIFY_SOCKET path does not exist in the sender's mount namespace: check NOTIFY_SOCKET and PrivateTmp=/RootDirectory=",
-        libc::EPERM | libc::EACCES => "the sender may not send there or may not claim those credentials: send as root, or without --pid",
+        libc::EAGAIN => {
+            "the notify socket's queue was full (the manager is busy or flooded); sd_notify() gives up at once: retry, or send less often"
+        }
+        libc::ECONNREFUSED => {
+            "nothing reads that socket (a stale NOTIFY_SOCKET, or the manager restarted): check NOTIFY_SOCKET"
+        }
+        libc::ENOENT => {
+            "the NOTIFY_SOCKET path does not exist in the sender's mount namespace: check NOTIFY_SOCKET and PrivateTmp=/RootDirectory="
+        }
+        libc::EPERM | libc::EACCES => {
+            "the sender may not send there or may not claim those credentials: send as root, or without --pid"
+        }
         _ => "check NOTIFY_SOCKET and the sender's permissions",
     }
 }

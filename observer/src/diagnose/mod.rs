@@ -8,6 +8,8 @@ pub mod story;
 
 use std::{collections::BTreeMap, io::Write as _};
 
+use story::{Attempt, Item, Phase, Story};
+
 use crate::{
     cli::{DiagnoseArgs, ReplayFilter, TraceArgs},
     decode::{Clock, Event},
@@ -20,7 +22,6 @@ use crate::{
     sink::{Sink, Start, Summary, recording::session, rfc3339},
     watch::Watched,
 };
-use story::{Attempt, Item, Phase, Story};
 
 pub async fn run(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
     if args.files.is_empty() {
@@ -159,6 +160,7 @@ async fn live(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
     let trace = TraceArgs {
         probe: args.probe,
         sockets: args.sockets.clone(),
+        receivers: Vec::new(),
         no_default_sockets: false,
         units: Vec::new(),
         json: false,
@@ -173,7 +175,9 @@ async fn live(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
         due: BTreeMap::new(),
         printed: BTreeMap::new(),
     };
-    eprintln!("observer: diagnosing live; each unit's story is printed when its start settles (Ctrl-C to stop)");
+    eprintln!(
+        "observer: diagnosing live; each unit's story is printed when its start settles (Ctrl-C to stop)"
+    );
     crate::trace::run_with(&trace, Box::new(sink), true, verbose).await
 }
 
@@ -234,21 +238,26 @@ impl LiveSink {
 
 impl Sink for LiveSink {
     fn start(&mut self, start: &Start<'_>) -> std::io::Result<()> {
-        self.records.push(Record::Session(session(start, &self.clock)));
+        self.records
+            .push(Record::Session(session(start, &self.clock)));
         Ok(())
     }
 
-    fn event(&mut self, ev: &Event, j: &Judgement, _: &BTreeMap<u32, Watched>) -> std::io::Result<()> {
+    fn event(
+        &mut self,
+        ev: &Event,
+        j: &Judgement,
+        _: &BTreeMap<u32, Watched>,
+    ) -> std::io::Result<()> {
         self.records
             .push(Record::Event(Box::new(EventRecord::new(ev, j))));
         Ok(())
     }
 
     fn unit(&mut self, manager: &str, c: &UnitChange) -> std::io::Result<()> {
-        let settles = c
-            .sub_state
-            .as_deref()
-            .is_some_and(|s| matches!(s, "running" | "exited" | "failed" | "dead" | "auto-restart"));
+        let settles = c.sub_state.as_deref().is_some_and(|s| {
+            matches!(s, "running" | "exited" | "failed" | "dead" | "auto-restart")
+        });
         if settles && self.filter.keeps_unit(Some(&c.unit)) {
             let at = self.now() + SETTLE_NS;
             self.due.insert(c.unit.clone(), at);
@@ -262,7 +271,9 @@ impl Sink for LiveSink {
     }
 
     fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()> {
-        eprintln!("observer: {new} datagrams dropped (ring buffer full, {total} in all): stories may miss them");
+        eprintln!(
+            "observer: {new} datagrams dropped (ring buffer full, {total} in all): stories may miss them"
+        );
         Ok(())
     }
 

@@ -108,7 +108,12 @@ pub fn stories(records: &[&Record]) -> Vec<Story> {
                 macro_rules! take {
                     ($($f:ident),*) => { $( if c.$f.is_some() { s.$f = c.$f.clone(); } )* };
                 }
-                take!(service_type, notify_access, timeout_start_usec, watchdog_usec);
+                take!(
+                    service_type,
+                    notify_access,
+                    timeout_start_usec,
+                    watchdog_usec
+                );
                 items
                     .entry(key)
                     .or_default()
@@ -135,7 +140,9 @@ pub fn stories(records: &[&Record]) -> Vec<Story> {
                     let target = format!(
                         "{} ({})",
                         e.event.dest,
-                        e.unit.as_deref().map_or(manager.clone(), |u| format!("{manager}, {u}"))
+                        e.unit
+                            .as_deref()
+                            .map_or(manager.clone(), |u| format!("{manager}, {u}"))
                     );
                     let key = items
                         .keys()
@@ -198,7 +205,9 @@ fn attempts(items: Vec<Item>) -> Vec<Attempt> {
                 {
                     a.phase = Phase::Running;
                     a.started_ns.get_or_insert(wall);
-                } else if matches!(ss, "failed" | "dead" | "auto-restart") && a.phase != Phase::Ended {
+                } else if matches!(ss, "failed" | "dead" | "auto-restart")
+                    && a.phase != Phase::Ended
+                {
                     a.phase = Phase::Ended;
                     a.ended_ns = Some(wall);
                 }

@@ -27,7 +27,9 @@ pub enum FrameError {
     Empty,
     #[error("not a recording (bad magic)")]
     Magic,
-    #[error("recording format version {0} is newer than this observer reads ({VERSION}); upgrade observer")]
+    #[error(
+        "recording format version {0} is newer than this observer reads ({VERSION}); upgrade observer"
+    )]
     FutureVersion(u32),
     #[error("truncated: the file ends inside {0}")]
     Truncated(&'static str),

@@ -21,7 +21,13 @@ pub struct Damage {
 
 impl std::fmt::Display for Damage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: at byte {}: {}", self.file.display(), self.offset, self.what)
+        write!(
+            f,
+            "{}: at byte {}: {}",
+            self.file.display(),
+            self.offset,
+            self.what
+        )
     }
 }
 
@@ -58,7 +64,8 @@ pub fn read_file(path: &Path, force: bool, into: &mut Reading) -> Result<(), Dam
                 at += n;
             }
             Err(e) => {
-                into.damage.push(damage(at as u64, describe(&e, bytes.len() - at)));
+                into.damage
+                    .push(damage(at as u64, describe(&e, bytes.len() - at)));
                 match frame::resync(&bytes, at + 1).filter(|_| force) {
                     Some(next) => at = next,
                     None => break,
@@ -71,8 +78,12 @@ pub fn read_file(path: &Path, force: bool, into: &mut Reading) -> Result<(), Dam
 
 fn describe(e: &FrameError, left: usize) -> String {
     match e {
-        FrameError::Truncated(_) => format!("{e} ({left} bytes of it; the recorder was stopped while writing it, or the disk was full)"),
-        _ => format!("{e}; the records before this are intact (use --force to look for intact records after it)"),
+        FrameError::Truncated(_) => format!(
+            "{e} ({left} bytes of it; the recorder was stopped while writing it, or the disk was full)"
+        ),
+        _ => format!(
+            "{e}; the records before this are intact (use --force to look for intact records after it)"
+        ),
     }
 }
 

@@ -20,7 +20,10 @@ pub enum Record {
     /// A unit's state changed, or a job for it was queued or finished.
     Unit(UnitRecord),
     /// Datagrams lost because the ring buffer was full.
-    Drops { new: u64, total: u64 },
+    Drops {
+        new: u64,
+        total: u64,
+    },
     /// The recorder stopped cleanly (absent after a crash or kill).
     End {
         events: u64,

@@ -144,7 +144,8 @@ fn rotate_files(path: &Path, keep: u32) -> anyhow::Result<()> {
     let numbered = |i: u32| PathBuf::from(format!("{}.{i}", path.display()));
     let _ = std::fs::remove_file(numbered(keep.max(1)));
     if keep == 0 {
-        return std::fs::remove_file(path).with_context(|| format!("{}: cannot remove", path.display()));
+        return std::fs::remove_file(path)
+            .with_context(|| format!("{}: cannot remove", path.display()));
     }
     for i in (1..keep).rev() {
         if numbered(i).exists() {

@@ -44,13 +44,18 @@ impl RecordingSink {
         match self.writer.write(r) {
             Ok(()) => {
                 if self.failing {
-                    eprintln!("observer: recording again ({} records lost)", self.writer.lost);
+                    eprintln!(
+                        "observer: recording again ({} records lost)",
+                        self.writer.lost
+                    );
                 }
                 self.failing = false;
             }
             Err(e) => {
                 if !self.failing {
-                    eprintln!("observer: cannot write the recording: {e}; records are lost until it works again");
+                    eprintln!(
+                        "observer: cannot write the recording: {e}; records are lost until it works again"
+                    );
                 }
                 self.failing = true;
             }
@@ -89,8 +94,18 @@ fn merge(into: &mut UnitChange, c: &UnitChange) {
         ($($f:ident),*) => { $( if c.$f.is_some() { into.$f = c.$f.clone(); } )* };
     }
     take!(
-        active_state, sub_state, result, main_pid, control_pid, status_text, n_restarts,
-        exec_main_code, exec_main_status, service_type, notify_access, timeout_start_usec,
+        active_state,
+        sub_state,
+        result,
+        main_pid,
+        control_pid,
+        status_text,
+        n_restarts,
+        exec_main_code,
+        exec_main_status,
+        service_type,
+        notify_access,
+        timeout_start_usec,
         watchdog_usec
     );
     into.mono_ns = into.mono_ns.max(c.mono_ns);
@@ -98,7 +113,12 @@ fn merge(into: &mut UnitChange, c: &UnitChange) {
 }
 
 pub fn session(start: &Start<'_>, clock: &Clock) -> Session {
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default().trim().to_string();
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
     let now = crate::manager::monotonic_ns();
     Session {
         started: super::rfc3339(clock.wall_ns(now)),
@@ -129,7 +149,12 @@ impl Sink for RecordingSink {
         Ok(())
     }
 
-    fn event(&mut self, ev: &Event, j: &Judgement, _: &BTreeMap<u32, Watched>) -> std::io::Result<()> {
+    fn event(
+        &mut self,
+        ev: &Event,
+        j: &Judgement,
+        _: &BTreeMap<u32, Watched>,
+    ) -> std::io::Result<()> {
         self.put(&Record::Event(Box::new(EventRecord::new(ev, j))))
     }
 
@@ -163,7 +188,10 @@ impl Sink for RecordingSink {
         })?;
         self.writer.sync();
         if self.writer.lost > 0 {
-            eprintln!("observer: {} records could not be written to the recording", self.writer.lost);
+            eprintln!(
+                "observer: {} records could not be written to the recording",
+                self.writer.lost
+            );
         }
         Ok(())
     }
