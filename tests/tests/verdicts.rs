@@ -112,6 +112,51 @@ fn about_notifications(line: &str) -> bool {
     .any(|k| line.contains(k))
 }
 
+/// The PIDs in systemd's "Got notification message from PID N…" lines: the SCM_CREDENTIALS pid
+/// it received, in its PID namespace.
+fn journal_sender_pids(lines: &[String]) -> Vec<u64> {
+    let mut out: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| {
+            let rest = l.split_once("otification message from PID ")?.1;
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The manager's side as the observer saw it: every datagram that reached the manager was read
+/// by it (`delivered`), the failed sends were not, and the credentials it received name the
+/// PIDs systemd's journal prints for the same messages. A failure's text, if any.
+fn manager_side(events: &[Value], journal: &[String], unit: &str) -> Option<String> {
+    let mut seen = Vec::new();
+    for e in events {
+        let want = e["verdict"] != "not-delivered";
+        if e["delivered"] != want {
+            return Some(format!(
+                "{unit}: delivered is {} (want {want}): {e}",
+                e["delivered"]
+            ));
+        }
+        if want {
+            match e["manager_creds"]["pid"].as_u64() {
+                Some(pid) => seen.push(pid),
+                None => return Some(format!("{unit}: no manager_creds: {e}")),
+            }
+            if e["queue_delay_us"].as_u64().is_none() {
+                return Some(format!("{unit}: no queue_delay_us: {e}"));
+            }
+        }
+    }
+    seen.sort();
+    let logged = journal_sender_pids(journal);
+    (seen != logged).then(|| {
+        format!("{unit}: the manager received credentials of PIDs {seen:?}, its journal names {logged:?}")
+    })
+}
+
 /// What systemd logged about notification messages for `unit`.
 fn journal_lines(tb: &Testbed, unit: &str) -> Vec<String> {
     tb.journal(unit)
@@ -181,6 +226,7 @@ fn verdicts_match_systemd_252() {
                 "{unit}: verdicts {got:?} (want {want:?}), reasons {reasons:?}\n  predicted {predicted:#?}\n  journal   {journal:#?}\n  state {settled} (want {state})"
             ));
         }
+        failures.extend(manager_side(&events, &journal, unit));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -244,6 +290,7 @@ fn user_manager_verdicts_match_systemd_252() {
                 "{unit}: verdicts {got:?} (want {want:?})\n  predicted {predicted:#?}\n  journal   {journal:#?}\n  state {settled} (want {state})"
             ));
         }
+        failures.extend(manager_side(&events, &journal, unit));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
