@@ -129,7 +129,8 @@ fn journal_sender_pids(lines: &[String]) -> Vec<u64> {
 
 /// The manager's side as the observer saw it: every datagram that reached the manager was read
 /// by it (`delivered`), the failed sends were not, and the credentials it received name the
-/// PIDs systemd's journal prints for the same messages. A failure's text, if any.
+/// PIDs systemd's journal prints for the same messages (as root, systemd-notify's forged main
+/// PID; as nobody, its own PID on the retry without credentials). A failure's text, if any.
 fn manager_side(events: &[Value], journal: &[String], unit: &str) -> Option<String> {
     let mut seen = Vec::new();
     for e in events {
@@ -141,9 +142,20 @@ fn manager_side(events: &[Value], journal: &[String], unit: &str) -> Option<Stri
             ));
         }
         if want {
-            match e["manager_creds"]["pid"].as_u64() {
-                Some(pid) => seen.push(pid),
-                None => return Some(format!("{unit}: no manager_creds: {e}")),
+            let Some(pid) = e["manager_creds"]["pid"].as_u64() else {
+                return Some(format!("{unit}: no manager_creds: {e}"));
+            };
+            // systemd prints the PID only for messages it logs (252 logs none for a lone
+            // BARRIER=1): compare those.
+            let logged = e["logs"].as_array().is_some_and(|ls| {
+                ls.iter().any(|l| {
+                    l["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("otification message from PID"))
+                })
+            });
+            if logged {
+                seen.push(pid);
             }
             if e["queue_delay_us"].as_u64().is_none() {
                 return Some(format!("{unit}: no queue_delay_us: {e}"));
