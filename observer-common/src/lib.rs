@@ -29,6 +29,26 @@ pub enum Hook {
     SockSendLength = 2,
     /// `syscalls/sys_exit_*`: the syscall's return value (kernels without sock_send_length).
     SyscallExit = 3,
+    /// A watched socket's reader (its manager) read a datagram: `syscalls/sys_exit_recvmsg`.
+    /// The record is a [`SendEvent`] seen from the reader's side, the same layout so that the
+    /// ring, the copy routines and the decoder serve both directions:
+    /// - `ts_ns`: when the read returned (the datagram left the queue); `done_ns`: when it started.
+    /// - `tgid`, `tid`, `uid`, `gid`, `comm`, `ns_tgid`, `pidns_ino`: the reader's.
+    /// - `len`: the datagram's full length (the read's return value; systemd reads with MSG_TRUNC);
+    ///   `payload_len` bytes follow, as the reader's buffer holds them.
+    /// - `creds_*` with `HAS_CREDS`: the SCM_CREDENTIALS the reader received (translated by the
+    ///   kernel into its PID namespace); `fds`: SCM_RIGHTS descriptors received.
+    ///   `flags::HAS_PIDFD`: an SCM_PIDFD was received too (systemd ≥ 256 asks for one).
+    /// - `watch_id`: the watched socket read from; `cgroup_*`, `addr*`, `result`, `msg_index`:
+    ///   unused (0).
+    RecvmsgExit = 4,
+}
+
+impl Hook {
+    /// Whether the record is a read by the socket's reader rather than a send.
+    pub fn is_receive(self) -> bool {
+        matches!(self, Self::RecvmsgExit)
+    }
 }
 
 impl TryFrom<u32> for Hook {
@@ -38,6 +58,7 @@ impl TryFrom<u32> for Hook {
             1 => Ok(Self::Fentry),
             2 => Ok(Self::SockSendLength),
             3 => Ok(Self::SyscallExit),
+            4 => Ok(Self::RecvmsgExit),
             other => Err(other),
         }
     }
@@ -60,6 +81,10 @@ pub mod flags {
     pub const CONNECTED: u32 = 1 << 5;
     /// The payload could not be read from the sender's memory.
     pub const PAYLOAD_UNREADABLE: u32 = 1 << 6;
+    /// A read (hook RecvmsgExit) received SCM_PIDFD.
+    pub const HAS_PIDFD: u32 = 1 << 7;
+    /// A read whose control buffer was too small (MSG_CTRUNC): credentials or fds were cut.
+    pub const READ_CTRUNC: u32 = 1 << 8;
 }
 
 /// One datagram sent to a watched socket. Followed in the ring buffer by `payload_len` bytes.

@@ -29,6 +29,8 @@ const SUN_PATH_OFFSET: u32 = 2;
 const SOL_SOCKET: i32 = 1;
 const SCM_RIGHTS: i32 = 1;
 const SCM_CREDENTIALS: i32 = 2;
+/// Linux ≥ 6.5: a pidfd of the sender, given to receivers that set SO_PASSPIDFD.
+const SCM_PIDFD: i32 = 4;
 /// How many cmsgs we walk; systemd-notify sends at most two (credentials + fds).
 const MAX_CMSGS: u32 = 4;
 
@@ -74,7 +76,7 @@ fn read_into(kernel: bool, dst: *mut u8, size: u32, src: u64) -> bool {
 }
 
 #[inline(always)]
-fn read_val<T: Copy>(kernel: bool, src: u64) -> Option<T> {
+pub fn read_val<T: Copy>(kernel: bool, src: u64) -> Option<T> {
     let mut out = core::mem::MaybeUninit::<T>::uninit();
     // SAFETY: `out` is exactly size_of::<T>() bytes; fully written on success.
     read_into(kernel, out.as_mut_ptr().cast(), size_of::<T>() as u32, src)
@@ -243,6 +245,8 @@ pub fn copy_control(ev: &mut SendEvent, parts: &MsgParts) {
             }
         } else if level == SOL_SOCKET && ty == SCM_RIGHTS {
             ev.fds += ((cmsg_len - 16) / 4) as u32;
+        } else if level == SOL_SOCKET && ty == SCM_PIDFD {
+            ev.flags |= flags::HAS_PIDFD;
         }
         // CMSG_NXTHDR: advance by CMSG_ALIGN(cmsg_len).
         at += (cmsg_len + 7) & !7;

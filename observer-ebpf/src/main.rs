@@ -4,7 +4,8 @@
 //! - `fentry`: fentry/fexit on unix_dgram_sendmsg + fentry on sock_def_readable (fentry.rs);
 //! - `tracepoint`: syscall tracepoints + tp_btf sock_send_length / sk_data_ready (syscalls.rs).
 //!
-//! Userspace loads only the programs of the strategy it picked.
+//! Userspace loads only the programs of the strategy it picked, and with either one the
+//! manager-side programs (receive.rs): what each watched socket's reader read, and when.
 #![no_std]
 #![no_main]
 
@@ -15,6 +16,7 @@ mod fentry;
 mod kernel;
 mod maps;
 mod pending;
+mod receive;
 mod syscalls;
 
 #[cfg(not(test))]

@@ -21,7 +21,7 @@ use crate::{
 
 /// `sys_enter_*` arguments start at offset 16, 8 bytes each (include/trace/events/syscalls.h).
 #[inline(always)]
-fn arg(ctx: &TracePointContext, n: usize) -> u64 {
+pub fn arg(ctx: &TracePointContext, n: usize) -> u64 {
     // SAFETY: offset within the syscall tracepoint record.
     unsafe { ctx.read_at::<u64>(16 + 8 * n) }.unwrap_or(0)
 }
@@ -117,7 +117,7 @@ pub fn sys_enter_writev(ctx: TracePointContext) -> u32 {
 
 /// The return value of a `sys_exit_*` record sits at offset 16.
 #[inline(always)]
-fn exit_ret(ctx: &TracePointContext) -> i64 {
+pub fn exit_ret(ctx: &TracePointContext) -> i64 {
     // SAFETY: offset within the syscall exit record.
     unsafe { ctx.read_at::<i64>(16) }.unwrap_or(0)
 }

@@ -109,6 +109,11 @@ pub struct TraceArgs {
     /// Also watch this socket: a path, or @name for an abstract socket (repeatable).
     #[arg(long = "socket", value_name = "PATH|@NAME")]
     pub sockets: Vec<String>,
+    /// Treat this process as the reader of the --socket sockets it holds open, as systemd is of
+    /// its own: its reads are captured, so events show whether and when it read each datagram
+    /// and with which credentials (repeatable).
+    #[arg(long = "receiver", value_name = "PID")]
+    pub receivers: Vec<u32>,
     /// Watch only the --socket sockets, not the system, user and container managers' ones.
     #[arg(long)]
     pub no_default_sockets: bool,

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::{
     correlate::{Cgroup2, ManagerRoot, Owner, Resolver, UnitMatch, unit_in},
     decode::Event,
+    delivery::{Delivered, Delivery},
     manager::{Manager, Target, UnitChange, Watcher},
     notify::NotifyAccess,
     verdict::{self, Message, PidFacts, Sender, SystemdVersion, UnitState, Verdict},
@@ -36,6 +37,9 @@ pub struct Judgement {
     /// What the verdict was computed from, for recordings (replay judges again from these).
     #[serde(skip)]
     pub inputs: Option<VerdictInputs>,
+    /// What became of the datagram on the manager's side: read or not, how late, with which
+    /// credentials (see delivery.rs).
+    pub delivery: Delivery,
 }
 
 /// Everything `verdict::judge()` needs besides the datagram itself.
@@ -72,6 +76,7 @@ pub fn rejudge(ev: &Event, unit: Option<String>, inputs: &VerdictInputs) -> Judg
         verdict: Some(v),
         note: None,
         inputs: Some(inputs.clone()),
+        delivery: Delivery::default(),
     }
 }
 
@@ -153,8 +158,25 @@ impl Judge {
         }
     }
 
-    /// Judges `ev`, which was sent to `socket`.
-    pub async fn judge(&mut self, ev: &Event, socket: Option<&Watched>) -> Judgement {
+    /// Judges `ev` knowing what became of it on the manager's side: when the manager read it,
+    /// the credentials it received are the ones its rules see.
+    pub async fn judge_delivered(
+        &mut self,
+        ev: &Event,
+        socket: Option<&Watched>,
+        delivery: Delivery,
+    ) -> Judgement {
+        let mut j = self.judge_with(ev, socket, &delivery).await;
+        j.delivery = delivery;
+        j
+    }
+
+    async fn judge_with(
+        &mut self,
+        ev: &Event,
+        socket: Option<&Watched>,
+        delivery: &Delivery,
+    ) -> Judgement {
         let Some(owner) = socket.and_then(|w| w.manager) else {
             return Judgement {
                 outcome: "unknown",
@@ -193,15 +215,29 @@ impl Judge {
                 note: Some(format!(
                     "the send failed with {errno}: systemd never received this datagram"
                 )),
-                verdict: None,
-                inputs: None,
+                ..Default::default()
             };
         }
         let unit_state = match &unit_name {
             Some(u) => Some(unit_state_at(&conn.watcher, u, ev.mono_ns).await),
             None => None,
         };
-        let sender = sender_as_manager_sees_it(ev, conn.watcher.manager());
+        // What the manager received, when its read was seen; else what it will see, predicted.
+        let sender = match (delivery.delivered, delivery.manager_creds) {
+            (_, Some(c)) => Sender {
+                pid: Some(c.pid).filter(|p| *p != 0),
+                uid: c.uid,
+                gid: c.gid,
+                alive: None,
+            },
+            (Delivered::Yes, None) => Sender {
+                pid: None,
+                uid: ev.uid,
+                gid: ev.gid,
+                alive: None,
+            },
+            _ => sender_as_manager_sees_it(ev, conn.watcher.manager()),
+        };
         let msg = message_of(ev, &sender);
         let mut note = None;
         let unit_state = match unit_state {
@@ -226,6 +262,7 @@ impl Judge {
                 unit_state,
                 version: conn.version,
             }),
+            ..Default::default()
         }
     }
 

@@ -126,6 +126,7 @@ pub fn judgement_of(r: &EventRecord) -> Judgement {
             verdict: None,
             note: r.note.clone(),
             inputs: None,
+            delivery: Default::default(),
         };
     };
     let mut j = judge::rejudge(&r.event, r.unit.clone(), inputs);

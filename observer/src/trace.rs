@@ -16,7 +16,9 @@ use crate::{
     capture::Capture,
     cli::{RecordArgs, TraceArgs},
     decode::{Clock, Event, decode},
+    delivery::{Correction, Delivered, Pairing},
     judge::Judge,
+    readers,
     recording::writer::{Rotation, Writer},
     sink::{Sink, Start, Summary, json::JsonSink, recording::RecordingSink, table::TableSink},
     watch::{self, Request, WatchError, Watched},
@@ -79,10 +81,14 @@ pub async fn run_with(
     }
     let mut capture = Capture::start(args.probe, args.ring_size)?;
     capture.set_watched(&watched)?;
+    let mut pairing = Pairing::default();
+    sync_readers(&mut capture, &mut pairing, &watched, &args.receivers)?;
     if verbose > 0 {
         spawn_kernel_logger(&mut capture);
     }
     report_start(&capture, &watched);
+    let mut hooks = capture.hooks.clone();
+    hooks.extend(capture.receive.iter().flatten().cloned());
 
     let refused: Vec<(String, String)> = capture
         .refused
@@ -91,7 +97,7 @@ pub async fn run_with(
         .collect();
     sink.start(&Start {
         strategy: capture.strategy.to_string(),
-        hooks: &capture.hooks,
+        hooks: &hooks,
         refused: &refused,
         watched: &watched,
     })?;
@@ -119,6 +125,7 @@ pub async fn run_with(
         events: 0,
         malformed: 0,
         waiting: Default::default(),
+        pairing,
     };
     let mut dropped_seen = 0u64;
     out.judge.prepare(&watched).await;
@@ -152,6 +159,9 @@ pub async fn run_with(
                     by_id = watch::by_id(&watched);
                     out.judge.prepare(&watched).await;
                 }
+                // Readers come and go with their sockets (a manager restarts, a receiver exits).
+                let gone = sync_readers(&mut capture, &mut out.pairing, &watched, &args.receivers)?;
+                out.corrections(&gone, &by_id)?;
             }
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
@@ -162,6 +172,9 @@ pub async fn run_with(
     if unit_changes {
         out.units().await?;
     }
+    let unread = out.pairing.finish();
+    out.corrections(&unread, &by_id)?;
+    out.sink.flush()?;
 
     let c = capture.counters()?;
     if c.dropped > dropped_seen {
@@ -193,6 +206,8 @@ struct Collector {
     malformed: u64,
     /// Decoded, not yet judged: see JUDGE_AFTER.
     waiting: std::collections::VecDeque<Event>,
+    /// Sends paired with their managers' reads.
+    pairing: Pairing,
 }
 
 impl Collector {
@@ -214,7 +229,15 @@ impl Collector {
     ) -> anyhow::Result<()> {
         while let Some(item) = ring.next() {
             match decode(&item, &self.clock) {
-                Ok(ev) => self.waiting.push_back(ev),
+                Ok(ev) if ev.hook.is_receive() => {
+                    let late = self.pairing.read(&ev);
+                    self.corrections(&late, by_id)?;
+                }
+                Ok(ev) => {
+                    let late = self.pairing.sent(&ev);
+                    self.corrections(&late, by_id)?;
+                    self.waiting.push_back(ev);
+                }
                 Err(e) => {
                     self.malformed += 1;
                     eprintln!("observer: skipped a malformed ring record: {e}");
@@ -227,15 +250,25 @@ impl Collector {
                 self.waiting.clear();
                 break;
             }
-            if !all && now.saturating_sub(ev.mono_ns) < JUDGE_AFTER.as_nanos() as u64 {
+            // Wait for the D-Bus signals, and (bounded) for the manager to read it.
+            if !all
+                && (now.saturating_sub(ev.mono_ns) < JUDGE_AFTER.as_nanos() as u64
+                    || self.pairing.hold(ev, now))
+            {
                 break;
             }
             let mut ev = self.waiting.pop_front().expect("front exists");
+            let delivery = self.pairing.take(&ev, all);
+            let unread =
+                delivery.delivered == Delivered::Unknown && self.pairing.has_reader(ev.watch_id);
             if !ev.matched_by_identity {
                 ev.watch_id =
                     watch::disambiguate(ev.watch_id, &ev.dest, ev.pidns_ino, by_id.values());
             }
-            let j = self.judge.judge(&ev, by_id.get(&ev.watch_id)).await;
+            let j = self
+                .judge
+                .judge_delivered(&ev, by_id.get(&ev.watch_id), delivery)
+                .await;
             if !self.units.is_empty()
                 && !j
                     .unit
@@ -244,12 +277,47 @@ impl Collector {
             {
                 continue;
             }
+            if unread {
+                self.pairing.await_read(&ev, j.unit.clone());
+            }
             self.sink.event(&ev, &j, by_id)?;
             self.events += 1;
         }
         self.sink.flush()?;
         Ok(())
     }
+}
+
+impl Collector {
+    /// Shows what became of datagrams shown earlier as not read yet.
+    fn corrections(
+        &mut self,
+        list: &[Correction],
+        by_id: &BTreeMap<u32, Watched>,
+    ) -> anyhow::Result<()> {
+        for c in list {
+            self.sink.delivery(c, by_id)?;
+        }
+        Ok(())
+    }
+}
+
+/// Tells the kernel whose reads to capture (the managers of the watched sockets and the
+/// `--receiver` processes) and the pairing which sockets they read; returns the sends that
+/// lost their reader before it read them.
+fn sync_readers(
+    capture: &mut Capture,
+    pairing: &mut Pairing,
+    watched: &[Watched],
+    receivers: &[u32],
+) -> anyhow::Result<Vec<Correction>> {
+    if capture.receive.is_err() {
+        return Ok(Vec::new());
+    }
+    let found = readers::find(watched, receivers);
+    let tgids: Vec<u32> = found.iter().map(|r| r.tgid).collect();
+    capture.set_readers(&tgids)?;
+    Ok(pairing.set_readers(found.iter().map(|r| r.watch_id).collect()))
 }
 
 /// `*` and `?` globs, as journalctl -u takes them.
@@ -310,6 +378,10 @@ fn report_start(capture: &Capture, watched: &[Watched]) {
         capture.strategy,
         capture.hooks.join(", ")
     );
+    match &capture.receive {
+        Ok(hooks) => eprintln!("observer: managers' reads via {}", hooks.join(", ")),
+        Err(why) => eprintln!("observer: managers' reads are not captured: {why}"),
+    }
     for w in watched {
         eprintln!("observer: watching {} ({})", w.address, w.owner);
     }

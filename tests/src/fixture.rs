@@ -15,7 +15,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::observer::Observer;
+use crate::{observer::Observer, reader::Reader};
 
 /// Names of the receiving sockets, one per test that needs one.
 pub const ROLES: &[&str] = &[
@@ -30,6 +30,8 @@ pub struct Fixture {
     /// An abstract socket, `@name`.
     pub abstract_name: String,
     _abstract: UnixDatagram,
+    /// A socket read by a process of its own, which the observer is told is its reader.
+    reader: Mutex<Reader>,
     observer: Mutex<State>,
 }
 
@@ -68,16 +70,22 @@ impl Fixture {
         args.extend(["--socket".into(), format!("@{abstract_name}")]);
         // PR_SET_PDEATHSIG (see Observer::start) fires when the *thread* that forked exits, and
         // libtest runs each test on its own thread: fork from one that lives as long as we do.
+        let reader_path = dir.join("reader.sock");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let reader = Reader::start(&reader_path);
+            let mut args = args;
+            args.extend(["--socket".into(), reader.path.clone()]);
+            args.extend(["--receiver".into(), reader.pid.to_string()]);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let _ = tx.send(std::panic::catch_unwind(|| Observer::start(&args)));
+            let started = std::panic::catch_unwind(|| Observer::start(&args));
+            let _ = tx.send(started.map(|obs| (obs, reader)));
             loop {
                 std::thread::park();
             }
         });
-        let obs = match rx.recv().expect("observer thread") {
-            Ok(obs) => obs,
+        let (obs, reader) = match rx.recv().expect("observer thread") {
+            Ok(started) => started,
             Err(panic) => std::panic::resume_unwind(panic),
         };
         Fixture {
@@ -86,6 +94,7 @@ impl Fixture {
             closed,
             abstract_name,
             _abstract: abs,
+            reader: Mutex::new(reader),
             observer: Mutex::new(State {
                 obs,
                 stash: HashMap::new(),
@@ -114,6 +123,11 @@ impl Fixture {
         } else {
             "path"
         }
+    }
+
+    /// The hooks the shared observer attached, as its start record lists them.
+    pub fn hooks(&self) -> String {
+        self.lock().obs.start["hooks"].to_string()
     }
 
     /// The strategy the shared observer uses.
@@ -156,6 +170,43 @@ impl Fixture {
             st.stash.entry(d).or_default().push(ev);
         }
         st.stash.remove(dest).unwrap_or_default()
+    }
+
+    /// The socket with a reader of its own (see reader.rs).
+    pub fn reader(&self) -> MutexGuard<'_, Reader> {
+        self.reader.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next `n` `delivery` records for `dest`, failing after `timeout`.
+    pub fn deliveries(&self, dest: &str, n: usize, timeout: Duration) -> Vec<Value> {
+        let mut st = self.lock();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mine: Vec<usize> = (0..st.obs.deliveries.len())
+                .filter(|i| st.obs.deliveries[*i]["dest"] == dest)
+                .collect();
+            if mine.len() >= n {
+                let mut out: Vec<Value> = mine[..n]
+                    .iter()
+                    .rev()
+                    .map(|i| st.obs.deliveries.remove(*i))
+                    .collect();
+                out.reverse();
+                return out;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!(
+                    "got {} of {n} delivery records for {dest} in {timeout:?}",
+                    mine.len()
+                );
+            }
+            // Pumping the output: events that come meanwhile are kept for their tests.
+            if let Some(ev) = st.obs.next_event(left.min(Duration::from_millis(200))) {
+                let d = ev["dest"].as_str().unwrap_or_default().to_string();
+                st.stash.entry(d).or_default().push(ev);
+            }
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -3,6 +3,7 @@
 
 pub mod fixture;
 pub mod observer;
+pub mod reader;
 pub mod sender;
 pub mod testbed;
 

@@ -28,6 +28,8 @@ pub struct Observer {
     lines: Receiver<Value>,
     stderr: Receiver<String>,
     pub start: Value,
+    /// `delivery` records (a datagram shown unread, read later or never) seen so far.
+    pub deliveries: Vec<Value>,
 }
 
 impl Observer {
@@ -106,6 +108,7 @@ impl Observer {
             lines,
             stderr,
             start,
+            deliveries: Vec::new(),
         }
     }
 
@@ -126,6 +129,7 @@ impl Observer {
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             {
                 Ok(v) if v["record"] == "event" => return Some(v),
+                Ok(v) if v["record"] == "delivery" => self.deliveries.push(v),
                 Ok(_) => {}
                 Err(_) => return None,
             }

@@ -497,3 +497,94 @@ fn ring_overflow_is_counted_exactly() {
     );
     let _ = fs::remove_dir_all(dir);
 }
+
+/// The delivery outcome of an event: its own, or the `delivery` record that followed it when it
+/// was shown before it was read.
+fn delivery_of(f: &Fixture, ev: &Value) -> Value {
+    if ev["delivered"] != "unknown" {
+        return ev.clone();
+    }
+    let d = f
+        .deliveries(ev["dest"].as_str().unwrap(), 1, WAIT)
+        .remove(0);
+    assert_eq!(
+        (&d["mono_ns"], &d["tid"], &d["payload"]),
+        (&ev["mono_ns"], &ev["tid"], &ev["payload"]),
+        "the delivery record names its event"
+    );
+    d
+}
+
+/// The reader's side, with a reader that reads as systemd does (tests/src/reader.rs): what it
+/// read and with which credentials; a stalled reader's queue delay; datagrams it never read.
+#[test]
+fn the_readers_side_credentials_queue_delay_and_unread_datagrams() {
+    require_root!();
+    let f = fixture();
+    let (to, reader_pid, pidfd) = {
+        let r = f.reader();
+        (r.path.clone(), r.pid, r.pidfd)
+    };
+    assert!(
+        f.hooks().contains("sys_exit_recvmsg"),
+        "the reads are captured"
+    );
+
+    // Read at once, with the sender's credentials as the reader received them.
+    let (pid, lines) = nsend(&["--to", &to, "READY=1\nSTATUS=read at once"]);
+    assert_eq!(lines, ["27"]);
+    let ev = &f.events(&to, 1, WAIT)[0];
+    assert_eq!(ev["pid"], pid);
+    assert_eq!(ev["delivered"], true, "{ev}");
+    assert_eq!(ev["read_by"], reader_pid);
+    assert_eq!(
+        ev["manager_creds"],
+        serde_json::json!({"pid": pid, "uid": 0, "gid": 0})
+    );
+    assert_eq!(
+        ev["pidfd"], pidfd,
+        "SCM_PIDFD came iff the reader asked for it"
+    );
+    assert!(ev["queue_delay_us"].as_u64().unwrap() < 1_000_000, "{ev}");
+
+    // As root, credentials naming another process: the reader gets those, not the sender's.
+    let (_, lines) = nsend(&["--to", &to, "--creds", "1:0:0", "STATUS=as pid 1"]);
+    assert_eq!(lines, ["15"]);
+    let ev = &f.events(&to, 1, WAIT)[0];
+    assert_eq!(ev["delivered"], true, "{ev}");
+    assert_eq!(ev["manager_creds"]["pid"], 1);
+
+    // A stalled reader: the datagrams wait in its queue for as long as it is stopped.
+    const STALL: Duration = Duration::from_secs(2);
+    f.reader().stop();
+    let (_, lines) = nsend(&["--to", &to, "--repeat", "2", "STATUS=stalled"]);
+    assert_eq!(lines, ["14", "14"]);
+    std::thread::sleep(STALL);
+    f.reader().resume();
+    for ev in f.events(&to, 2, WAIT) {
+        let d = delivery_of(f, &ev);
+        assert_eq!(d["delivered"], true, "{d}");
+        let delay = Duration::from_micros(d["queue_delay_us"].as_u64().unwrap());
+        assert!(
+            delay >= STALL && delay < STALL + Duration::from_secs(2),
+            "queue delay {delay:?} for a {STALL:?} stall: {d}"
+        );
+    }
+
+    // Never read: the reader is stopped, then ends (its socket closes with it).
+    f.reader().stop();
+    let (_, lines) = nsend(&["--to", &to, "STATUS=never read"]);
+    assert_eq!(lines, ["17"]);
+    f.reader().end();
+    let ev = &f.events(&to, 1, WAIT)[0];
+    let d = delivery_of(f, ev);
+    assert_eq!(d["delivered"], false, "{d}");
+    assert_eq!(d["manager_creds"], Value::Null);
+    assert!(
+        d["delivery_note"]
+            .as_str()
+            .unwrap()
+            .contains("reader exited"),
+        "{d}"
+    );
+}

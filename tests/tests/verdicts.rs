@@ -112,6 +112,89 @@ fn about_notifications(line: &str) -> bool {
     .any(|k| line.contains(k))
 }
 
+/// The PIDs in systemd's "Got notification message from PID N…" lines: the SCM_CREDENTIALS pid
+/// it received, in its PID namespace.
+fn journal_sender_pids(lines: &[String]) -> Vec<u64> {
+    let mut out: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| {
+            let rest = l.split_once("otification message from PID ")?.1;
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The manager's side as the observer saw it: every datagram that reached the manager was read
+/// by it (`delivered`), the failed sends were not, and the credentials it received name the
+/// PIDs systemd's journal prints for the same messages (as root, systemd-notify's forged main
+/// PID; as nobody, its own PID on the retry without credentials). A failure's text, if any.
+fn manager_side(
+    events: &[Value],
+    deliveries: &[Value],
+    journal: &[String],
+    unit: &str,
+) -> Option<String> {
+    let mut seen = Vec::new();
+    for shown in events {
+        // Shown before systemd read it (a busy PID 1): the delivery record that followed.
+        let later = deliveries
+            .iter()
+            .find(|d| d["mono_ns"] == shown["mono_ns"] && d["tid"] == shown["tid"]);
+        let merged;
+        let e = match later {
+            Some(d) if shown["delivered"] == "unknown" => {
+                merged = merge(shown, d);
+                &merged
+            }
+            _ => shown,
+        };
+        let want = e["verdict"] != "not-delivered";
+        if e["delivered"] != want {
+            return Some(format!(
+                "{unit}: delivered is {} (want {want}): {e}",
+                e["delivered"]
+            ));
+        }
+        if want {
+            let Some(pid) = e["manager_creds"]["pid"].as_u64() else {
+                return Some(format!("{unit}: no manager_creds: {e}"));
+            };
+            // systemd prints the PID only for messages it logs (252 logs none for a lone
+            // BARRIER=1): compare those.
+            let logged = e["logs"].as_array().is_some_and(|ls| {
+                ls.iter().any(|l| {
+                    l["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("otification message from PID"))
+                })
+            });
+            if logged {
+                seen.push(pid);
+            }
+            if e["queue_delay_us"].as_u64().is_none() {
+                return Some(format!("{unit}: no queue_delay_us: {e}"));
+            }
+        }
+    }
+    seen.sort();
+    let logged = journal_sender_pids(journal);
+    (seen != logged).then(|| {
+        format!("{unit}: the manager received credentials of PIDs {seen:?}, its journal names {logged:?}")
+    })
+}
+
+/// An event with the keys of the delivery record that completed it.
+fn merge(event: &Value, delivery: &Value) -> Value {
+    let mut out = event.clone();
+    for k in ["delivered", "queue_delay_us", "manager_creds", "read_by"] {
+        out[k] = delivery[k].clone();
+    }
+    out
+}
+
 /// What systemd logged about notification messages for `unit`.
 fn journal_lines(tb: &Testbed, unit: &str) -> Vec<String> {
     tb.journal(unit)
@@ -181,6 +264,7 @@ fn verdicts_match_systemd_252() {
                 "{unit}: verdicts {got:?} (want {want:?}), reasons {reasons:?}\n  predicted {predicted:#?}\n  journal   {journal:#?}\n  state {settled} (want {state})"
             ));
         }
+        failures.extend(manager_side(&events, &obs.deliveries, &journal, unit));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -244,6 +328,7 @@ fn user_manager_verdicts_match_systemd_252() {
                 "{unit}: verdicts {got:?} (want {want:?})\n  predicted {predicted:#?}\n  journal   {journal:#?}\n  state {settled} (want {state})"
             ));
         }
+        failures.extend(manager_side(&events, &obs.deliveries, &journal, unit));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

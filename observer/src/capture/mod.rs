@@ -2,6 +2,7 @@
 //! allows, attach them, and hand out the ring buffer and counters.
 
 mod offsets;
+mod receive;
 mod strategy;
 
 use anyhow::Context as _;
@@ -32,6 +33,8 @@ pub struct Capture {
     pub refused: Vec<(Strategy, String)>,
     /// The kernel hooks attached, e.g. `tp_btf/sock_send_length`.
     pub hooks: Vec<String>,
+    /// What the manager side (reads of watched sockets) attached, or why it could not.
+    pub receive: Result<Vec<String>, String>,
     stats: PerCpuArray<MapData, u64>,
 }
 
@@ -65,6 +68,7 @@ impl Capture {
             })();
             match attempt {
                 Ok((mut ebpf, hooks)) => {
+                    let receive = receive::attach(&mut ebpf).map_err(|e| format!("{e:#}"));
                     let stats =
                         PerCpuArray::try_from(ebpf.take_map("STATS").context("no STATS map")?)?;
                     return Ok(Self {
@@ -72,6 +76,7 @@ impl Capture {
                         strategy,
                         refused,
                         hooks,
+                        receive,
                         stats,
                     });
                 }
@@ -121,6 +126,18 @@ impl Capture {
         }
         sync_map(&mut self.ebpf, "WATCHED_SOCKETS", &sockets)?;
         sync_map(&mut self.ebpf, "WATCHED_PATHS", &paths)
+    }
+}
+
+impl Capture {
+    /// Makes the kernel's set of readers (processes whose reads of watched sockets are
+    /// captured) equal to `tgids`.
+    pub fn set_readers(&mut self, tgids: &[u32]) -> anyhow::Result<()> {
+        if self.receive.is_err() {
+            return Ok(());
+        }
+        let wanted: Vec<(u32, u32)> = tgids.iter().map(|t| (*t, 1)).collect();
+        sync_map(&mut self.ebpf, "READERS", &wanted)
     }
 }
 

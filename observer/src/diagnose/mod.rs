@@ -160,6 +160,7 @@ async fn live(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
     let trace = TraceArgs {
         probe: args.probe,
         sockets: args.sockets.clone(),
+        receivers: Vec::new(),
         no_default_sockets: false,
         units: Vec::new(),
         json: false,

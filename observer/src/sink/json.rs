@@ -8,8 +8,14 @@ use std::{
 
 use serde_json::{Value, json};
 
-use super::{Sink, Start, Summary, rfc3339, watch_label};
-use crate::{decode::Event, judge::Judgement, notify, watch::Watched};
+use super::{Sink, Start, Summary, read_wall_ns, rfc3339, watch_label};
+use crate::{
+    decode::Event,
+    delivery::{Correction, Delivery},
+    judge::Judgement,
+    notify,
+    watch::Watched,
+};
 
 pub struct JsonSink<W: Write> {
     out: BufWriter<W>,
@@ -31,7 +37,7 @@ impl<W: Write> JsonSink<W> {
 /// The JSON form of one event (also used by recordings and tests).
 pub fn event_json(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) -> Value {
     let v = j.verdict.as_ref();
-    json!({
+    let mut out = json!({
         "record": "event",
         "ts": rfc3339(ev.wall_ns),
         "mono_ns": ev.mono_ns,
@@ -66,7 +72,48 @@ pub fn event_json(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) -
         "caveats": v.map(|v| &v.caveats),
         "logs": v.map(|v| &v.logs),
         "note": j.note,
-    })
+    });
+    add_delivery(&mut out, ev, &j.delivery);
+    out
+}
+
+/// The manager-side keys: `delivered` (true, false, "unknown"), `queue_delay_us`,
+/// `manager_creds` ({pid, uid, gid} as the manager received them), `read_ts`, `read_by` (the
+/// reader's host PID), `pidfd` (an SCM_PIDFD came too) and `delivery_note`.
+fn add_delivery(out: &mut Value, ev: &Event, d: &Delivery) {
+    let keys = json!({
+        "delivered": d.delivered,
+        "queue_delay_us": d.queue_delay_us,
+        "manager_creds": d.manager_creds,
+        "read_ts": read_wall_ns(ev, d).map(rfc3339),
+        "read_by": d.reader_pid,
+        "pidfd": d.pidfd,
+        "delivery_note": d.note,
+    });
+    if let (Some(o), Value::Object(k)) = (out.as_object_mut(), keys) {
+        o.extend(k);
+    }
+}
+
+/// A `delivery` record: what became of a datagram shown earlier as not read yet. It names the
+/// event by `mono_ns`, `pid`, `tid` and `msg_index`, and repeats `dest`, `socket`, `unit` and
+/// `payload` so that it reads on its own.
+pub fn correction_json(c: &Correction, watched: &BTreeMap<u32, Watched>) -> Value {
+    let ev = &c.event;
+    let mut out = json!({
+        "record": "delivery",
+        "ts": rfc3339(ev.wall_ns),
+        "mono_ns": ev.mono_ns,
+        "pid": ev.pid,
+        "tid": ev.tid,
+        "msg_index": ev.msg_index,
+        "dest": ev.dest,
+        "socket": watch_label(ev, watched),
+        "unit": c.unit,
+        "payload": notify::escape(&ev.payload),
+    });
+    add_delivery(&mut out, ev, &c.delivery);
+    out
 }
 
 impl<W: Write> Sink for JsonSink<W> {
@@ -92,6 +139,14 @@ impl<W: Write> Sink for JsonSink<W> {
         watched: &BTreeMap<u32, Watched>,
     ) -> std::io::Result<()> {
         self.line(&event_json(ev, j, watched))
+    }
+
+    fn delivery(
+        &mut self,
+        c: &Correction,
+        watched: &BTreeMap<u32, Watched>,
+    ) -> std::io::Result<()> {
+        self.line(&correction_json(c, watched))
     }
 
     fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()> {

@@ -6,7 +6,13 @@ pub mod table;
 
 use std::collections::BTreeMap;
 
-use crate::{decode::Event, judge::Judgement, manager::UnitChange, watch::Watched};
+use crate::{
+    decode::Event,
+    delivery::{Correction, Delivered, Delivery},
+    judge::Judgement,
+    manager::UnitChange,
+    watch::Watched,
+};
 
 /// What a sink is told once capture runs.
 pub struct Start<'a> {
@@ -41,6 +47,32 @@ pub trait Sink {
     fn finish(&mut self, summary: &Summary) -> std::io::Result<()>;
     /// Called after each batch: push buffered output out.
     fn flush(&mut self) -> std::io::Result<()>;
+    /// A datagram already shown unread was read by its manager, or will never be.
+    fn delivery(
+        &mut self,
+        _c: &Correction,
+        _watched: &BTreeMap<u32, Watched>,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The manager-side delay for people: `3.2ms`, `2.8s`; `unread` when never read, `-` when
+/// unknown.
+pub fn delay_text(d: &Delivery) -> String {
+    match (d.delivered, d.queue_delay_us) {
+        (Delivered::Yes, Some(us)) if us < 1_000 => format!("{us}µs"),
+        (Delivered::Yes, Some(us)) if us < 1_000_000 => format!("{:.1}ms", us as f64 / 1e3),
+        (Delivered::Yes, Some(us)) => format!("{:.1}s", us as f64 / 1e6),
+        (Delivered::No, _) => "unread".into(),
+        _ => "-".into(),
+    }
+}
+
+/// Wall-clock time of the manager's read of `ev`.
+pub fn read_wall_ns(ev: &Event, d: &Delivery) -> Option<i128> {
+    d.read_mono_ns
+        .map(|r| ev.wall_ns + (r as i128 - ev.mono_ns as i128))
 }
 
 /// Several sinks at once (`record --json`: the file and stdout).
@@ -67,6 +99,13 @@ impl Sink for Vec<Box<dyn Sink>> {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.iter_mut().try_for_each(|s| s.flush())
+    }
+    fn delivery(
+        &mut self,
+        c: &Correction,
+        watched: &BTreeMap<u32, Watched>,
+    ) -> std::io::Result<()> {
+        self.iter_mut().try_for_each(|s| s.delivery(c, watched))
     }
 }
 
@@ -132,6 +171,20 @@ mod tests {
             rfc3339(951_782_400_000_000_000),
             "2000-02-29T00:00:00.000000Z"
         );
+    }
+
+    #[test]
+    fn delays() {
+        let d = |delivered, us| Delivery {
+            delivered,
+            queue_delay_us: us,
+            ..Default::default()
+        };
+        assert_eq!(delay_text(&d(Delivered::Yes, Some(420))), "420µs");
+        assert_eq!(delay_text(&d(Delivered::Yes, Some(12_340))), "12.3ms");
+        assert_eq!(delay_text(&d(Delivered::Yes, Some(2_812_000))), "2.8s");
+        assert_eq!(delay_text(&d(Delivered::No, None)), "unread");
+        assert_eq!(delay_text(&d(Delivered::Unknown, None)), "-");
     }
 
     #[test]

@@ -5,11 +5,17 @@ use std::{collections::BTreeMap, io::Write};
 
 use prettytable::{Cell, Row, Table, format};
 
-use super::{Sink, Start, Summary, result_text, rfc3339, watch_label};
-use crate::{decode::Event, judge::Judgement, notify, watch::Watched};
+use super::{Sink, Start, Summary, delay_text, read_wall_ns, result_text, rfc3339, watch_label};
+use crate::{
+    decode::Event,
+    delivery::{Correction, Delivered},
+    judge::Judgement,
+    notify,
+    watch::Watched,
+};
 
 /// (title, width) of each column; the last one takes what it needs.
-const COLUMNS: [(&str, usize); 11] = [
+const COLUMNS: [(&str, usize); 12] = [
     ("TIME", 15),
     ("PID", 7),
     ("COMM", 15),
@@ -19,6 +25,8 @@ const COLUMNS: [(&str, usize); 11] = [
     ("RESULT", 9),
     ("CREDS", 9),
     ("FDS", 3),
+    // From the send to the manager's read of it (`unread`: never read; `-`: not known).
+    ("DELAY", 7),
     ("VERDICT", 13),
     ("MESSAGE", 0),
 ];
@@ -100,9 +108,45 @@ impl<W: Write> Sink for TableSink<W> {
             result_text(ev.result),
             creds,
             ev.fds.to_string(),
+            delay_text(&j.delivery),
             verdict,
             message,
         ])
+    }
+
+    /// One line under the table's flow: the datagram shown earlier as not read yet.
+    fn delivery(
+        &mut self,
+        c: &Correction,
+        watched: &BTreeMap<u32, Watched>,
+    ) -> std::io::Result<()> {
+        let ev = &c.event;
+        let sent = rfc3339(ev.wall_ns);
+        let what = notify::summary(&ev.fields());
+        let unit = c.unit.as_deref().unwrap_or("-");
+        let d = &c.delivery;
+        let outcome = match d.delivered {
+            Delivered::Yes => {
+                let at = read_wall_ns(ev, d).map(rfc3339).unwrap_or_default();
+                let creds = d
+                    .manager_creds
+                    .map(|c| format!(" as from PID {}", c.pid))
+                    .unwrap_or_default();
+                format!(
+                    "read by the manager at {}, {} after it was sent{creds}",
+                    at.get(11..26).unwrap_or(&at),
+                    delay_text(d)
+                )
+            }
+            _ => d.note.clone().unwrap_or_else(|| "unknown".into()),
+        };
+        writeln!(
+            self.out,
+            " ↳ {} PID {} to {} ({unit}): {what} — {outcome}",
+            sent.get(11..26).unwrap_or(&sent),
+            ev.pid,
+            watch_label(ev, watched),
+        )
     }
 
     fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()> {
