@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::decode::{Creds, Event};
 
@@ -35,6 +35,16 @@ pub enum Delivered {
     Unknown,
 }
 
+impl<'de> Deserialize<'de> for Delivered {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Bool(true) => Self::Yes,
+            serde_json::Value::Bool(false) => Self::No,
+            _ => Self::Unknown,
+        })
+    }
+}
+
 impl Serialize for Delivered {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -46,7 +56,7 @@ impl Serialize for Delivered {
 }
 
 /// What became of one datagram on the manager's side.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
     pub delivered: Delivered,
     /// From the start of the send to the manager's read, in microseconds.
@@ -54,13 +64,13 @@ pub struct Delivery {
     /// SCM_CREDENTIALS as the manager received them (pid in its PID namespace; 0 when the sender
     /// is not visible there).
     pub manager_creds: Option<Creds>,
-    /// CLOCK_MONOTONIC nanoseconds when the read returned.
+    /// CLOCK_MONOTONIC nanoseconds when the read returned (recordings keep it separately).
     #[serde(skip)]
     pub read_mono_ns: Option<u64>,
     /// The reading process (host PID).
     pub reader_pid: Option<u32>,
     /// The manager also received an SCM_PIDFD for the sender.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pidfd: bool,
     /// Why `delivered` is not simply true.
     pub note: Option<String>,
@@ -78,7 +88,7 @@ impl Delivery {
 
 /// A datagram shown before it was read, now read (or given up): its event, its unit as shown,
 /// and what became of it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Correction {
     pub event: Event,
     pub unit: Option<String>,

@@ -65,6 +65,10 @@ pub fn replay(
             Record::Event(_) => {}
             Record::Unit(u) if filter.in_time(u.wall_ns) => sink.unit(&u.manager, &u.change)?,
             Record::Unit(_) => {}
+            Record::Delivery(d) if filter.keeps_unit(d.correction.unit.as_deref()) => {
+                sink.delivery(&d.correction(), &watched)?
+            }
+            Record::Delivery(_) => {}
             Record::Drops { new, total } => {
                 summary.dropped += new;
                 sink.drops(*new, *total)?;
@@ -119,6 +123,8 @@ impl ReplayFilter {
 
 /// The judgement of a recorded event: judged again where it has a verdict's inputs.
 pub fn judgement_of(r: &EventRecord) -> Judgement {
+    let mut delivery = r.delivery.clone();
+    delivery.read_mono_ns = r.read_mono_ns;
     let Some(inputs) = &r.inputs else {
         return Judgement {
             unit: r.unit.clone(),
@@ -126,11 +132,12 @@ pub fn judgement_of(r: &EventRecord) -> Judgement {
             verdict: None,
             note: r.note.clone(),
             inputs: None,
-            delivery: Default::default(),
+            delivery,
         };
     };
     let mut j = judge::rejudge(&r.event, r.unit.clone(), inputs);
     j.note = r.note.clone();
+    j.delivery = delivery;
     if let Some(v) = j.verdict.as_mut() {
         let now = kind_name(v.kind);
         if r.kind.as_deref().is_some_and(|k| k != now) {

@@ -218,9 +218,15 @@ fn verdicts_match_systemd_252() {
         watching.contains(&format!("container {}", tb.leader)),
         "the container's notify socket is found: {watching}"
     );
+    // A recorder alongside: replaying its file must give the same verdicts, and diagnose must
+    // name each failing scenario's cause (checked at the end).
+    let recording =
+        std::env::temp_dir().join(format!("observer-verdicts-{}.rec", std::process::id()));
+    let recorder = Observer::record(&recording, &["-u", "tb-*"]);
 
     let ours = format!("container {}", tb.leader);
     let mut failures = Vec::new();
+    let mut all_events = Vec::new();
     for (unit, want, state) in SCENARIOS {
         tb.exec(&["systemctl", "start", "--no-block", unit]);
         tb.settle(unit, Duration::from_secs(30));
@@ -265,8 +271,109 @@ fn verdicts_match_systemd_252() {
             ));
         }
         failures.extend(manager_side(&events, &obs.deliveries, &journal, unit));
+        all_events.extend(events);
     }
+    recorder.stop();
+    failures.extend(replay_matches(&recording, &all_events, &ours));
+    failures.extend(diagnose_names_the_causes(&recording, &ours));
+    let _ = std::fs::remove_file(&recording);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `observer replay --json` of the recording: the same datagrams, units and verdicts as the live
+/// trace (the fields both observers decide alike; each stamps and pairs reads on its own).
+fn replay_matches(file: &std::path::Path, live: &[Value], ours: &str) -> Option<String> {
+    let out = std::process::Command::new(observer_tests::workspace_bin("observer"))
+        .args(["replay", "--json"])
+        .arg(file)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Some(format!(
+            "replay failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let keys = [
+        "pid", "comm", "unit", "verdict", "kind", "reason", "payload", "result", "creds", "fds",
+        "logs",
+    ];
+    let pick = |e: &Value| -> Vec<Value> { keys.iter().map(|k| e[*k].clone()).collect() };
+    let replayed: Vec<Vec<Value>> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["record"] == "event" && e["socket"] == ours)
+        .map(|e| pick(&e))
+        .collect();
+    let live: Vec<Vec<Value>> = live.iter().map(pick).collect();
+    (replayed != live).then(|| {
+        format!("replay differs from the live trace:\n  replay {replayed:#?}\n  live {live:#?}")
+    })
+}
+
+/// `observer diagnose FILE`: each failing scenario's story names the cause and the fix.
+fn diagnose_names_the_causes(file: &std::path::Path, ours: &str) -> Vec<String> {
+    let out = std::process::Command::new(observer_tests::workspace_bin("observer"))
+        .args(["diagnose", "-u", "tb-*"])
+        .arg(file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("diagnose:\n{text}");
+    let expect: &[(&str, &[&str])] = &[
+        (
+            "tb-notify-python.service",
+            &["started after", "READY=1 from PID"],
+        ),
+        (
+            "tb-notify-child-nobody.service",
+            &[
+                "start timed out after",
+                "TimeoutStartSec=5.0 s",
+                "but reception only permitted for main PID",
+                "→ set NotifyAccess=all",
+                "send failed with EPERM",
+            ],
+        ),
+        (
+            "tb-notify-never.service",
+            &[
+                "start timed out after",
+                "no READY=1 arrived: nothing from the unit's processes",
+                "NOTIFY_SOCKET",
+            ],
+        ),
+        (
+            "tb-notify-watchdog.service",
+            &[
+                "watchdog timeout (WatchdogSec=2.0 s)",
+                "last accepted WATCHDOG=1",
+                "ERRNO=5 (Input/output error)",
+            ],
+        ),
+        (
+            "tb-notify-mainpid.service",
+            &["started after", "1 message rejected", "MAINPID=", "MainPID"],
+        ),
+        (
+            "tb-notify-simple-none.service",
+            &["reception is disabled", "NotifyAccess=none"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (unit, needles) in expect {
+        let head = format!("● {unit} ({ours})");
+        let Some(section) = text.split("\n\n").find(|s| s.starts_with(&head)) else {
+            failures.push(format!("diagnose has no story for {unit}"));
+            continue;
+        };
+        for n in *needles {
+            if !section.contains(n) {
+                failures.push(format!("diagnose of {unit} lacks {n:?}:\n{section}"));
+            }
+        }
+    }
+    failures
 }
 
 /// A user manager (user@1000.service) inside the container: its socket is found and its units'

@@ -89,6 +89,12 @@ pub fn explain(a: &Attempt, s: &Settings) -> Finding {
         text.push_str("; ");
         text.push_str(&e);
     }
+    if kind == "started"
+        && let Some(late) = late_ready(a, s)
+    {
+        text.push_str("; ");
+        text.push_str(&late);
+    }
     if a.start_ns.is_none() && kind != "running" {
         text =
             format!("(the recording began after this start: what came before is not in it) {text}");
@@ -104,6 +110,9 @@ fn is_notify(s: &Settings) -> bool {
 
 /// Why no READY=1 got through, from what the unit's processes sent, most telling first.
 fn why_not_ready(a: &Attempt, s: &Settings) -> String {
+    if let Some(late) = late_ready(a, s) {
+        return late;
+    }
     if let Some(e) = first_accepted(a, Key::Ready) {
         return format!(
             "READY=1 from PID {} was accepted, yet the start did not complete",
@@ -172,6 +181,43 @@ fn why_not_ready(a: &Attempt, s: &Settings) -> String {
             format!("only {others} other messages")
         }
     )
+}
+
+/// A READY=1 that the manager read late (against TimeoutStartSec=), or never read: the
+/// manager's side, seen by the receive capture (delivery.rs).
+fn late_ready(a: &Attempt, s: &Settings) -> Option<String> {
+    use crate::delivery::Delivered;
+    let e = a.events().find(|e| {
+        e.event.result >= 0
+            && e.event
+                .fields()
+                .iter()
+                .any(|f| f.key == Key::Ready && f.value == "1")
+    })?;
+    let sent = super::clock_text(e.event.wall_ns);
+    let limit = s.timeout_start_usec.filter(|t| *t != u64::MAX && *t > 0);
+    match (e.delivery.delivered, e.delivery.queue_delay_us) {
+        (Delivered::No, _) => Some(format!(
+            "READY=1 sent at {sent} by PID {} was never read by the manager (it was stuck or busy, or its socket was replaced) → look at what the manager was doing then (systemd-analyze blame, its own log)",
+            e.event.pid
+        )),
+        (Delivered::Yes, Some(us)) => {
+            let late = match limit {
+                Some(t) => us * 2 >= t,
+                None => us >= 1_000_000,
+            };
+            late.then(|| {
+                format!(
+                    "READY=1 sent at {sent}, read by systemd {} later{} → the manager was too busy to read its notify socket in time: raise TimeoutStartSec= or find what kept the manager busy",
+                    secs(us as i128 * 1000),
+                    limit
+                        .map(|t| format!(", after TimeoutStartSec={} had nearly elapsed", secs(t as i128 * 1000)))
+                        .unwrap_or_default()
+                )
+            })
+        }
+        _ => None,
+    }
 }
 
 /// "2 messages rejected: Got notification message from PID 56, but … → fix".

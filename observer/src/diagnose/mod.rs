@@ -83,7 +83,7 @@ pub fn render(s: &Story, attempts: &[&Attempt]) -> String {
         let mut last = UnitChange::default();
         for item in &a.items {
             if let Some(line) = line(item, &mut last) {
-                out += &format!("  {}  {line}\n", clock(item.wall_ns()));
+                out += &format!("  {}  {line}\n", clock_text(item.wall_ns()));
             }
         }
         let f = cause::explain(a, set);
@@ -93,7 +93,7 @@ pub fn render(s: &Story, attempts: &[&Attempt]) -> String {
     out
 }
 
-fn clock(wall_ns: i128) -> String {
+pub fn clock_text(wall_ns: i128) -> String {
     let t = rfc3339(wall_ns);
     t.get(11..23).unwrap_or(&t).to_owned()
 }
@@ -151,7 +151,22 @@ fn event_line(e: &EventRecord) -> String {
         ),
         (o, _) => o.to_owned(),
     };
-    format!("{} → {what}", sender(e))
+    format!("{} → {what}{}", sender(e), read_text(e))
+}
+
+/// How the manager's side went, when it says something: read late, or never read.
+fn read_text(e: &EventRecord) -> String {
+    use crate::delivery::Delivered;
+    match (e.delivery.delivered, e.delivery.queue_delay_us) {
+        (Delivered::Yes, Some(us)) if us >= 100_000 => {
+            format!(
+                " (read by the manager {} later)",
+                cause::secs(us as i128 * 1000)
+            )
+        }
+        (Delivered::No, _) if e.event.result >= 0 => " (never read by the manager)".into(),
+        _ => String::new(),
+    }
 }
 
 /// Live: trace into memory; print a unit's story a moment after each attempt settles (so
@@ -267,6 +282,17 @@ impl Sink for LiveSink {
             wall_ns: self.clock.wall_ns(c.mono_ns),
             change: c.clone(),
         }));
+        Ok(())
+    }
+
+    fn delivery(
+        &mut self,
+        c: &crate::delivery::Correction,
+        _: &BTreeMap<u32, Watched>,
+    ) -> std::io::Result<()> {
+        self.records.push(Record::Delivery(Box::new(
+            crate::recording::records::DeliveryRecord::new(c),
+        )));
         Ok(())
     }
 

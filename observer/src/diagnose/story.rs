@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::{
+    delivery::Correction,
     manager::UnitChange,
     recording::records::{EventRecord, Record},
 };
@@ -96,6 +97,18 @@ pub fn stories(records: &[&Record]) -> Vec<Story> {
     let mut sockets: BTreeMap<u32, String> = BTreeMap::new();
     let mut items: BTreeMap<(String, String), Vec<Item>> = BTreeMap::new();
     let mut settings: BTreeMap<(String, String), Settings> = BTreeMap::new();
+    // Reads that came after their event was shown (delivery.rs): fold them into the events.
+    let late: BTreeMap<(u32, u64, u32, u32), Correction> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Delivery(d) => {
+                let c = d.correction();
+                let e = &c.event;
+                Some(((e.watch_id, e.mono_ns, e.tid, e.msg_index), c))
+            }
+            _ => None,
+        })
+        .collect();
     for r in records {
         match r {
             Record::Session(s) => {
@@ -120,6 +133,17 @@ pub fn stories(records: &[&Record]) -> Vec<Story> {
                     .push(Item::Change(Box::new(u.change.clone()), u.wall_ns));
             }
             Record::Event(e) => {
+                let mut e = e.clone();
+                let k = (
+                    e.event.watch_id,
+                    e.event.mono_ns,
+                    e.event.tid,
+                    e.event.msg_index,
+                );
+                if let Some(c) = late.get(&k) {
+                    e.read_mono_ns = c.delivery.read_mono_ns;
+                    e.delivery = c.delivery.clone();
+                }
                 let manager = sockets
                     .get(&e.event.watch_id)
                     .cloned()

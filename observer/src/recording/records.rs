@@ -5,9 +5,32 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     decode::Event,
+    delivery::{Correction, Delivery},
     judge::{Judgement, VerdictInputs},
     manager::UnitChange,
 };
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub correction: Correction,
+    pub read_mono_ns: Option<u64>,
+}
+
+impl DeliveryRecord {
+    pub fn new(c: &Correction) -> Self {
+        Self {
+            correction: c.clone(),
+            read_mono_ns: c.delivery.read_mono_ns,
+        }
+    }
+
+    /// The correction with what JSON leaves out restored.
+    pub fn correction(&self) -> Correction {
+        let mut c = self.correction.clone();
+        c.delivery.read_mono_ns = self.read_mono_ns;
+        c
+    }
+}
 
 /// Externally tagged (`{"event": {…}}`): serde reads it without buffering, which also keeps
 /// the 128-bit wall-clock times exact.
@@ -19,6 +42,8 @@ pub enum Record {
     Event(Box<EventRecord>),
     /// A unit's state changed, or a job for it was queued or finished.
     Unit(UnitRecord),
+    /// A datagram shown before its read, now read or given up (delivery.rs).
+    Delivery(Box<DeliveryRecord>),
     /// Datagrams lost because the ring buffer was full.
     Drops {
         new: u64,
@@ -60,6 +85,11 @@ pub struct EventRecord {
     /// As shown live: accepted, rejected, not-delivered, unknown.
     pub outcome: String,
     pub note: Option<String>,
+    /// What the manager's side saw of it (issue 8): read or not, when, with which credentials.
+    #[serde(default)]
+    pub delivery: Delivery,
+    #[serde(default)]
+    pub read_mono_ns: Option<u64>,
     /// The verdict's kind and reason as judged live (replay judges again and compares).
     pub kind: Option<String>,
     pub reason: Option<String>,
@@ -82,6 +112,8 @@ impl EventRecord {
             unit: j.unit.clone(),
             outcome: j.outcome.to_string(),
             note: j.note.clone(),
+            delivery: j.delivery.clone(),
+            read_mono_ns: j.delivery.read_mono_ns,
             kind: j.verdict.as_ref().map(|v| kind_name(v.kind)),
             reason: j.verdict.as_ref().map(|v| v.reason.clone()),
             inputs: j.inputs.clone(),
@@ -141,6 +173,8 @@ mod tests {
             unit: Some("foo.service".into()),
             outcome: "rejected".into(),
             note: None,
+            delivery: Default::default(),
+            read_mono_ns: Some(5),
             kind: Some("not_main_pid".into()),
             reason: Some("Got notification message from PID 56".into()),
             inputs: Some(VerdictInputs {

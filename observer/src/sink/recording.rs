@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use super::{Sink, Start, Summary};
 use crate::{
     decode::{Clock, Event},
+    delivery::Correction,
     judge::Judgement,
     manager::UnitChange,
     recording::{
-        records::{EventRecord, Record, Session, SocketInfo, UnitRecord},
+        records::{DeliveryRecord, EventRecord, Record, Session, SocketInfo, UnitRecord},
         writer::Writer,
     },
     watch::Watched,
@@ -173,6 +174,10 @@ impl Sink for RecordingSink {
             change: c.clone(),
         });
         self.put(&r)
+    }
+
+    fn delivery(&mut self, c: &Correction, _: &BTreeMap<u32, Watched>) -> std::io::Result<()> {
+        self.put(&Record::Delivery(Box::new(DeliveryRecord::new(c))))
     }
 
     fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()> {
