@@ -19,7 +19,7 @@ pub struct Finding {
 
 pub fn explain(a: &Attempt, s: &Settings) -> Finding {
     let ready = first_accepted(a, Key::Ready);
-    let took = |until: Option<i128>| match (a.start_ns, until) {
+    let took = |until: Option<i128>| match (a.activating_ns.or(a.start_ns), until) {
         (Some(s), Some(e)) => format!(" after {}", secs(e - s)),
         _ => String::new(),
     };

@@ -48,14 +48,18 @@ pub fn render_all(records: &[&Record], filter: &ReplayFilter) -> String {
             .attempts
             .iter()
             .filter(|a| a.items.iter().any(|i| filter.in_time(i.wall_ns())))
-            // A unit merely seen idle (loaded, stopped) before anything happened to it.
-            .filter(|a| a.start_ns.is_some() || a.result.is_some() || a.events().next().is_some())
+            .filter(|a| worth_telling(a))
             .collect();
         if !attempts.is_empty() {
             out += &render(&s, &attempts);
         }
     }
     out
+}
+
+/// Not a unit merely seen idle (loaded, stopped) before anything happened to it.
+pub fn worth_telling(a: &Attempt) -> bool {
+    a.start_ns.is_some() || a.result.is_some() || a.events().next().is_some()
 }
 
 /// One unit: a heading with its settings, then per attempt its lines and the finding.
@@ -323,3 +327,6 @@ impl Sink for LiveSink {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

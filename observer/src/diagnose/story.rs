@@ -54,6 +54,8 @@ pub struct Attempt {
     pub phase: Phase,
     /// When the start was requested or activation began.
     pub start_ns: Option<i128>,
+    /// When activation began (ExecStart*=), which TimeoutStartSec= counts from.
+    pub activating_ns: Option<i128>,
     /// When it reached running/exited (READY=1 accepted, for Type=notify).
     pub started_ns: Option<i128>,
     /// When it ended (failed, dead, auto-restart), and systemd's `Result=` then.
@@ -68,6 +70,7 @@ impl Attempt {
         Attempt {
             phase,
             start_ns,
+            activating_ns: None,
             started_ns: None,
             ended_ns: None,
             result: None,
@@ -224,6 +227,7 @@ fn attempts(items: Vec<Item>) -> Vec<Attempt> {
             if let Some(ss) = c.sub_state.as_deref() {
                 if START_STATES.contains(&ss) && a.phase == Phase::Queued {
                     a.phase = Phase::Starting;
+                    a.activating_ns = Some(wall);
                 } else if matches!(ss, "running" | "exited" | "reload")
                     && matches!(a.phase, Phase::Starting | Phase::Queued | Phase::Unknown)
                 {

@@ -129,7 +129,7 @@ pub fn kind_name(kind: crate::verdict::Kind) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
     use crate::decode::Creds;
 

@@ -1,0 +1,260 @@
+//! Stories from hand-made recordings: each failure the post-mortem has to explain, with the
+//! cause and fix it must name. (The same stories from a real systemd: tests/tests/verdicts.rs.)
+
+use super::*;
+use crate::{
+    delivery::{Delivered, Delivery},
+    judge::VerdictInputs,
+    notify::NotifyAccess,
+    recording::records::{Session, SocketInfo},
+    verdict::{Sender, SystemdVersion, UnitState},
+};
+
+const UNIT: &str = "foo.service";
+const S: i128 = 1_000_000_000;
+
+fn session() -> Record {
+    Record::Session(Session {
+        started: "2026-11-24T03:12:00.000000Z".into(),
+        host: "h".into(),
+        kernel: "6.1".into(),
+        observer_version: "0".into(),
+        strategy: "fentry".into(),
+        hooks: vec![],
+        watched: vec![SocketInfo {
+            id: 1,
+            owner: "system manager".into(),
+            address: "/run/systemd/notify".into(),
+        }],
+        realtime_minus_monotonic_ns: 0,
+    })
+}
+
+fn change(at: i128, f: impl FnOnce(&mut UnitChange)) -> Record {
+    let mut c = UnitChange {
+        unit: UNIT.into(),
+        mono_ns: at as u64,
+        ..Default::default()
+    };
+    f(&mut c);
+    Record::Unit(UnitRecord {
+        manager: "system manager".into(),
+        wall_ns: at,
+        change: c,
+    })
+}
+
+/// A start at 0 s with these settings, and how it ended.
+fn start(timeout_s: u64, watchdog_s: u64) -> Vec<Record> {
+    vec![
+        session(),
+        change(0, |c| {
+            c.full = true;
+            c.service_type = Some("notify".into());
+            c.notify_access = Some("main".into());
+            c.timeout_start_usec = Some(timeout_s * 1_000_000);
+            c.watchdog_usec = Some(watchdog_s * 1_000_000);
+            c.sub_state = Some("dead".into());
+        }),
+        change(S / 10, |c| c.job = Some("start queued".into())),
+        change(S / 5, |c| {
+            c.sub_state = Some("start".into());
+            c.main_pid = Some(55);
+        }),
+    ]
+}
+
+fn ended(at: i128, result: &str) -> Record {
+    change(at, |c| {
+        c.sub_state = Some("failed".into());
+        c.result = Some(result.into());
+    })
+}
+
+fn running(at: i128) -> Record {
+    change(at, |c| c.sub_state = Some("running".into()))
+}
+
+/// A datagram from `pid` (55 is the main PID) at `at`, judged by the real rules.
+fn sent(at: i128, pid: u32, payload: &str, result: i64) -> Record {
+    let mut ev = crate::recording::records::tests::sample_event();
+    ev.wall_ns = at;
+    ev.mono_ns = at as u64;
+    ev.pid = pid;
+    ev.ns_pid = pid;
+    ev.comm = "daemon".into();
+    ev.payload = payload.as_bytes().to_vec();
+    ev.len = payload.len() as u32;
+    ev.result = result;
+    ev.creds = None;
+    ev.fds = 0;
+    ev.flags = 0;
+    let mut st = UnitState::new(UNIT, NotifyAccess::Main);
+    st.main_pid = Some(55);
+    let inputs = VerdictInputs {
+        sender: Sender {
+            pid: Some(pid),
+            uid: 0,
+            gid: 0,
+            alive: None,
+        },
+        unit_state: Some(st),
+        version: SystemdVersion(252),
+    };
+    let j = if result < 0 {
+        crate::judge::Judgement {
+            unit: Some(UNIT.into()),
+            outcome: "not-delivered",
+            ..Default::default()
+        }
+    } else {
+        crate::judge::rejudge(&ev, Some(UNIT.into()), &inputs)
+    };
+    Record::Event(Box::new(EventRecord::new(&ev, &j)))
+}
+
+fn story(records: &[Record]) -> (String, Vec<&'static str>) {
+    let refs: Vec<&Record> = records.iter().collect();
+    let s = story::stories(&refs)
+        .into_iter()
+        .find(|s| s.unit == UNIT)
+        .expect("a story");
+    let kinds = s
+        .attempts
+        .iter()
+        .filter(|a| worth_telling(a))
+        .map(|a| cause::explain(a, &s.settings).kind)
+        .collect();
+    (render_all(&refs, &ReplayFilter::default()), kinds)
+}
+
+fn assert_says(text: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(text.contains(n), "{n:?} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn never_notified() {
+    let mut r = start(3, 0);
+    r.push(ended(3 * S + S / 5, "timeout"));
+    let (text, kinds) = story(&r);
+    assert_eq!(kinds, ["start-timeout"]);
+    assert_says(
+        &text,
+        &[
+            "start timed out after 3.0 s (TimeoutStartSec=3.0 s)",
+            "no READY=1 arrived: nothing",
+            "NOTIFY_SOCKET was unset",
+            "start queued",
+        ],
+    );
+}
+
+#[test]
+fn notified_from_the_wrong_pid() {
+    let mut r = start(3, 0);
+    r.push(sent(S, 56, "READY=1", 7));
+    r.push(sent(S + 1, 56, "STATUS=x", 8));
+    r.push(ended(3 * S + S / 5, "timeout"));
+    let (text, kinds) = story(&r);
+    assert_eq!(kinds, ["start-timeout"]);
+    assert_says(
+        &text,
+        &[
+            "2 messages rejected, first from PID 56",
+            "Got notification message from PID 56, but reception only permitted for main PID 55",
+            "→ set NotifyAccess=all",
+        ],
+    );
+}
+
+#[test]
+fn send_failed() {
+    for (errno, fix) in [
+        (-libc::EAGAIN as i64, "queue was full"),
+        (-libc::ECONNREFUSED as i64, "nothing reads that socket"),
+    ] {
+        let mut r = start(3, 0);
+        r.push(sent(S, 55, "READY=1", errno));
+        r.push(ended(3 * S + S / 5, "timeout"));
+        let (text, _) = story(&r);
+        let name = crate::decode::errno_name(errno);
+        assert_says(
+            &text,
+            &[
+                &format!("send failed with {name}"),
+                "systemd never received it",
+                fix,
+            ],
+        );
+    }
+}
+
+#[test]
+fn started_then_watchdog_missed_with_errno() {
+    let mut r = start(3, 2);
+    r.push(sent(S, 55, "READY=1", 7));
+    r.push(running(S + 1000));
+    r.push(sent(2 * S, 55, "WATCHDOG=1", 10));
+    r.push(sent(2 * S + 1, 55, "ERRNO=2", 7));
+    r.push(change(4 * S, |c| {
+        c.sub_state = Some("stop-watchdog".into());
+        c.result = Some("watchdog".into());
+    }));
+    r.push(ended(4 * S + 1, "watchdog"));
+    let (text, kinds) = story(&r);
+    assert_eq!(kinds, ["watchdog"]);
+    assert_says(
+        &text,
+        &[
+            "watchdog timeout (WatchdogSec=2.0 s)",
+            "the last accepted WATCHDOG=1 came 2.0 s before it",
+            "ERRNO=2 (No such file or directory)",
+        ],
+    );
+}
+
+#[test]
+fn mainpid_handover_refused() {
+    let mut r = start(3, 0);
+    r.push(sent(S, 56, "MAINPID=60\nREADY=1", 17));
+    r.push(ended(3 * S, "timeout"));
+    let (text, _) = story(&r);
+    assert_says(&text, &["MAINPID handover from PID 56 refused"]);
+}
+
+#[test]
+fn ready_read_late_by_a_busy_manager() {
+    let mut r = start(3, 0);
+    let Record::Event(mut e) = sent(S / 2, 55, "READY=1", 7) else {
+        unreachable!()
+    };
+    e.delivery = Delivery {
+        delivered: Delivered::Yes,
+        queue_delay_us: Some(2_800_000),
+        ..Default::default()
+    };
+    r.push(Record::Event(e));
+    r.push(running(3 * S + S / 10));
+    let (text, kinds) = story(&r);
+    assert_eq!(kinds, ["started"]);
+    assert_says(
+        &text,
+        &[
+            "read by systemd 2.8 s later, after TimeoutStartSec=3.0 s had nearly elapsed",
+            "(read by the manager 2.8 s later)",
+        ],
+    );
+}
+
+#[test]
+fn a_restart_is_a_second_attempt() {
+    let mut r = start(3, 0);
+    r.push(ended(3 * S, "timeout"));
+    r.push(change(4 * S, |c| c.sub_state = Some("start".into())));
+    r.push(sent(4 * S + 1, 55, "READY=1", 7));
+    r.push(running(4 * S + 2));
+    let (_, kinds) = story(&r);
+    assert_eq!(kinds, ["start-timeout", "started"]);
+}
