@@ -43,22 +43,38 @@ pub struct Reading {
 /// Reads one file. Errors that make the whole file unreadable (missing, a directory, no
 /// permission, not a recording, a newer format) come back as `Err`, as one line.
 pub fn read_file(path: &Path, force: bool, into: &mut Reading) -> Result<(), Damage> {
-    let damage = |offset: u64, what: String| Damage {
+    let damage = |what: String| Damage {
         file: path.to_owned(),
-        offset,
+        offset: 0,
         what,
     };
     if path.is_dir() {
-        return Err(damage(0, "is a directory, not a recording".into()));
+        return Err(damage("is a directory, not a recording".into()));
     }
-    let bytes = std::fs::read(path).map_err(|e| damage(0, format!("cannot read: {e}")))?;
-    frame::check_header(&bytes).map_err(|e| damage(0, e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|e| damage(format!("cannot read: {e}")))?;
+    read_bytes(path, &bytes, force, into)
+}
+
+/// Reads a recording's bytes; `name` is the file they came from, for the damage lines.
+/// Whatever the bytes, this returns (the fuzz target `reader` holds it to that).
+pub fn read_bytes(
+    name: &Path,
+    bytes: &[u8],
+    force: bool,
+    into: &mut Reading,
+) -> Result<(), Damage> {
+    let damage = |offset: u64, what: String| Damage {
+        file: name.to_owned(),
+        offset,
+        what,
+    };
+    frame::check_header(bytes).map_err(|e| damage(0, e.to_string()))?;
     let mut at = frame::HEADER_LEN;
     while at < bytes.len() {
         match frame::decode(&bytes[at..]) {
             Ok((body, n)) => {
                 match serde_json::from_slice::<Record>(body) {
-                    Ok(r) => into.records.push((path.to_owned(), at as u64, r)),
+                    Ok(r) => into.records.push((name.to_owned(), at as u64, r)),
                     Err(_) => into.unknown += 1,
                 }
                 at += n;
@@ -66,7 +82,7 @@ pub fn read_file(path: &Path, force: bool, into: &mut Reading) -> Result<(), Dam
             Err(e) => {
                 into.damage
                     .push(damage(at as u64, describe(&e, bytes.len() - at)));
-                match frame::resync(&bytes, at + 1).filter(|_| force) {
+                match force.then(|| frame::resync(bytes, at + 1)).flatten() {
                     Some(next) => at = next,
                     None => break,
                 }
