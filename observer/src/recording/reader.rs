@@ -130,3 +130,51 @@ pub fn read_all(paths: &[PathBuf], force: bool) -> Reading {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::frame;
+
+    fn recording(bodies: &[&[u8]]) -> Vec<u8> {
+        let mut bytes = frame::header().to_vec();
+        for b in bodies {
+            bytes.extend(frame::encode(b));
+        }
+        bytes
+    }
+
+    #[test]
+    fn bytes_read_like_the_file_they_came_from() {
+        let drops = br#"{"drops":{"new":1,"total":2}}"#;
+        let bytes = recording(&[drops, b"{\"from-a-newer-observer\":1}", drops]);
+        let path = std::env::temp_dir().join(format!("observer-reader-{}.rec", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let (mut from_file, mut from_bytes) = (Reading::default(), Reading::default());
+        read_file(&path, false, &mut from_file).unwrap();
+        read_bytes(&path, &bytes, false, &mut from_bytes).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(from_file.records, from_bytes.records);
+        assert_eq!(from_bytes.records.len(), 2);
+        assert_eq!(from_bytes.unknown, 1);
+        assert!(from_bytes.damage.is_empty());
+    }
+
+    #[test]
+    fn damage_is_skipped_only_when_forced() {
+        let drops: &[u8] = br#"{"drops":{"new":1,"total":2}}"#;
+        let mut bytes = recording(&[drops, drops, drops]);
+        let second = frame::HEADER_LEN + frame::FRAME_OVERHEAD + drops.len();
+        bytes[second + 13] ^= 0x40;
+        for (force, kept) in [(false, 1), (true, 2)] {
+            let mut r = Reading::default();
+            read_bytes(Path::new("x.rec"), &bytes, force, &mut r).unwrap();
+            assert_eq!(r.records.len(), kept, "force {force}");
+            assert_eq!(r.damage.len(), 1);
+            assert_eq!(r.damage[0].offset, second as u64);
+            assert!(r.damage[0].to_string().starts_with("x.rec: at byte "));
+        }
+        let e = read_bytes(Path::new("x.rec"), b"", false, &mut Reading::default()).unwrap_err();
+        assert_eq!(e.to_string(), "x.rec: at byte 0: empty file: not a recording");
+    }
+}
