@@ -62,7 +62,7 @@ pub fn run(seconds: u32) -> anyhow::Result<LaneResult> {
             .output()?;
         let log = String::from_utf8_lossy(&out.stderr);
         // libFuzzer's closing status line, e.g. "#16857 DONE cov: 4563 ft: 13123 corp: 989/3219Kb".
-        if let Some(done) = log.lines().rev().find(|l| l.contains(" DONE ")) {
+        if let Some(done) = log.lines().rev().find(|l| l.contains("DONE ")) {
             eprintln!("xtask: {target}: {done}");
         }
         if !out.status.success() {
