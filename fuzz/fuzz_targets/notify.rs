@@ -72,7 +72,10 @@ fuzz_target!(|data: &[u8]| {
 
     let (msg, sender, unit, version) = setup_from(&s, payload);
     let v = verdict::judge(&msg, &sender, unit.as_ref(), version);
-    assert!(v.accepted || !v.hint.is_empty() || !v.reason.is_empty(), "a rejection with no reason: {v:?}");
+    assert!(
+        v.accepted || !v.hint.is_empty() || !v.reason.is_empty(),
+        "a rejection with no reason: {v:?}"
+    );
 });
 
 /// Bytes 0–15 → what systemd knows. PIDs are small numbers so that sender, main, control and
@@ -88,7 +91,12 @@ fn setup_from(
     let msg = Message {
         payload: payload.to_vec(),
         // Bit 5 of byte 4: the datagram was longer than captured.
-        len: payload.len() + if bit(4, 5) { usize::from(s[14]) * 64 } else { 0 },
+        len: payload.len()
+            + if bit(4, 5) {
+                usize::from(s[14]) * 64
+            } else {
+                0
+            },
         truncated: bit(4, 5),
         fds: u32::from(s[7]) * if bit(5, 7) { 8 } else { 1 },
         creds_attached: bit(5, 0),
@@ -96,7 +104,11 @@ fn setup_from(
     };
     let sender = Sender {
         pid: bit(4, 2).then(|| small_pid(10) - 1),
-        uid: if bit(11, 7) { 0 } else { u32::from(s[11]) * 1000 },
+        uid: if bit(11, 7) {
+            0
+        } else {
+            u32::from(s[11]) * 1000
+        },
         gid: 0,
         alive: bit(4, 3).then(|| bit(4, 4)),
     };
@@ -104,7 +116,11 @@ fn setup_from(
     if bit(15, 7) {
         return (msg, sender, None, version);
     }
-    let id = if bit(15, 6) { "foo.socket" } else { "foo.service" };
+    let id = if bit(15, 6) {
+        "foo.socket"
+    } else {
+        "foo.service"
+    };
     let mut unit = UnitState::new(id, ACCESS[pick(0, ACCESS.len())]);
     unit.notify_access_override = bit(5, 6).then(|| ACCESS[pick(15, ACCESS.len())]);
     unit.main_pid = bit(4, 0).then(|| small_pid(8));
@@ -130,5 +146,7 @@ fn setup_from(
 
 /// One of `options`, or None (one chance in len + 1).
 fn maybe<T: Copy>(byte: u8, options: &[T]) -> Option<T> {
-    options.get(usize::from(byte) % (options.len() + 1)).copied()
+    options
+        .get(usize::from(byte) % (options.len() + 1))
+        .copied()
 }

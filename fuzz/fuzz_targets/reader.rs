@@ -34,12 +34,18 @@ fuzz_target!(|data: &[u8]| {
 
     let mut framed = frame::header().to_vec();
     // Longer bodies are damage by definition (BODY_MAX); only -max_len past 1 MiB gets there.
-    for body in data.split(|&b| b == b'\n').filter(|b| b.len() <= frame::BODY_MAX as usize) {
+    for body in data
+        .split(|&b| b == b'\n')
+        .filter(|b| b.len() <= frame::BODY_MAX as usize)
+    {
         framed.extend(frame::encode(body));
     }
     let mut reading = Reading::default();
     reader::read_bytes(name, &framed, false, &mut reading).expect("a valid header");
-    assert!(reading.damage.is_empty(), "intact frames reported as damaged");
+    assert!(
+        reading.damage.is_empty(),
+        "intact frames reported as damaged"
+    );
     render(&reading);
 });
 

@@ -337,7 +337,6 @@ pub fn secs(ns: i128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manager::UnitChange;
 
     /// Found with the fuzz target `reader` (a recording whose times are i128's extremes): the
     /// "after …" duration overflowed (a panic in debug builds, nonsense in release).
@@ -350,7 +349,7 @@ mod tests {
             ended_ns: Some(i128::MAX),
             result: Some("timeout".into()),
             exit: None,
-            items: vec![Item::Change(UnitChange::default(), i128::MAX)],
+            items: vec![Item::Change(Box::default(), i128::MAX)],
         };
         let f = explain(&a, &Settings::default());
         assert_eq!(f.kind, "start-timeout");

@@ -175,6 +175,9 @@ mod tests {
             assert!(r.damage[0].to_string().starts_with("x.rec: at byte "));
         }
         let e = read_bytes(Path::new("x.rec"), b"", false, &mut Reading::default()).unwrap_err();
-        assert_eq!(e.to_string(), "x.rec: at byte 0: empty file: not a recording");
+        assert_eq!(
+            e.to_string(),
+            "x.rec: at byte 0: empty file: not a recording"
+        );
     }
 }
