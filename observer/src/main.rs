@@ -1,33 +1,14 @@
-//! observer: shows every datagram sent to systemd's notify socket.
-//!
-//! The pipeline, one module per step: capture (kernel programs) → ring → decode → sinks.
-//! `trace` wires them together.
-
-mod btf;
-mod capture;
-mod check;
-mod cli;
-mod correlate;
-mod decode;
-mod delivery;
-mod diagnose;
-mod judge;
-mod manager;
-mod notify;
-mod preflight;
-mod readers;
-mod recording;
-mod replay;
-mod sink;
-mod trace;
-// Not declared before, so never compiled; manager.rs fills its UnitState.
-mod verdict;
-mod watch;
+//! The `observer` command: parses the command line and runs one subcommand of the library
+//! (lib.rs holds the pipeline).
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use cli::{Cli, Command};
+use observer::{
+    check,
+    cli::{Cli, Command},
+    diagnose, replay, trace,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -244,10 +244,7 @@ pub enum Kind {
 #[serde(rename_all = "snake_case")]
 pub enum LogLevel {
     Debug,
-    #[expect(
-        dead_code,
-        reason = "systemd's level between debug and notice; no rule mirrored so far logs at it"
-    )]
+    /// systemd's level between debug and notice; no rule mirrored so far logs at it.
     Info,
     Notice,
     Warning,

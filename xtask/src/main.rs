@@ -4,6 +4,7 @@
 mod bench;
 mod build;
 mod demo;
+mod fuzz;
 mod test;
 mod vm;
 
@@ -18,7 +19,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Unit tests, root-only capture tests on this kernel, and the VM lane.
+    /// Unit tests, the fuzz lane, root-only capture tests on this kernel, and the VM lane.
     Test {
         /// Skip the VM lane (fentry on Debian 12's 6.1 kernel under QEMU).
         #[arg(long)]
@@ -26,6 +27,13 @@ enum Task {
     },
     /// Only the VM lane: the capture tests with each strategy on Debian 12's kernel.
     VmTest,
+    /// Only the fuzz lane: each cargo-fuzz target (fuzz/) from its seeds and what earlier
+    /// runs found (fuzz/corpus).
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = fuzz::TEST_SECONDS)]
+        seconds: u32,
+    },
     /// Boot a real systemd in a container and watch its notify traffic live.
     Demo {
         /// How long to watch, in seconds.
@@ -61,6 +69,7 @@ fn main() -> anyhow::Result<()> {
             let results = vm::run_capture_tests(&bins)?;
             test::report(&results)
         }
+        Task::Fuzz { seconds } => test::report(&[fuzz::run(seconds)?]),
         Task::Demo { seconds } => demo::run(seconds),
         Task::Bench {
             runs,

@@ -1,5 +1,6 @@
 //! `cargo xtask test`: everything, in the order that fails fastest — unit tests (pure logic),
-//! the capture tests on this kernel with each strategy it allows, then the VM lane.
+//! the fuzz targets briefly, the capture tests on this kernel with each strategy it allows,
+//! then the VM lane.
 
 use std::process::Command;
 
@@ -24,8 +25,10 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
         "--exclude",
         "observer-ebpf",
     ]))?;
+    let fuzz = crate::fuzz::run(crate::fuzz::TEST_SECONDS)?;
     let bins = build::release_binaries()?;
-    let mut results = host_capture_tests(&bins)?;
+    let mut results = vec![fuzz];
+    results.extend(host_capture_tests(&bins)?);
     results.push(recording_tests(&bins)?);
     results.push(verdict_tests(&bins)?);
     if with_vm {

@@ -16,6 +16,7 @@ pub use strategy::Strategy;
 use crate::{btf::Btf, cli::Probe, preflight, watch::Watched};
 
 /// The eBPF object, built by build.rs and embedded: the binary needs no files beside it.
+/// Empty only in builds made with OBSERVER_NO_EBPF=1 (the fuzz targets), which never load it.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/observer"));
 
 /// Kernel-side counters, summed over CPUs.
@@ -41,6 +42,11 @@ pub struct Capture {
 impl Capture {
     /// Loads and attaches the programs. With `Probe::Auto`, tries fentry then tracepoint.
     pub fn start(probe: Probe, ring_size: u32) -> anyhow::Result<Self> {
+        if EBPF_OBJECT.is_empty() {
+            anyhow::bail!(
+                "this observer was built without its eBPF programs (OBSERVER_NO_EBPF=1, meant for the fuzz targets); rebuild it without that variable"
+            );
+        }
         preflight::check_privileges()?;
         preflight::check_btf()?;
         preflight::raise_memlock_rlimit();

@@ -20,7 +20,8 @@ pub struct Finding {
 pub fn explain(a: &Attempt, s: &Settings) -> Finding {
     let ready = first_accepted(a, Key::Ready);
     let took = |until: Option<i128>| match (a.activating_ns.or(a.start_ns), until) {
-        (Some(s), Some(e)) => format!(" after {}", secs(e - s)),
+        // Recorded times are whatever the file says: a damaged one must not overflow here.
+        (Some(s), Some(e)) => format!(" after {}", secs(e.saturating_sub(s))),
         _ => String::new(),
     };
     let mut extra = reported(a);
@@ -278,7 +279,7 @@ fn watchdog(a: &Attempt, s: &Settings) -> String {
     text += &match (last_ok, at) {
         (Some(p), Some(end)) => format!(
             "the last accepted WATCHDOG=1 came {} before it, from PID {} ({})",
-            secs(end - p.event.wall_ns),
+            secs(end.saturating_sub(p.event.wall_ns)),
             p.event.pid,
             p.event.comm
         ),
@@ -372,9 +373,42 @@ fn last_time(a: &Attempt) -> Option<i128> {
 
 /// "3.0 s", "120 ms".
 pub fn secs(ns: i128) -> String {
-    if ns.abs() < 1_000_000_000 {
+    if ns.unsigned_abs() < 1_000_000_000 {
         format!("{} ms", ns / 1_000_000)
     } else {
         format!("{:.1} s", ns as f64 / 1e9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found with the fuzz target `reader` (a recording whose times are i128's extremes): the
+    /// "after …" duration overflowed (a panic in debug builds, nonsense in release).
+    #[test]
+    fn extreme_recorded_times_do_not_overflow() {
+        let mut a = Attempt {
+            phase: Phase::Ended,
+            start_ns: Some(i128::MIN + 1),
+            activating_ns: None,
+            started_ns: None,
+            ended_ns: Some(i128::MAX),
+            result: Some("timeout".into()),
+            exit: None,
+            items: vec![Item::Change(Box::default(), i128::MAX)],
+        };
+        let f = explain(&a, &Settings::default());
+        assert_eq!(f.kind, "start-timeout");
+        assert!(
+            f.text
+                .starts_with("start timed out after 170141183460469242328350982144.0 s:"),
+            "{}",
+            f.text
+        );
+        a.result = Some("watchdog".into());
+        assert_eq!(explain(&a, &Settings::default()).kind, "watchdog");
+        assert_eq!(secs(i128::MIN), "-170141183460469242328350982144.0 s");
+        assert_eq!(secs(-999_999_999), "-999 ms");
     }
 }

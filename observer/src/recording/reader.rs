@@ -43,22 +43,38 @@ pub struct Reading {
 /// Reads one file. Errors that make the whole file unreadable (missing, a directory, no
 /// permission, not a recording, a newer format) come back as `Err`, as one line.
 pub fn read_file(path: &Path, force: bool, into: &mut Reading) -> Result<(), Damage> {
-    let damage = |offset: u64, what: String| Damage {
+    let damage = |what: String| Damage {
         file: path.to_owned(),
-        offset,
+        offset: 0,
         what,
     };
     if path.is_dir() {
-        return Err(damage(0, "is a directory, not a recording".into()));
+        return Err(damage("is a directory, not a recording".into()));
     }
-    let bytes = std::fs::read(path).map_err(|e| damage(0, format!("cannot read: {e}")))?;
-    frame::check_header(&bytes).map_err(|e| damage(0, e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|e| damage(format!("cannot read: {e}")))?;
+    read_bytes(path, &bytes, force, into)
+}
+
+/// Reads a recording's bytes; `name` is the file they came from, for the damage lines.
+/// Whatever the bytes, this returns (the fuzz target `reader` holds it to that).
+pub fn read_bytes(
+    name: &Path,
+    bytes: &[u8],
+    force: bool,
+    into: &mut Reading,
+) -> Result<(), Damage> {
+    let damage = |offset: u64, what: String| Damage {
+        file: name.to_owned(),
+        offset,
+        what,
+    };
+    frame::check_header(bytes).map_err(|e| damage(0, e.to_string()))?;
     let mut at = frame::HEADER_LEN;
     while at < bytes.len() {
         match frame::decode(&bytes[at..]) {
             Ok((body, n)) => {
                 match serde_json::from_slice::<Record>(body) {
-                    Ok(r) => into.records.push((path.to_owned(), at as u64, r)),
+                    Ok(r) => into.records.push((name.to_owned(), at as u64, r)),
                     Err(_) => into.unknown += 1,
                 }
                 at += n;
@@ -66,7 +82,7 @@ pub fn read_file(path: &Path, force: bool, into: &mut Reading) -> Result<(), Dam
             Err(e) => {
                 into.damage
                     .push(damage(at as u64, describe(&e, bytes.len() - at)));
-                match frame::resync(&bytes, at + 1).filter(|_| force) {
+                match force.then(|| frame::resync(bytes, at + 1)).flatten() {
                     Some(next) => at = next,
                     None => break,
                 }
@@ -113,4 +129,55 @@ pub fn read_all(paths: &[PathBuf], force: bool) -> Reading {
         out.unknown += r.unknown;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::frame;
+
+    fn recording(bodies: &[&[u8]]) -> Vec<u8> {
+        let mut bytes = frame::header().to_vec();
+        for b in bodies {
+            bytes.extend(frame::encode(b));
+        }
+        bytes
+    }
+
+    #[test]
+    fn bytes_read_like_the_file_they_came_from() {
+        let drops = br#"{"drops":{"new":1,"total":2}}"#;
+        let bytes = recording(&[drops, b"{\"from-a-newer-observer\":1}", drops]);
+        let path = std::env::temp_dir().join(format!("observer-reader-{}.rec", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let (mut from_file, mut from_bytes) = (Reading::default(), Reading::default());
+        read_file(&path, false, &mut from_file).unwrap();
+        read_bytes(&path, &bytes, false, &mut from_bytes).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(from_file.records, from_bytes.records);
+        assert_eq!(from_bytes.records.len(), 2);
+        assert_eq!(from_bytes.unknown, 1);
+        assert!(from_bytes.damage.is_empty());
+    }
+
+    #[test]
+    fn damage_is_skipped_only_when_forced() {
+        let drops: &[u8] = br#"{"drops":{"new":1,"total":2}}"#;
+        let mut bytes = recording(&[drops, drops, drops]);
+        let second = frame::HEADER_LEN + frame::FRAME_OVERHEAD + drops.len();
+        bytes[second + 13] ^= 0x40;
+        for (force, kept) in [(false, 1), (true, 2)] {
+            let mut r = Reading::default();
+            read_bytes(Path::new("x.rec"), &bytes, force, &mut r).unwrap();
+            assert_eq!(r.records.len(), kept, "force {force}");
+            assert_eq!(r.damage.len(), 1);
+            assert_eq!(r.damage[0].offset, second as u64);
+            assert!(r.damage[0].to_string().starts_with("x.rec: at byte "));
+        }
+        let e = read_bytes(Path::new("x.rec"), b"", false, &mut Reading::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x.rec: at byte 0: empty file: not a recording"
+        );
+    }
 }

@@ -1,0 +1,29 @@
+//! observer: shows every datagram sent to systemd's notify socket.
+//!
+//! The pipeline, one module per step: capture (kernel programs) → ring → decode → correlate →
+//! judge (verdict) → sinks. `trace` wires them together; main.rs is the command line around it.
+//!
+//! A library so that the fuzz targets (/fuzz) can reach the parsers. Public: what main.rs and
+//! the fuzz targets call, and what their signatures name. The rest stays private, so the
+//! dead-code lint still tells what the binary never uses.
+
+pub mod check;
+pub mod cli;
+pub mod diagnose;
+pub mod notify;
+pub mod recording;
+pub mod replay;
+pub mod trace;
+pub mod verdict;
+
+mod btf;
+mod capture;
+mod correlate;
+mod decode;
+mod delivery;
+mod judge;
+mod manager;
+mod preflight;
+mod readers;
+mod sink;
+mod watch;
