@@ -1120,13 +1120,17 @@ async fn job_change(
 }
 
 fn apply(sh: &mut Shared, unit: &str, iface: &str, p: &HashMap<String, OwnedVariant>, now: u64) {
-    // 0: no state change since the unit was loaded; then our receive time is the best we have.
-    let t = prop_u64(p, "StateChangeTimestampMonotonic")
-        .filter(|us| *us != 0)
-        .map_or(now, |us| us.saturating_mul(1000).min(now));
-    if let Some(c) =
-        UnitChange::from_signal(unit, iface, p, if iface == UNIT_IFACE { t } else { now })
-    {
+    // The feed of changes: a Unit signal is stamped with the manager's own time of the state
+    // change; one whose StateChangeTimestampMonotonic is 0 reports no state change since the
+    // unit was loaded (a signal for something else, or queued before a daemon-reload): it
+    // carries nothing new, and stamped with our receive time it could land after a real change.
+    let changed_at = prop_u64(p, "StateChangeTimestampMonotonic");
+    let stamp = match (iface, changed_at) {
+        (UNIT_IFACE, Some(0)) => None,
+        (UNIT_IFACE, Some(us)) => Some(us.saturating_mul(1000).min(now)),
+        _ => Some(now),
+    };
+    if let Some(c) = stamp.and_then(|t| UnitChange::from_signal(unit, iface, p, t)) {
         sh.push_change(c);
     }
     if !sh.history.contains_key(unit)

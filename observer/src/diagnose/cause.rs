@@ -64,6 +64,11 @@ pub fn explain(a: &Attempt, s: &Settings) -> Finding {
             "failed",
             format!("stopped with Result={result}{}", exit_text(a)),
         ),
+        (Phase::Ended, None) if a.started_ns.is_none() => (
+            "stopped",
+            "stopped before it was up (no failure result: a stop was asked for, or it exited cleanly)"
+                .to_owned(),
+        ),
         (Phase::Running, _) | (Phase::Ended, None) if a.start_ns.is_some() => (
             "started",
             match ready {

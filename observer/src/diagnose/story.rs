@@ -202,10 +202,18 @@ pub fn stories(records: &[&Record]) -> Vec<Story> {
         .collect()
 }
 
-/// Splits a unit's items into start attempts.
+/// Splits a unit's items into start attempts. State transitions come from the manager's
+/// signals only: a full snapshot (read when a unit is first seen) is stamped when the read
+/// returned, which can be after changes it does not reflect yet; it gives the settings.
 fn attempts(items: Vec<Item>) -> Vec<Attempt> {
     let mut out: Vec<Attempt> = Vec::new();
-    for item in items {
+    for mut item in items {
+        if let Item::Change(c, _) = &mut item
+            && c.full
+        {
+            c.sub_state = None;
+            c.active_state = None;
+        }
         let wall = item.wall_ns();
         if let Item::Change(c, _) = &item {
             let phase = out.last().map(|a| a.phase);

@@ -258,3 +258,18 @@ fn a_restart_is_a_second_attempt() {
     let (_, kinds) = story(&r);
     assert_eq!(kinds, ["start-timeout", "started"]);
 }
+
+#[test]
+fn a_late_stamped_snapshot_does_not_end_the_start() {
+    // The full read that follows a unit's first signal comes back stamped after the activation
+    // it predates, still saying "dead": only signals move the story on.
+    let mut r = start(3, 0);
+    r.push(change(S / 4, |c| {
+        c.full = true;
+        c.sub_state = Some("dead".into());
+    }));
+    r.push(sent(S, 55, "READY=1", 7));
+    r.push(running(S + 1));
+    let (text, kinds) = story(&r);
+    assert_eq!(kinds, ["started"], "{text}");
+}
