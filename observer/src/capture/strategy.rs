@@ -48,10 +48,11 @@ impl Strategy {
     }
 
     /// Loads and attaches this strategy's programs; the others in the object stay unloaded.
+    /// `optional_hooks`: the tp_btf tracepoints this kernel has (see [`optional_tp_btf`]).
     pub fn attach(
         self,
         ebpf: &mut Ebpf,
-        btf: &Btf,
+        optional_hooks: &[&'static str],
         aya_btf: &aya::Btf,
     ) -> anyhow::Result<Vec<String>> {
         let mut attached = Vec::new();
@@ -98,11 +99,7 @@ impl Strategy {
                 p.attach("syscalls", "sys_exit_sendmmsg")
                     .context("sys_exit_sendmmsg")?;
                 attached.push("tracepoint/syscalls/sys_exit_sendmmsg".into());
-                // Optional: per-datagram results (≥ 6.3) and delivery by identity (≥ 6.6).
-                for tp in ["sock_send_length", "sk_data_ready"] {
-                    if !btf.has_type(&format!("btf_trace_{tp}")) {
-                        continue;
-                    }
+                for &tp in optional_hooks {
                     let p: &mut BtfTracePoint = program(ebpf, tp)?;
                     p.load(tp, aya_btf)
                         .with_context(|| format!("tp_btf/{tp}"))?;
@@ -113,6 +110,15 @@ impl Strategy {
         }
         Ok(attached)
     }
+}
+
+/// The optional tracepoint-strategy hooks this kernel has: per-datagram results
+/// (sock_send_length, ≥ 6.3) and delivery by identity (sk_data_ready, ≥ 6.6).
+pub fn optional_tp_btf(btf: &Btf) -> Vec<&'static str> {
+    ["sock_send_length", "sk_data_ready"]
+        .into_iter()
+        .filter(|tp| btf.has_type(&format!("btf_trace_{tp}")))
+        .collect()
 }
 
 fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> anyhow::Result<&'a mut T>
