@@ -74,13 +74,15 @@ impl Capture {
             let attempt = (|| -> anyhow::Result<(Ebpf, Vec<String>)> {
                 check.map_err(anyhow::Error::msg)?;
                 let wakeup_bytes = u64::from(ring_size / 8);
+                let args_from_regs = u32::from(strategy.args_from_regs(&optional_hooks, &offsets));
                 let mut ebpf = EbpfLoader::new()
                     .override_global("OFFSETS", &offsets, true)
                     .override_global("WAKEUP_BYTES", &wakeup_bytes, true)
+                    .override_global("ARGS_FROM_REGS", &args_from_regs, true)
                     .map_max_entries("EVENTS", ring_size)
                     .load(EBPF_OBJECT)
                     .context("loading the eBPF object")?;
-                let hooks = strategy.attach(&mut ebpf, &optional_hooks, &aya_btf)?;
+                let hooks = strategy.attach(&mut ebpf, &optional_hooks, &offsets, &aya_btf)?;
                 Ok((ebpf, hooks))
             })();
             match attempt {

@@ -48,11 +48,24 @@ impl Strategy {
     }
 
     /// Loads and attaches this strategy's programs; the others in the object stay unloaded.
+    /// Whether this strategy reads sendto/sendmsg/write/writev arguments from the syscall
+    /// registers instead of hooking those syscalls (the kernel side's `ARGS_FROM_REGS`): the
+    /// tracepoint strategy when sock_send_length and sk_data_ready both run inside the send.
+    /// Every syscall on the machine then stays off the syscall-tracepoint path but sendmmsg,
+    /// whose messages need numbering across the call.
+    pub fn args_from_regs(self, optional_hooks: &[&'static str], o: &Offsets) -> bool {
+        self == Self::Tracepoint
+            && optional_hooks.contains(&"sock_send_length")
+            && optional_hooks.contains(&"sk_data_ready")
+            && offsets::syscall_regs_ready(o)
+    }
+
     /// `optional_hooks`: the tp_btf tracepoints this kernel has (see [`optional_tp_btf`]).
     pub fn attach(
         self,
         ebpf: &mut Ebpf,
         optional_hooks: &[&'static str],
+        offsets: &Offsets,
         aya_btf: &aya::Btf,
     ) -> anyhow::Result<Vec<String>> {
         let mut attached = Vec::new();
@@ -80,19 +93,25 @@ impl Strategy {
                 );
             }
             Self::Tracepoint => {
+                let from_regs = self.args_from_regs(optional_hooks, offsets);
                 for name in SEND_SYSCALLS {
+                    if from_regs && name != "sendmmsg" {
+                        continue;
+                    }
                     let tp = format!("sys_enter_{name}");
                     let p: &mut TracePoint = program(ebpf, &tp)?;
                     p.load().with_context(|| tp.clone())?;
                     p.attach("syscalls", &tp).with_context(|| tp.clone())?;
                     attached.push(format!("tracepoint/syscalls/{tp}"));
                 }
-                let p: &mut TracePoint = program(ebpf, "sys_exit_send")?;
-                p.load().context("sys_exit_send")?;
-                for name in SEND_SYSCALLS.iter().filter(|n| **n != "sendmmsg") {
-                    let tp = format!("sys_exit_{name}");
-                    p.attach("syscalls", &tp).with_context(|| tp.clone())?;
-                    attached.push(format!("tracepoint/syscalls/{tp}"));
+                if !from_regs {
+                    let p: &mut TracePoint = program(ebpf, "sys_exit_send")?;
+                    p.load().context("sys_exit_send")?;
+                    for name in SEND_SYSCALLS.iter().filter(|n| **n != "sendmmsg") {
+                        let tp = format!("sys_exit_{name}");
+                        p.attach("syscalls", &tp).with_context(|| tp.clone())?;
+                        attached.push(format!("tracepoint/syscalls/{tp}"));
+                    }
                 }
                 let p: &mut TracePoint = program(ebpf, "sys_exit_sendmmsg")?;
                 p.load().context("sys_exit_sendmmsg")?;
