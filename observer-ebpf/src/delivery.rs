@@ -5,7 +5,7 @@
 use aya_ebpf::helpers::generated::bpf_ktime_get_ns;
 
 use crate::{
-    kernel::{is_unix_dgram, watched_receiver},
+    kernel::{is_unix, watched_receiver},
     pending::{self, MsgParts, Pending},
     regs::args_from_regs,
 };
@@ -31,8 +31,9 @@ pub fn mark_delivery(receiver_sk: u64) {
 /// delivery to a watched socket starts the thread's send state, for sock_send_length to finish.
 #[inline(always)]
 fn mark_delivery_unrecorded(receiver_sk: u64) {
-    // Not a unix datagram socket: TCP, UDP, netlink… in any context.
-    if !is_unix_dgram(receiver_sk) {
+    // TCP, UDP, netlink… in any context. (A unix socket of another type never has the identity
+    // of a watched one: a path names one socket, an abstract socket is known by its own inode.)
+    if !is_unix(receiver_sk) {
         return;
     }
     let Some(id) = watched_receiver(receiver_sk) else {

@@ -1,6 +1,7 @@
 //! The fentry strategy, for kernels with BTF trampolines (distro kernels). It hooks the one
 //! function every AF_UNIX datagram passes through, whatever the syscall (sendto, sendmsg,
-//! sendmmsg, write on a connected socket, SOCK_SEQPACKET, io_uring).
+//! sendmmsg, write on a connected socket, SOCK_SEQPACKET, io_uring). Sends made by the syscalls
+//! regs.rs knows are read from the registers at exit instead of being recorded at entry.
 
 use aya_ebpf::{
     helpers::generated::bpf_ktime_get_ns,
@@ -15,12 +16,17 @@ use crate::{
     emit::emit,
     kernel::{offsets, read},
     pending::{self, MsgParts, Pending, SRC_IOV_KERNEL, SRC_UBUF_KERNEL_MSG},
+    regs::{args_from_regs, in_known_syscall, report_from_regs},
 };
 
 // kernel: net/unix/af_unix.c:
 //         static int unix_dgram_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 #[fentry(function = "unix_dgram_sendmsg")]
 pub fn unix_dgram_sendmsg_enter(ctx: FEntryContext) -> i32 {
+    if args_from_regs() && in_known_syscall() {
+        // Read from the registers at exit if it was delivered to a watched socket or failed.
+        return 0;
+    }
     let sock: u64 = ctx.arg::<*const u8>(0) as u64;
     let msg: u64 = ctx.arg::<*const u8>(1) as u64;
     let o = offsets();
@@ -80,11 +86,27 @@ pub fn unix_dgram_sendmsg_enter(ctx: FEntryContext) -> i32 {
 pub fn unix_dgram_sendmsg_exit(ctx: FExitContext) -> i32 {
     let ret: i32 = ctx.arg(3);
     let Some(p) = pending::current() else {
+        // Not recorded at entry (regs.rs) and not delivered to a watched socket: only a send
+        // that failed can still be for one (by its address or connected peer, see emit()).
+        if ret < 0 && args_from_regs() {
+            let sock: u64 = ctx.arg::<*const u8>(0) as u64;
+            if let Some(sk) = read::<u64>(sock, offsets().socket_sk) {
+                report_from_regs(sk, ret, 0, 0, Hook::Fentry);
+            }
+        }
         return 0;
     };
     // SAFETY: map value pointer, valid for this program run; copied to the stack.
     let p = unsafe { *p };
     pending::finish();
+    if p.sk == 0 {
+        // Started by its delivery to a watched socket (regs.rs).
+        let sock: u64 = ctx.arg::<*const u8>(0) as u64;
+        if let Some(sk) = read::<u64>(sock, offsets().socket_sk) {
+            report_from_regs(sk, ret, p.ts_ns, p.delivered_to, Hook::Fentry);
+        }
+        return 0;
+    }
     emit(&p, &p.parts, ret as i64, Hook::Fentry, 0, p.delivered_to);
     0
 }

@@ -118,6 +118,11 @@ pub fn unix_dgram_sock_of_fd(fd: u64) -> Option<u64> {
 }
 
 #[inline(always)]
+pub fn is_unix(sk: u64) -> bool {
+    read::<u16>(sk, offsets().sk_family) == Some(AF_UNIX)
+}
+
+#[inline(always)]
 pub fn is_unix_dgram(sk: u64) -> bool {
     let o = offsets();
     let family: u16 = read(sk, o.sk_family).unwrap_or(0);

@@ -1,22 +1,27 @@
-//! A send's arguments read from the registers the task entered its syscall with, for the
-//! tracepoint strategy on kernels with sock_send_length and sk_data_ready: they run inside the
-//! send, so nothing has to be recorded at syscall entry, and the syscall tracepoints (which
-//! every syscall on the machine pays for) can stay off for all but sendmmsg.
+//! A send's arguments read from the registers the task entered its syscall with. The hooks that
+//! see a send's result (tp_btf sock_send_length, fexit unix_dgram_sendmsg) run inside the
+//! syscall, so for the syscalls below nothing has to be recorded when the send starts: a send
+//! gets per-thread state only once it is delivered to a watched socket (delivery.rs), and the
+//! many sends that never are cost no map insert. With the tracepoint strategy this also keeps
+//! the syscall tracepoints (which every syscall on the machine pays for) off for all but
+//! sendmmsg.
 
 use aya_ebpf::{
     Global,
-    helpers::generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
+    helpers::generated::{bpf_get_current_task_btf, bpf_ktime_get_ns, bpf_task_pt_regs},
 };
+use observer_common::Hook;
 
 use crate::{
     datagram::user_msghdr,
+    emit::emit,
     kernel::{offsets, read},
-    pending::{MsgParts, SRC_IOV_USER, SRC_SINGLE_USER},
+    pending::{MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER},
 };
 
-/// 1 when userspace attached the tracepoint strategy this way (sendto, sendmsg, write and writev
-/// without entry/exit hooks): sock_send_length then reads those sends' arguments here, and
-/// sk_data_ready starts the per-thread state of a send it sees delivered to a watched socket.
+/// 1 when userspace chose this way of working (see the module comment and
+/// `Strategy::args_from_regs`): the tracepoint strategy then attaches no entry/exit hooks for
+/// sendto, sendmsg, write and writev, and the fentry strategy records no state at entry for them.
 #[unsafe(no_mangle)]
 pub static ARGS_FROM_REGS: Global<u32> = Global::new(0);
 
@@ -32,15 +37,32 @@ const NR_WRITEV: u64 = 20;
 const NR_SENDTO: u64 = 44;
 const NR_SENDMSG: u64 = 46;
 
+/// The user registers the current task entered the kernel with.
+// kernel: task_pt_regs(current)
+#[inline(always)]
+fn user_regs() -> u64 {
+    // SAFETY: the helpers take the trusted current-task pointer; the result is only ever read
+    // through probe_read.
+    unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) as u64 }
+}
+
+/// Whether the current task is in one of the syscalls [`syscall_parts`] reads.
+#[inline(always)]
+pub fn in_known_syscall() -> bool {
+    matches!(
+        read::<u64>(user_regs(), offsets().regs_orig_ax),
+        Some(NR_WRITE | NR_WRITEV | NR_SENDTO | NR_SENDMSG)
+    )
+}
+
 /// Where the data of the send the current task is making lives, if it is one of the syscalls
-/// above (sendmmsg keeps its entry hook: its messages need numbering across the call).
+/// above (sendmmsg keeps its entry hook: its messages need numbering across the call; io_uring
+/// and in-kernel senders are recorded at fentry as before).
 // kernel: task_pt_regs(current)->{orig_ax, si, dx, r8, r9}
 #[inline(always)]
 pub fn syscall_parts() -> Option<MsgParts> {
     let o = offsets();
-    // SAFETY: the helpers take the trusted current-task pointer; the result is only ever read
-    // through probe_read.
-    let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as u64;
+    let regs = user_regs();
     let nr: u64 = read(regs, o.regs_orig_ax)?;
     let arg = |off: u32| read::<u64>(regs, off).unwrap_or(0);
     match nr {
@@ -72,4 +94,29 @@ pub fn syscall_parts() -> Option<MsgParts> {
         NR_SENDMSG => user_msghdr(arg(o.regs_si)),
         _ => None,
     }
+}
+
+/// Reports the datagram of the current syscall, its arguments read from the registers, sent
+/// on `sk` with result `ret`. `ts_ns` 0: now. `delivered_to`: see emit().
+#[inline(always)]
+pub fn report_from_regs(sk: u64, ret: i32, ts_ns: u64, delivered_to: u32, hook: Hook) {
+    let Some(parts) = syscall_parts() else {
+        return;
+    };
+    let p = Pending {
+        ts_ns: if ts_ns == 0 {
+            // SAFETY: no preconditions.
+            unsafe { bpf_ktime_get_ns() }
+        } else {
+            ts_ns
+        },
+        sk,
+        mmsg_vec: 0,
+        parts,
+        mmsg_vlen: 0,
+        results_seen: 1,
+        delivered_to,
+        _pad: 0,
+    };
+    emit(&p, &parts, ret as i64, hook, 0, delivered_to);
 }

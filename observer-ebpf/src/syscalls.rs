@@ -18,7 +18,7 @@ use crate::{
     emit::emit,
     kernel::{is_unix_dgram, unix_dgram_sock_of_fd},
     pending::{self, MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER},
-    regs::{args_from_regs, syscall_parts},
+    regs::{args_from_regs, report_from_regs},
 };
 
 /// `sys_enter_*` arguments start at offset 16, 8 bytes each (include/trace/events/syscalls.h).
@@ -189,7 +189,7 @@ pub fn sock_send_length(ctx: BtfTracePointContext) -> i32 {
         // Not recorded at entry (regs.rs) and not delivered to a watched socket: only a send
         // that failed can still be for one (by its address or connected peer, see emit()).
         if ret < 0 && args_from_regs() && is_unix_dgram(sk) {
-            report_from_regs(sk, ret, 0, 0);
+            report_from_regs(sk, ret, 0, 0, Hook::SockSendLength);
         }
         return 0;
     };
@@ -199,7 +199,7 @@ pub fn sock_send_length(ctx: BtfTracePointContext) -> i32 {
         // Started by its delivery to a watched socket (regs.rs): this is that send's result.
         let (ts_ns, delivered_to) = (p.ts_ns, p.delivered_to);
         pending::finish();
-        report_from_regs(sk, ret, ts_ns, delivered_to);
+        report_from_regs(sk, ret, ts_ns, delivered_to, Hook::SockSendLength);
         return 0;
     }
     if p.sk != sk {
@@ -229,38 +229,6 @@ pub fn sock_send_length(ctx: BtfTracePointContext) -> i32 {
         delivered_to,
     );
     0
-}
-
-/// Reports the current syscall's datagram with its arguments read from the registers.
-/// `ts_ns` 0: now.
-#[inline(always)]
-fn report_from_regs(sk: u64, ret: i32, ts_ns: u64, delivered_to: u32) {
-    let Some(parts) = syscall_parts() else {
-        return;
-    };
-    let p = Pending {
-        // SAFETY: no preconditions.
-        ts_ns: if ts_ns == 0 {
-            unsafe { bpf_ktime_get_ns() }
-        } else {
-            ts_ns
-        },
-        sk,
-        mmsg_vec: 0,
-        parts,
-        mmsg_vlen: 0,
-        results_seen: 1,
-        delivered_to,
-        _pad: 0,
-    };
-    emit(
-        &p,
-        &parts,
-        ret as i64,
-        Hook::SockSendLength,
-        0,
-        delivered_to,
-    );
 }
 
 // kernel: include/trace/events/sock.h: TRACE_EVENT(sk_data_ready, TP_PROTO(const struct sock *sk))

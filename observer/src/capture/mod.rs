@@ -65,6 +65,7 @@ impl Capture {
             .map(|&s| (s, s.check(&btf, &offsets).map_err(|e| format!("{e:#}"))))
             .collect();
         let optional_hooks = strategy::optional_tp_btf(&btf);
+        let regs_usable = strategy::regs_usable(&btf, &offsets);
         let data = btf.into_data();
         let aya_btf =
             aya::Btf::parse(&data, aya::Endianness::default()).context("reading kernel BTF")?;
@@ -74,7 +75,8 @@ impl Capture {
             let attempt = (|| -> anyhow::Result<(Ebpf, Vec<String>)> {
                 check.map_err(anyhow::Error::msg)?;
                 let wakeup_bytes = u64::from(ring_size / 8);
-                let args_from_regs = u32::from(strategy.args_from_regs(&optional_hooks, &offsets));
+                let args_from_regs =
+                    u32::from(strategy.args_from_regs(&optional_hooks, regs_usable));
                 let mut ebpf = EbpfLoader::new()
                     .override_global("OFFSETS", &offsets, true)
                     .override_global("WAKEUP_BYTES", &wakeup_bytes, true)
@@ -82,7 +84,7 @@ impl Capture {
                     .map_max_entries("EVENTS", ring_size)
                     .load(EBPF_OBJECT)
                     .context("loading the eBPF object")?;
-                let hooks = strategy.attach(&mut ebpf, &optional_hooks, &offsets, &aya_btf)?;
+                let hooks = strategy.attach(&mut ebpf, &optional_hooks, regs_usable, &aya_btf)?;
                 Ok((ebpf, hooks))
             })();
             match attempt {

@@ -49,15 +49,20 @@ impl Strategy {
 
     /// Loads and attaches this strategy's programs; the others in the object stay unloaded.
     /// Whether this strategy reads sendto/sendmsg/write/writev arguments from the syscall
-    /// registers instead of hooking those syscalls (the kernel side's `ARGS_FROM_REGS`): the
-    /// tracepoint strategy when sock_send_length and sk_data_ready both run inside the send.
-    /// Every syscall on the machine then stays off the syscall-tracepoint path but sendmmsg,
-    /// whose messages need numbering across the call.
-    pub fn args_from_regs(self, optional_hooks: &[&'static str], o: &Offsets) -> bool {
-        self == Self::Tracepoint
-            && optional_hooks.contains(&"sock_send_length")
-            && optional_hooks.contains(&"sk_data_ready")
-            && offsets::syscall_regs_ready(o)
+    /// registers when a send turns out to matter, instead of recording every send as it starts
+    /// (the kernel side's `ARGS_FROM_REGS`, see observer-ebpf/src/regs.rs). fentry: whenever
+    /// `regs_usable`; tracepoint: when sock_send_length and sk_data_ready both run inside the
+    /// send too, and then every syscall on the machine stays off the syscall-tracepoint path
+    /// but sendmmsg, whose messages need numbering across the call.
+    pub fn args_from_regs(self, optional_hooks: &[&'static str], regs_usable: bool) -> bool {
+        regs_usable
+            && match self {
+                Self::Fentry => true,
+                Self::Tracepoint => {
+                    optional_hooks.contains(&"sock_send_length")
+                        && optional_hooks.contains(&"sk_data_ready")
+                }
+            }
     }
 
     /// `optional_hooks`: the tp_btf tracepoints this kernel has (see [`optional_tp_btf`]).
@@ -65,7 +70,7 @@ impl Strategy {
         self,
         ebpf: &mut Ebpf,
         optional_hooks: &[&'static str],
-        offsets: &Offsets,
+        regs_usable: bool,
         aya_btf: &aya::Btf,
     ) -> anyhow::Result<Vec<String>> {
         let mut attached = Vec::new();
@@ -93,7 +98,7 @@ impl Strategy {
                 );
             }
             Self::Tracepoint => {
-                let from_regs = self.args_from_regs(optional_hooks, offsets);
+                let from_regs = self.args_from_regs(optional_hooks, regs_usable);
                 for name in SEND_SYSCALLS {
                     if from_regs && name != "sendmmsg" {
                         continue;
@@ -129,6 +134,16 @@ impl Strategy {
         }
         Ok(attached)
     }
+}
+
+/// Whether the kernel side can read a syscall's registers: the `struct pt_regs` offsets, and
+/// the helpers that find them from a tracing program (bpf_get_current_task_btf ≥ 5.11,
+/// bpf_task_pt_regs ≥ 5.15), named in the kernel's `enum bpf_func_id`.
+pub fn regs_usable(btf: &Btf, o: &Offsets) -> bool {
+    offsets::syscall_regs_ready(o)
+        && ["BPF_FUNC_get_current_task_btf", "BPF_FUNC_task_pt_regs"]
+            .iter()
+            .all(|f| btf.enum_value("bpf_func_id", f).is_ok())
 }
 
 /// The optional tracepoint-strategy hooks this kernel has: per-datagram results
