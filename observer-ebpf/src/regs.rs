@@ -10,11 +10,9 @@ use aya_ebpf::{
     Global,
     helpers::generated::{bpf_get_current_task_btf, bpf_ktime_get_ns, bpf_task_pt_regs},
 };
-use observer_common::Hook;
 
 use crate::{
     datagram::user_msghdr,
-    emit::emit,
     kernel::{offsets, read},
     pending::{MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER},
 };
@@ -96,14 +94,12 @@ pub fn syscall_parts() -> Option<MsgParts> {
     }
 }
 
-/// Reports the datagram of the current syscall, its arguments read from the registers, sent
-/// on `sk` with result `ret`. `ts_ns` 0: now. `delivered_to`: see emit().
+/// The state of the current syscall's send on `sk`, its arguments read from the registers.
+/// `ts_ns` 0: now. `delivered_to`: see emit(). None when the syscall is not one read here.
 #[inline(always)]
-pub fn report_from_regs(sk: u64, ret: i32, ts_ns: u64, delivered_to: u32, hook: Hook) {
-    let Some(parts) = syscall_parts() else {
-        return;
-    };
-    let p = Pending {
+pub fn from_regs(sk: u64, ts_ns: u64, delivered_to: u32) -> Option<Pending> {
+    let parts = syscall_parts()?;
+    Some(Pending {
         ts_ns: if ts_ns == 0 {
             // SAFETY: no preconditions.
             unsafe { bpf_ktime_get_ns() }
@@ -117,6 +113,5 @@ pub fn report_from_regs(sk: u64, ret: i32, ts_ns: u64, delivered_to: u32, hook: 
         results_seen: 1,
         delivered_to,
         _pad: 0,
-    };
-    emit(&p, &parts, ret as i64, hook, 0, delivered_to);
+    })
 }

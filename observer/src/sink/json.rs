@@ -28,7 +28,8 @@ pub struct JsonSink<W: Write> {
 impl<W: Write> JsonSink<W> {
     pub fn new(out: W) -> Self {
         Self {
-            out: BufWriter::new(out),
+            // Large enough that a burst goes out in few writes (flushed after every batch).
+            out: BufWriter::with_capacity(64 * 1024, out),
         }
     }
 
