@@ -228,7 +228,13 @@ pub struct Offsets {
     pub cgroup_kn: u32,
     pub kn_name: u32,
     pub kn_parent: u32,
-    pub _pad: u32,
+    // struct pt_regs: a syscall's number and arguments as the task entered it (x86_64 names),
+    // so the tracepoint strategy can read a send's arguments without a syscall entry hook
+    pub regs_orig_ax: u32,
+    pub regs_si: u32,
+    pub regs_dx: u32,
+    pub regs_r8: u32,
+    pub regs_r9: u32,
 }
 
 const _: () = assert!(size_of::<Offsets>().is_multiple_of(8));

@@ -2,10 +2,20 @@
 //! where an unconnected sendto(2) to *any* path that names a watched socket (an alias, a
 //! relative path, a /proc/PID/root/… path) is recognised by the receiver's identity.
 
-use crate::{kernel::watched_receiver, pending};
+use aya_ebpf::helpers::generated::bpf_ktime_get_ns;
+
+use crate::{
+    kernel::{is_unix, watched_receiver},
+    pending::{self, MsgParts, Pending},
+    regs::args_from_regs,
+};
 
 #[inline(always)]
 pub fn mark_delivery(receiver_sk: u64) {
+    if args_from_regs() {
+        mark_delivery_unrecorded(receiver_sk);
+        return;
+    }
     // Cheap test first: most sk_data_ready calls (TCP, UDP, softirq context) have no send of
     // ours in progress on this thread.
     let Some(p) = pending::current() else {
@@ -15,4 +25,35 @@ pub fn mark_delivery(receiver_sk: u64) {
         // SAFETY: map value pointer, valid for this program run.
         unsafe { (*p).delivered_to = id };
     }
+}
+
+/// Sends are not recorded at syscall entry (regs.rs): the receiver is checked first, and only a
+/// delivery to a watched socket starts the thread's send state, for sock_send_length to finish.
+#[inline(always)]
+fn mark_delivery_unrecorded(receiver_sk: u64) {
+    // TCP, UDP, netlink… in any context. (A unix socket of another type never has the identity
+    // of a watched one: a path names one socket, an abstract socket is known by its own inode.)
+    if !is_unix(receiver_sk) {
+        return;
+    }
+    let Some(id) = watched_receiver(receiver_sk) else {
+        return;
+    };
+    if let Some(p) = pending::current() {
+        // A sendmmsg, recorded at its entry.
+        // SAFETY: map value pointer, valid for this program run.
+        unsafe { (*p).delivered_to = id };
+        return;
+    }
+    pending::start(&Pending {
+        // SAFETY: no preconditions.
+        ts_ns: unsafe { bpf_ktime_get_ns() },
+        sk: 0,
+        mmsg_vec: 0,
+        parts: MsgParts::UNKNOWN,
+        mmsg_vlen: 0,
+        results_seen: 0,
+        delivered_to: id,
+        _pad: 0,
+    });
 }

@@ -1,6 +1,7 @@
 //! The fentry strategy, for kernels with BTF trampolines (distro kernels). It hooks the one
 //! function every AF_UNIX datagram passes through, whatever the syscall (sendto, sendmsg,
-//! sendmmsg, write on a connected socket, SOCK_SEQPACKET, io_uring).
+//! sendmmsg, write on a connected socket, SOCK_SEQPACKET, io_uring). Sends made by the syscalls
+//! regs.rs knows are read from the registers at exit instead of being recorded at entry.
 
 use aya_ebpf::{
     helpers::generated::bpf_ktime_get_ns,
@@ -15,12 +16,17 @@ use crate::{
     emit::emit,
     kernel::{offsets, read},
     pending::{self, MsgParts, Pending, SRC_IOV_KERNEL, SRC_UBUF_KERNEL_MSG},
+    regs::{args_from_regs, from_regs, in_known_syscall},
 };
 
 // kernel: net/unix/af_unix.c:
 //         static int unix_dgram_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 #[fentry(function = "unix_dgram_sendmsg")]
 pub fn unix_dgram_sendmsg_enter(ctx: FEntryContext) -> i32 {
+    if args_from_regs() && in_known_syscall() {
+        // Read from the registers at exit if it was delivered to a watched socket or failed.
+        return 0;
+    }
     let sock: u64 = ctx.arg::<*const u8>(0) as u64;
     let msg: u64 = ctx.arg::<*const u8>(1) as u64;
     let o = offsets();
@@ -79,14 +85,33 @@ pub fn unix_dgram_sendmsg_enter(ctx: FEntryContext) -> i32 {
 #[fexit(function = "unix_dgram_sendmsg")]
 pub fn unix_dgram_sendmsg_exit(ctx: FExitContext) -> i32 {
     let ret: i32 = ctx.arg(3);
+    // One call of emit() for all cases: each call is another copy for the (6.1) verifier to walk.
+    if let Some(p) = datagram_sent(&ctx, ret) {
+        emit(&p, &p.parts, ret as i64, Hook::Fentry, 0, p.delivered_to);
+    }
+    0
+}
+
+/// The send that just ended, if it may be for a watched socket.
+#[inline(always)]
+fn datagram_sent(ctx: &FExitContext, ret: i32) -> Option<Pending> {
+    let sock: u64 = ctx.arg::<*const u8>(0) as u64;
     let Some(p) = pending::current() else {
-        return 0;
+        // Not recorded at entry (regs.rs) and not delivered to a watched socket: only a send
+        // that failed can still be for one (by its address or connected peer, see emit()).
+        if ret < 0 && args_from_regs() {
+            return from_regs(read(sock, offsets().socket_sk)?, 0, 0);
+        }
+        return None;
     };
     // SAFETY: map value pointer, valid for this program run; copied to the stack.
     let p = unsafe { *p };
     pending::finish();
-    emit(&p, &p.parts, ret as i64, Hook::Fentry, 0, p.delivered_to);
-    0
+    if p.sk == 0 {
+        // Started by its delivery to a watched socket (regs.rs).
+        return from_regs(read(sock, offsets().socket_sk)?, p.ts_ns, p.delivered_to);
+    }
+    Some(p)
 }
 
 // kernel: net/core/sock.c: void sock_def_readable(struct sock *sk) — af_unix's sk_data_ready.

@@ -56,7 +56,11 @@ pub static OFFSETS: Global<Offsets> = Global::new(Offsets {
     cgroup_kn: 0,
     kn_name: 0,
     kn_parent: 0,
-    _pad: 0,
+    regs_orig_ax: 0,
+    regs_si: 0,
+    regs_dx: 0,
+    regs_r8: 0,
+    regs_r9: 0,
 });
 
 pub const AF_UNIX: u16 = 1;
@@ -111,6 +115,11 @@ pub fn unix_dgram_sock_of_fd(fd: u64) -> Option<u64> {
     }
     let sk: u64 = read(socket, o.socket_sk)?;
     is_unix_dgram(sk).then_some(sk)
+}
+
+#[inline(always)]
+pub fn is_unix(sk: u64) -> bool {
+    read::<u16>(sk, offsets().sk_family) == Some(AF_UNIX)
 }
 
 #[inline(always)]

@@ -2,7 +2,8 @@
 //!
 //! Two strategies share one pipeline (pending → delivery → emit):
 //! - `fentry`: fentry/fexit on unix_dgram_sendmsg + fentry on sock_def_readable (fentry.rs);
-//! - `tracepoint`: syscall tracepoints + tp_btf sock_send_length / sk_data_ready (syscalls.rs).
+//! - `tracepoint`: syscall tracepoints + tp_btf sock_send_length / sk_data_ready (syscalls.rs);
+//!   with both tp_btf hooks, only sendmmsg keeps its syscall tracepoints (regs.rs).
 //!
 //! Userspace loads only the programs of the strategy it picked, and with either one the
 //! manager-side programs (receive.rs): what each watched socket's reader read, and when.
@@ -17,6 +18,7 @@ mod kernel;
 mod maps;
 mod pending;
 mod receive;
+mod regs;
 mod syscalls;
 
 #[cfg(not(test))]

@@ -24,6 +24,19 @@ pub struct MsgParts {
     pub source: u32,
 }
 
+impl MsgParts {
+    /// Not known yet (a send seen first at its delivery: see regs.rs).
+    pub const UNKNOWN: Self = Self {
+        base: 0,
+        count: 0,
+        name: 0,
+        control: 0,
+        controllen: 0,
+        namelen: 0,
+        source: 0,
+    };
+}
+
 /// `base` is one user buffer of `count` bytes (sendto, write).
 pub const SRC_SINGLE_USER: u32 = 1;
 /// `base` is a user array of `count` iovecs (writev, sendmsg from syscall arguments).
@@ -38,7 +51,7 @@ pub const SRC_UBUF_KERNEL_MSG: u32 = 4;
 #[derive(Clone, Copy)]
 pub struct Pending {
     pub ts_ns: u64,
-    /// The sender's `struct sock *`.
+    /// The sender's `struct sock *`; 0 for a send seen first at its delivery (regs.rs).
     pub sk: u64,
     /// sendmmsg: user address of the `struct mmsghdr` vector (0 otherwise).
     pub mmsg_vec: u64,

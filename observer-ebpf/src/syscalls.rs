@@ -2,6 +2,7 @@
 //! Syscall entry tracepoints record where a send's data lives; `tp_btf/sock_send_length`
 //! (kernel ≥ 6.3) reports each datagram's result, `tp_btf/sk_data_ready` (≥ 6.6) its delivery;
 //! the syscall exit reports sends that sock_send_length did not (older kernels, early errors).
+//! With both tp_btf hooks, only sendmmsg keeps its syscall hooks (see regs.rs).
 
 use aya_ebpf::{
     helpers::generated::bpf_ktime_get_ns,
@@ -15,8 +16,9 @@ use crate::{
     datagram::{MMSGHDR_SIZE, user_msghdr},
     delivery::mark_delivery,
     emit::emit,
-    kernel::unix_dgram_sock_of_fd,
+    kernel::{is_unix_dgram, unix_dgram_sock_of_fd},
     pending::{self, MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER},
+    regs::{args_from_regs, from_regs},
 };
 
 /// `sys_enter_*` arguments start at offset 16, 8 bytes each (include/trace/events/syscalls.h).
@@ -183,13 +185,44 @@ pub fn sys_exit_sendmmsg(ctx: TracePointContext) -> u32 {
 pub fn sock_send_length(ctx: BtfTracePointContext) -> i32 {
     let sk: u64 = ctx.arg::<*const u8>(0) as u64;
     let ret: i32 = ctx.arg(1);
+    // One call of emit() for all cases: each call is another copy for the verifier to walk.
+    if let Some((p, parts, index, delivered_to)) = datagram_sent(sk, ret) {
+        emit(
+            &p,
+            &parts,
+            ret as i64,
+            Hook::SockSendLength,
+            index,
+            delivered_to,
+        );
+    }
+    0
+}
+
+/// The send sock_send_length reports, if it may be for a watched socket: its state, where its
+/// data lives, its index in a sendmmsg, and the watched socket it was delivered to (0: none).
+#[inline(always)]
+fn datagram_sent(sk: u64, ret: i32) -> Option<(Pending, MsgParts, u32, u32)> {
     let Some(pp) = pending::current() else {
-        return 0;
+        // Not recorded at entry (regs.rs) and not delivered to a watched socket: only a send
+        // that failed can still be for one (by its address or connected peer, see emit()).
+        if ret < 0 && args_from_regs() && is_unix_dgram(sk) {
+            let p = from_regs(sk, 0, 0)?;
+            return Some((p, p.parts, 0, 0));
+        }
+        return None;
     };
     // SAFETY: map value pointer, valid for this program run.
     let p = unsafe { &mut *pp };
+    if p.sk == 0 {
+        // Started by its delivery to a watched socket (regs.rs): this is that send's result.
+        let (ts_ns, delivered_to) = (p.ts_ns, p.delivered_to);
+        pending::finish();
+        let p = from_regs(sk, ts_ns, delivered_to)?;
+        return Some((p, p.parts, 0, delivered_to));
+    }
     if p.sk != sk {
-        return 0;
+        return None;
     }
     let index = p.results_seen;
     p.results_seen += 1;
@@ -198,23 +231,11 @@ pub fn sock_send_length(ctx: BtfTracePointContext) -> i32 {
     let parts = if p.mmsg_vec == 0 {
         p.parts
     } else if index < MAX_MMSG {
-        match user_msghdr(p.mmsg_vec + index as u64 * MMSGHDR_SIZE) {
-            Some(parts) => parts,
-            None => return 0,
-        }
+        user_msghdr(p.mmsg_vec + index as u64 * MMSGHDR_SIZE)?
     } else {
-        return 0;
+        return None;
     };
-    let p = *p;
-    emit(
-        &p,
-        &parts,
-        ret as i64,
-        Hook::SockSendLength,
-        index,
-        delivered_to,
-    );
-    0
+    Some((*p, parts, index, delivered_to))
 }
 
 // kernel: include/trace/events/sock.h: TRACE_EVENT(sk_data_ready, TP_PROTO(const struct sock *sk))

@@ -393,6 +393,12 @@ impl Btf {
         Btf::parse_owned(bytes.to_vec())
     }
 
+    /// The raw blob back, the index dropped: so that another parser (aya's) can read the same
+    /// bytes without both indexes and two copies of the file in memory at once.
+    pub fn into_data(self) -> Vec<u8> {
+        self.data
+    }
+
     fn parse_owned(data: Vec<u8>) -> Result<Btf, BtfError> {
         if data.len() < HEADER_LEN {
             return Err(malformed(format!(

@@ -50,26 +50,41 @@ impl Capture {
         preflight::check_privileges()?;
         preflight::check_btf()?;
         preflight::raise_memlock_rlimit();
-        let btf = Btf::from_sys_fs()?;
-        let aya_btf = aya::Btf::from_sys_fs().context("reading kernel BTF")?;
-        let offsets = offsets::read(&btf)?;
         let candidates: &[Strategy] = match probe {
             Probe::Auto => &[Strategy::Fentry, Strategy::Tracepoint],
             Probe::Fentry => &[Strategy::Fentry],
             Probe::Tracepoint => &[Strategy::Tracepoint],
         };
+        // Everything our BTF index answers is asked here, then the index is dropped before
+        // aya parses the same bytes for itself: the two parses (each several MiB, as big as
+        // the blob) never share the peak of the collector's memory.
+        let btf = Btf::from_sys_fs()?;
+        let offsets = offsets::read(&btf)?;
+        let checked: Vec<(Strategy, Result<(), String>)> = candidates
+            .iter()
+            .map(|&s| (s, s.check(&btf, &offsets).map_err(|e| format!("{e:#}"))))
+            .collect();
+        let optional_hooks = strategy::optional_tp_btf(&btf);
+        let regs_usable = strategy::regs_usable(&btf, &offsets);
+        let data = btf.into_data();
+        let aya_btf =
+            aya::Btf::parse(&data, aya::Endianness::default()).context("reading kernel BTF")?;
+        drop(data);
         let mut refused = Vec::new();
-        for &strategy in candidates {
+        for (strategy, check) in checked {
             let attempt = (|| -> anyhow::Result<(Ebpf, Vec<String>)> {
-                strategy.check(&btf, &offsets)?;
+                check.map_err(anyhow::Error::msg)?;
                 let wakeup_bytes = u64::from(ring_size / 8);
+                let args_from_regs =
+                    u32::from(strategy.args_from_regs(&optional_hooks, regs_usable));
                 let mut ebpf = EbpfLoader::new()
                     .override_global("OFFSETS", &offsets, true)
                     .override_global("WAKEUP_BYTES", &wakeup_bytes, true)
+                    .override_global("ARGS_FROM_REGS", &args_from_regs, true)
                     .map_max_entries("EVENTS", ring_size)
                     .load(EBPF_OBJECT)
                     .context("loading the eBPF object")?;
-                let hooks = strategy.attach(&mut ebpf, &btf, &aya_btf)?;
+                let hooks = strategy.attach(&mut ebpf, &optional_hooks, regs_usable, &aya_btf)?;
                 Ok((ebpf, hooks))
             })();
             match attempt {

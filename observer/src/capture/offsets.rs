@@ -37,6 +37,12 @@ pub fn fentry_ready(o: &Offsets) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether the tracepoint strategy can read a send's arguments from the syscall registers
+/// (x86_64's `struct pt_regs`), instead of recording them at every syscall entry.
+pub fn syscall_regs_ready(o: &Offsets) -> bool {
+    ![o.regs_orig_ax, o.regs_si, o.regs_dx, o.regs_r8, o.regs_r9].contains(&ABSENT)
+}
+
 /// Fields the kernel programs read with a fixed width: a kernel whose field has another size
 /// would be misread, so refuse it instead.
 const FIXED_WIDTHS: &[(&str, &str, u32)] = &[
@@ -118,6 +124,10 @@ fn read_all(btf: &Btf) -> anyhow::Result<Offsets> {
         cgroup_kn: m("cgroup", "kn")?,
         kn_name: m("kernfs_node", "name")?,
         kn_parent: any("kernfs_node", &["__parent", "parent"])?,
-        _pad: 0,
+        regs_orig_ax: opt("pt_regs", &["orig_ax"]),
+        regs_si: opt("pt_regs", &["si"]),
+        regs_dx: opt("pt_regs", &["dx"]),
+        regs_r8: opt("pt_regs", &["r8"]),
+        regs_r9: opt("pt_regs", &["r9"]),
     })
 }

@@ -48,10 +48,29 @@ impl Strategy {
     }
 
     /// Loads and attaches this strategy's programs; the others in the object stay unloaded.
+    /// Whether this strategy reads sendto/sendmsg/write/writev arguments from the syscall
+    /// registers when a send turns out to matter, instead of recording every send as it starts
+    /// (the kernel side's `ARGS_FROM_REGS`, see observer-ebpf/src/regs.rs). fentry: whenever
+    /// `regs_usable`; tracepoint: when sock_send_length and sk_data_ready both run inside the
+    /// send too, and then every syscall on the machine stays off the syscall-tracepoint path
+    /// but sendmmsg, whose messages need numbering across the call.
+    pub fn args_from_regs(self, optional_hooks: &[&'static str], regs_usable: bool) -> bool {
+        regs_usable
+            && match self {
+                Self::Fentry => true,
+                Self::Tracepoint => {
+                    optional_hooks.contains(&"sock_send_length")
+                        && optional_hooks.contains(&"sk_data_ready")
+                }
+            }
+    }
+
+    /// `optional_hooks`: the tp_btf tracepoints this kernel has (see [`optional_tp_btf`]).
     pub fn attach(
         self,
         ebpf: &mut Ebpf,
-        btf: &Btf,
+        optional_hooks: &[&'static str],
+        regs_usable: bool,
         aya_btf: &aya::Btf,
     ) -> anyhow::Result<Vec<String>> {
         let mut attached = Vec::new();
@@ -79,30 +98,32 @@ impl Strategy {
                 );
             }
             Self::Tracepoint => {
+                let from_regs = self.args_from_regs(optional_hooks, regs_usable);
                 for name in SEND_SYSCALLS {
+                    if from_regs && name != "sendmmsg" {
+                        continue;
+                    }
                     let tp = format!("sys_enter_{name}");
                     let p: &mut TracePoint = program(ebpf, &tp)?;
                     p.load().with_context(|| tp.clone())?;
                     p.attach("syscalls", &tp).with_context(|| tp.clone())?;
                     attached.push(format!("tracepoint/syscalls/{tp}"));
                 }
-                let p: &mut TracePoint = program(ebpf, "sys_exit_send")?;
-                p.load().context("sys_exit_send")?;
-                for name in SEND_SYSCALLS.iter().filter(|n| **n != "sendmmsg") {
-                    let tp = format!("sys_exit_{name}");
-                    p.attach("syscalls", &tp).with_context(|| tp.clone())?;
-                    attached.push(format!("tracepoint/syscalls/{tp}"));
+                if !from_regs {
+                    let p: &mut TracePoint = program(ebpf, "sys_exit_send")?;
+                    p.load().context("sys_exit_send")?;
+                    for name in SEND_SYSCALLS.iter().filter(|n| **n != "sendmmsg") {
+                        let tp = format!("sys_exit_{name}");
+                        p.attach("syscalls", &tp).with_context(|| tp.clone())?;
+                        attached.push(format!("tracepoint/syscalls/{tp}"));
+                    }
                 }
                 let p: &mut TracePoint = program(ebpf, "sys_exit_sendmmsg")?;
                 p.load().context("sys_exit_sendmmsg")?;
                 p.attach("syscalls", "sys_exit_sendmmsg")
                     .context("sys_exit_sendmmsg")?;
                 attached.push("tracepoint/syscalls/sys_exit_sendmmsg".into());
-                // Optional: per-datagram results (≥ 6.3) and delivery by identity (≥ 6.6).
-                for tp in ["sock_send_length", "sk_data_ready"] {
-                    if !btf.has_type(&format!("btf_trace_{tp}")) {
-                        continue;
-                    }
+                for &tp in optional_hooks {
                     let p: &mut BtfTracePoint = program(ebpf, tp)?;
                     p.load(tp, aya_btf)
                         .with_context(|| format!("tp_btf/{tp}"))?;
@@ -113,6 +134,25 @@ impl Strategy {
         }
         Ok(attached)
     }
+}
+
+/// Whether the kernel side can read a syscall's registers: the `struct pt_regs` offsets, and
+/// the helpers that find them from a tracing program (bpf_get_current_task_btf ≥ 5.11,
+/// bpf_task_pt_regs ≥ 5.15), named in the kernel's `enum bpf_func_id`.
+pub fn regs_usable(btf: &Btf, o: &Offsets) -> bool {
+    offsets::syscall_regs_ready(o)
+        && ["BPF_FUNC_get_current_task_btf", "BPF_FUNC_task_pt_regs"]
+            .iter()
+            .all(|f| btf.enum_value("bpf_func_id", f).is_ok())
+}
+
+/// The optional tracepoint-strategy hooks this kernel has: per-datagram results
+/// (sock_send_length, ≥ 6.3) and delivery by identity (sk_data_ready, ≥ 6.6).
+pub fn optional_tp_btf(btf: &Btf) -> Vec<&'static str> {
+    ["sock_send_length", "sk_data_ready"]
+        .into_iter()
+        .filter(|tp| btf.has_type(&format!("btf_trace_{tp}")))
+        .collect()
 }
 
 fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> anyhow::Result<&'a mut T>

@@ -2,18 +2,22 @@
 //! `start` record (what is captured, how), `drops` records, and a closing `summary`.
 
 use std::{
+    borrow::Cow,
     collections::BTreeMap,
     io::{BufWriter, Write},
 };
 
+use observer_common::Hook;
+use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
 
-use super::{Sink, Start, Summary, read_wall_ns, rfc3339, watch_label};
+use super::{Sink, Start, Summary, read_wall_ns, rfc3339, watch_label, watch_label_ref};
 use crate::{
-    decode::Event,
-    delivery::{Correction, Delivery},
+    decode::{Creds, Event},
+    delivery::{Correction, Delivered, Delivery},
     judge::Judgement,
     notify,
+    verdict::{FieldNote, Kind, LogLevel, LogLine},
     watch::Watched,
 };
 
@@ -24,7 +28,8 @@ pub struct JsonSink<W: Write> {
 impl<W: Write> JsonSink<W> {
     pub fn new(out: W) -> Self {
         Self {
-            out: BufWriter::new(out),
+            // Large enough that a burst goes out in few writes (flushed after every batch).
+            out: BufWriter::with_capacity(64 * 1024, out),
         }
     }
 
@@ -34,47 +39,130 @@ impl<W: Write> JsonSink<W> {
     }
 }
 
-/// The JSON form of one event (also used by recordings and tests).
-pub fn event_json(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) -> Value {
-    let v = j.verdict.as_ref();
-    let mut out = json!({
-        "record": "event",
-        "ts": rfc3339(ev.wall_ns),
-        "mono_ns": ev.mono_ns,
-        "pid": ev.pid,
-        "ns_pid": ev.ns_pid,
-        "tid": ev.tid,
-        "uid": ev.uid,
-        "gid": ev.gid,
-        "comm": ev.comm,
-        "cgroup_id": ev.cgroup_id,
-        "dest": ev.dest,
-        "socket": watch_label(ev, watched),
-        "matched_by": if ev.matched_by_identity { "identity" } else { "path" },
-        "connected": ev.connected,
-        "payload": notify::escape(&ev.payload),
-        "len": ev.len,
-        "truncated": ev.truncated(),
-        "creds": ev.creds,
-        "fds": ev.fds,
-        "result": ev.result,
-        "error": (ev.result < 0).then(|| crate::decode::errno_name(ev.result)),
-        "hook": format!("{:?}", ev.hook),
-        "msg_index": ev.msg_index,
-        "fields": ev.fields(),
-        "unit": j.unit,
-        "verdict": j.outcome,
-        "kind": v.map(|v| v.kind),
-        "reason": v.map(|v| v.reason.as_str()),
-        "log_level": v.map(|v| v.log_level),
-        "hint": v.map(|v| v.hint.as_str()).filter(|h| !h.is_empty()),
-        "field_notes": v.map(|v| &v.field_notes),
-        "caveats": v.map(|v| &v.caveats),
-        "logs": v.map(|v| &v.logs),
-        "note": j.note,
-    });
-    add_delivery(&mut out, ev, &j.delivery);
-    out
+/// One event as its JSON line says it (also for recordings: `serde_json::to_value` it), borrowing
+/// from the event and its judgement: serialized straight to the output, with no `Value` (a map
+/// of owned strings) built per event. Same keys and values as when it was built as a `Value`
+/// (see the test); the top-level fields keep that form's order (its keys' byte order).
+#[derive(Serialize)]
+pub struct EventRecord<'a> {
+    caveats: Option<&'a Vec<String>>,
+    cgroup_id: u64,
+    comm: &'a str,
+    connected: bool,
+    creds: Option<Creds>,
+    delivered: Delivered,
+    delivery_note: &'a Option<String>,
+    dest: &'a str,
+    error: Option<String>,
+    fds: u32,
+    field_notes: Option<&'a Vec<FieldNote>>,
+    fields: Vec<notify::Field>,
+    gid: u32,
+    hint: Option<&'a str>,
+    #[serde(serialize_with = "debug_str")]
+    hook: Hook,
+    kind: Option<Kind>,
+    len: u32,
+    log_level: Option<LogLevel>,
+    logs: Option<&'a Vec<LogLine>>,
+    manager_creds: Option<Creds>,
+    matched_by: &'static str,
+    mono_ns: u64,
+    msg_index: u32,
+    note: &'a Option<String>,
+    ns_pid: u32,
+    #[serde(serialize_with = "escaped")]
+    payload: &'a [u8],
+    pid: u32,
+    pidfd: bool,
+    queue_delay_us: Option<u64>,
+    read_by: Option<u32>,
+    #[serde(serialize_with = "optional_rfc3339_str")]
+    read_ts: Option<i128>,
+    reason: Option<&'a str>,
+    record: &'static str,
+    result: i64,
+    socket: Cow<'a, str>,
+    tid: u32,
+    truncated: bool,
+    #[serde(serialize_with = "rfc3339_str")]
+    ts: i128,
+    uid: u32,
+    unit: &'a Option<String>,
+    verdict: &'static str,
+}
+
+impl<'a> EventRecord<'a> {
+    pub fn new(ev: &'a Event, j: &'a Judgement, watched: &'a BTreeMap<u32, Watched>) -> Self {
+        let v = j.verdict.as_ref();
+        let d = &j.delivery;
+        Self {
+            caveats: v.map(|v| &v.caveats),
+            cgroup_id: ev.cgroup_id,
+            comm: &ev.comm,
+            connected: ev.connected,
+            creds: ev.creds,
+            delivered: d.delivered,
+            delivery_note: &d.note,
+            dest: &ev.dest,
+            error: (ev.result < 0).then(|| crate::decode::errno_name(ev.result)),
+            fds: ev.fds,
+            field_notes: v.map(|v| &v.field_notes),
+            fields: ev.fields(),
+            gid: ev.gid,
+            hint: v.map(|v| v.hint.as_str()).filter(|h| !h.is_empty()),
+            hook: ev.hook,
+            kind: v.map(|v| v.kind),
+            len: ev.len,
+            log_level: v.map(|v| v.log_level),
+            logs: v.map(|v| &v.logs),
+            manager_creds: d.manager_creds,
+            matched_by: if ev.matched_by_identity {
+                "identity"
+            } else {
+                "path"
+            },
+            mono_ns: ev.mono_ns,
+            msg_index: ev.msg_index,
+            note: &j.note,
+            ns_pid: ev.ns_pid,
+            payload: &ev.payload,
+            pid: ev.pid,
+            pidfd: d.pidfd,
+            queue_delay_us: d.queue_delay_us,
+            read_by: d.reader_pid,
+            read_ts: read_wall_ns(ev, d),
+            reason: v.map(|v| v.reason.as_str()),
+            record: "event",
+            result: ev.result,
+            socket: watch_label_ref(ev, watched),
+            tid: ev.tid,
+            truncated: ev.truncated(),
+            ts: ev.wall_ns,
+            uid: ev.uid,
+            unit: &j.unit,
+            verdict: j.outcome,
+        }
+    }
+}
+
+fn escaped<S: Serializer>(payload: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&notify::escape(payload))
+}
+
+fn debug_str<S: Serializer>(hook: &Hook, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{hook:?}"))
+}
+
+fn rfc3339_str<S: Serializer>(wall_ns: &i128, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*wall_ns))
+}
+
+fn optional_rfc3339_str<S: Serializer>(wall_ns: &Option<i128>, s: S) -> Result<S::Ok, S::Error> {
+    match wall_ns {
+        Some(ns) => s.serialize_str(&rfc3339(*ns)),
+        None => s.serialize_none(),
+    }
 }
 
 /// The manager-side keys: `delivered` (true, false, "unknown"), `queue_delay_us`,
@@ -138,7 +226,8 @@ impl<W: Write> Sink for JsonSink<W> {
         j: &Judgement,
         watched: &BTreeMap<u32, Watched>,
     ) -> std::io::Result<()> {
-        self.line(&event_json(ev, j, watched))
+        serde_json::to_writer(&mut self.out, &EventRecord::new(ev, j, watched))?;
+        self.out.write_all(b"\n")
     }
 
     fn delivery(
@@ -160,5 +249,157 @@ impl<W: Write> Sink for JsonSink<W> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::{Stage, Verdict};
+
+    /// The event line as it was built before EventRecord: a `json!` Value.
+    fn as_value(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) -> Value {
+        let v = j.verdict.as_ref();
+        let mut out = json!({
+            "record": "event",
+            "ts": rfc3339(ev.wall_ns),
+            "mono_ns": ev.mono_ns,
+            "pid": ev.pid,
+            "ns_pid": ev.ns_pid,
+            "tid": ev.tid,
+            "uid": ev.uid,
+            "gid": ev.gid,
+            "comm": ev.comm,
+            "cgroup_id": ev.cgroup_id,
+            "dest": ev.dest,
+            "socket": super::super::watch_label(ev, watched),
+            "matched_by": if ev.matched_by_identity { "identity" } else { "path" },
+            "connected": ev.connected,
+            "payload": notify::escape(&ev.payload),
+            "len": ev.len,
+            "truncated": ev.truncated(),
+            "creds": ev.creds,
+            "fds": ev.fds,
+            "result": ev.result,
+            "error": (ev.result < 0).then(|| crate::decode::errno_name(ev.result)),
+            "hook": format!("{:?}", ev.hook),
+            "msg_index": ev.msg_index,
+            "fields": ev.fields(),
+            "unit": j.unit,
+            "verdict": j.outcome,
+            "kind": v.map(|v| v.kind),
+            "reason": v.map(|v| v.reason.as_str()),
+            "log_level": v.map(|v| v.log_level),
+            "hint": v.map(|v| v.hint.as_str()).filter(|h| !h.is_empty()),
+            "field_notes": v.map(|v| &v.field_notes),
+            "caveats": v.map(|v| &v.caveats),
+            "logs": v.map(|v| &v.logs),
+            "note": j.note,
+        });
+        add_delivery(&mut out, ev, &j.delivery);
+        out
+    }
+
+    fn event(payload: &[u8], result: i64) -> Event {
+        Event {
+            mono_ns: 123_456_789,
+            wall_ns: 1_795_472_847_123_456_789,
+            pid: 42,
+            tid: 43,
+            uid: 65534,
+            gid: 65534,
+            comm: "systemd-notify".into(),
+            cgroup_id: 9876,
+            dest: "/run/systemd/notify".into(),
+            watch_id: 1,
+            matched_by_identity: true,
+            connected: false,
+            payload: payload.to_vec(),
+            len: payload.len() as u32 + 3,
+            creds: Some(Creds {
+                pid: 42,
+                uid: 65534,
+                gid: 65534,
+            }),
+            fds: 2,
+            result,
+            hook: Hook::SockSendLength,
+            msg_index: 0,
+            flags: 0,
+            ns_pid: 7,
+            pidns_ino: 4_026_531_836,
+            cgroup_name: "foo.service".into(),
+            cgroup_parent_name: "system.slice".into(),
+        }
+    }
+
+    fn verdict() -> Verdict {
+        Verdict {
+            accepted: false,
+            stage: Stage::Unit,
+            kind: Kind::NotMainPid,
+            reason: "foo.service: Got notification message from PID 42, but reception only permitted for main PID 41".into(),
+            log_level: LogLevel::Warning,
+            source: "src/core/service.c:4386 (v252)".into(),
+            hint: "set NotifyAccess=all".into(),
+            field_notes: Vec::new(),
+            logs: vec![LogLine {
+                level: LogLevel::Warning,
+                unit: Some("foo.service".into()),
+                message: "Got notification message from PID 42".into(),
+                source: "src/core/service.c:4386 (v252)".into(),
+            }],
+            caveats: vec!["systemd version inferred".into()],
+        }
+    }
+
+    #[test]
+    fn event_line_has_the_keys_and_values_of_the_value_line() {
+        let watched = BTreeMap::new();
+        let cases = [
+            (
+                event(b"READY=1\nSTATUS=up \\ \xff\x01\tMAINPID=x", 44),
+                Judgement {
+                    unit: Some("foo.service".into()),
+                    outcome: "rejected",
+                    verdict: Some(verdict()),
+                    note: None,
+                    inputs: None,
+                    delivery: Delivery {
+                        delivered: Delivered::Yes,
+                        queue_delay_us: Some(17),
+                        manager_creds: Some(Creds {
+                            pid: 7,
+                            uid: 65534,
+                            gid: 65534,
+                        }),
+                        read_mono_ns: Some(123_470_000),
+                        reader_pid: Some(1),
+                        pidfd: true,
+                        note: None,
+                    },
+                },
+            ),
+            (
+                event(b"WATCHDOG=1", -111),
+                Judgement {
+                    unit: None,
+                    outcome: "not-delivered",
+                    verdict: None,
+                    note: Some("the send failed".into()),
+                    inputs: None,
+                    delivery: Delivery {
+                        delivered: Delivered::No,
+                        note: Some("the send failed".into()),
+                        ..Default::default()
+                    },
+                },
+            ),
+        ];
+        for (ev, j) in &cases {
+            let line = serde_json::to_string(&EventRecord::new(ev, j, &watched)).unwrap();
+            let ours: Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(ours, as_value(ev, j, &watched));
+        }
     }
 }

@@ -120,10 +120,18 @@ pub fn result_text(result: i64) -> String {
 
 /// The watched socket's description for an event.
 pub fn watch_label(ev: &Event, watched: &BTreeMap<u32, Watched>) -> String {
+    watch_label_ref(ev, watched).into_owned()
+}
+
+/// [`watch_label`], borrowed from the watch list when it can be.
+pub fn watch_label_ref<'a>(
+    ev: &Event,
+    watched: &'a BTreeMap<u32, Watched>,
+) -> std::borrow::Cow<'a, str> {
     match watched.get(&ev.watch_id) {
-        Some(w) if w.owner == "--socket" => w.address.clone(),
-        Some(w) => w.owner.clone(),
-        None => format!("watch {}", ev.watch_id),
+        Some(w) if w.owner == "--socket" => w.address.as_str().into(),
+        Some(w) => w.owner.as_str().into(),
+        None => format!("watch {}", ev.watch_id).into(),
     }
 }
 
