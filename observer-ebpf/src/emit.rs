@@ -72,8 +72,6 @@ pub fn emit(
     s.event.flags |= if connected { flags::CONNECTED } else { 0 };
     let ev = &mut s.event;
 
-    let id = bpf_get_current_pid_tgid();
-    let ugid = bpf_get_current_uid_gid();
     ev.watch_id = watch_id;
     ev.flags |= how;
     ev.hook = hook as u32;
@@ -83,16 +81,7 @@ pub fn emit(
     // SAFETY: helpers without preconditions.
     ev.done_ns = unsafe { bpf_ktime_get_ns() };
     ev.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
-    ev.tgid = (id >> 32) as u32;
-    ev.tid = id as u32;
-    ev.uid = ugid as u32;
-    ev.gid = (ugid >> 32) as u32;
-    ev.comm = bpf_get_current_comm().unwrap_or_default();
-
-    if let Some((nr, inum)) = ns_tgid() {
-        ev.ns_tgid = nr;
-        ev.pidns_ino = inum;
-    }
+    fill_task(ev);
     if let Some((kn, parent)) = cgroup_nodes() {
         copy_kn_name(&mut ev.cgroup_name, kn);
         copy_kn_name(&mut ev.cgroup_parent_name, parent);
@@ -161,4 +150,21 @@ fn copy_kn_name(dst: &mut [u8; CGROUP_NAME_MAX], kn: u64) {
             name as *const _,
         )
     };
+}
+
+/// Who is running (the sender, or the reader): ids, user, name, and the PID as its own PID
+/// namespace numbers it.
+#[inline(always)]
+pub fn fill_task(ev: &mut SendEvent) {
+    let id = bpf_get_current_pid_tgid();
+    let ugid = bpf_get_current_uid_gid();
+    ev.tgid = (id >> 32) as u32;
+    ev.tid = id as u32;
+    ev.uid = ugid as u32;
+    ev.gid = (ugid >> 32) as u32;
+    ev.comm = bpf_get_current_comm().unwrap_or_default();
+    if let Some((nr, inum)) = ns_tgid() {
+        ev.ns_tgid = nr;
+        ev.pidns_ino = inum;
+    }
 }

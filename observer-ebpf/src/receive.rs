@@ -9,10 +9,7 @@
 
 use aya_ebpf::{
     bindings::BPF_RB_NO_WAKEUP,
-    helpers::{
-        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
-        generated::bpf_ktime_get_ns,
-    },
+    helpers::{bpf_get_current_pid_tgid, generated::bpf_ktime_get_ns},
     macros::{map, tracepoint},
     maps::{HashMap, LruHashMap},
     programs::TracePointContext,
@@ -23,7 +20,7 @@ use crate::{
     datagram::{
         Scratch, bound, copy_control, copy_payload, read_val, user_msghdr, user_u32, zero_words,
     },
-    kernel::{ns_tgid, unix_dgram_sock_of_fd, watched_receiver},
+    kernel::{unix_dgram_sock_of_fd, watched_receiver},
     maps::{EVENTS, SCRATCH, count},
     pending::{MsgParts, SRC_SINGLE_USER},
     syscalls::{arg, exit_ret},
@@ -127,8 +124,6 @@ fn emit_read(r: &Reading, parts: &MsgParts, len: u64) {
     if user_u32(r.msg + MSGHDR_FLAGS_OFFSET).unwrap_or(0) & MSG_CTRUNC != 0 {
         ev.flags |= flags::READ_CTRUNC;
     }
-    let id = bpf_get_current_pid_tgid();
-    let ugid = bpf_get_current_uid_gid();
     ev.hook = Hook::RecvmsgExit as u32;
     ev.flags |= flags::MATCH_IDENTITY;
     ev.watch_id = r.watch_id;
@@ -137,15 +132,7 @@ fn emit_read(r: &Reading, parts: &MsgParts, len: u64) {
     // SAFETY: no preconditions.
     ev.ts_ns = unsafe { bpf_ktime_get_ns() };
     ev.done_ns = r.start_ns;
-    ev.tgid = (id >> 32) as u32;
-    ev.tid = id as u32;
-    ev.uid = ugid as u32;
-    ev.gid = (ugid >> 32) as u32;
-    ev.comm = bpf_get_current_comm().unwrap_or_default();
-    if let Some((nr, inum)) = ns_tgid() {
-        ev.ns_tgid = nr;
-        ev.pidns_ino = inum;
-    }
+    crate::emit::fill_task(ev);
     let size = size_of::<SendEvent>()
         + bound(s.event.payload_len as u64, 2 * PAYLOAD_MAX as u64 - 1) as usize;
     // SAFETY: `payload` directly follows `event` in the #[repr(C)] Scratch and the masked length
