@@ -11,7 +11,8 @@
 //!
 //! --reader: the receiving side runs on a thread of nload (default) or in a forked child (two
 //! processes, like a service and its manager); either way it reads as fast as datagrams come,
-//! so the queue never fills (`spin`: a forked child that polls and never sleeps).
+//! so the queue never fills (`spin`: a forked child that polls and never sleeps). Readers use
+//! recvmsg(2), like systemd, so (a) also shows what the receive capture costs non-managers.
 //! --rate: a deadline schedule (message i is due at start + i/rate); nload sleeps when ahead and
 //! sends what is due when behind, and stops at S seconds whatever it sent, so a sender that
 //! cannot keep up shows as a lower achieved rate.
@@ -449,12 +450,25 @@ fn start_reader(
     Ok(())
 }
 
+/// Reads with recvmsg(2), as systemd reads its notify socket: the observer's receive capture
+/// hooks recvmsg, so the bench's readers show what it costs processes that are not a manager.
 fn drain(fd: RawFd, spin: bool, received: &AtomicU64, stop: &AtomicBool) {
     let mut buf = vec![0u8; 65536];
+    let mut control = [0u8; 256];
     let flags = if spin { libc::MSG_DONTWAIT } else { 0 };
     while !stop.load(Ordering::Relaxed) {
-        // SAFETY: buf is live and as long as we say.
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) };
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: all-zero is a valid msghdr; the pointers set below outlive the call.
+        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = control.len();
+        // SAFETY: msg points at live buffers as long as it says.
+        let n = unsafe { libc::recvmsg(fd, &mut msg, flags) };
         if n < 0 {
             if matches!(
                 Error::last_os_error().raw_os_error(),
