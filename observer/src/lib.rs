@@ -21,6 +21,8 @@ mod capture;
 mod correlate;
 mod decode;
 mod delivery;
+#[cfg(test)]
+mod dist_files;
 mod judge;
 mod manager;
 mod preflight;

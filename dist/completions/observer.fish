@@ -1,0 +1,49 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_observer_global_optspecs
+    string join \n v/verbose h/help V/version
+end
+
+function __fish_observer_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_observer_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_observer_using_subcommand
+    set -l cmd (__fish_observer_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c observer -n "__fish_observer_needs_command" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
+complete -c observer -n "__fish_observer_needs_command" -s h -l help -d 'Print help'
+complete -c observer -n "__fish_observer_needs_command" -s V -l version -d 'Print version'
+complete -c observer -n "__fish_observer_needs_command" -f -a "trace" -d 'Trace notify datagrams live'
+complete -c observer -n "__fish_observer_needs_command" -f -a "check" -d 'Say which capture strategies this kernel allows, and why any is refused'
+complete -c observer -n "__fish_observer_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c observer -n "__fish_observer_using_subcommand trace" -l probe -d 'Capture strategy; `auto` picks the best one the running kernel allows' -r -f -a "auto\t''
+fentry\t''
+tracepoint\t''"
+complete -c observer -n "__fish_observer_using_subcommand trace" -l socket -d 'Also watch this socket: a path, or @name for an abstract socket (repeatable)' -r
+complete -c observer -n "__fish_observer_using_subcommand trace" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
+complete -c observer -n "__fish_observer_using_subcommand trace" -s n -l count -d 'Exit after this many events' -r
+complete -c observer -n "__fish_observer_using_subcommand trace" -l duration -d 'Exit after this long (seconds, fractions allowed)' -r
+complete -c observer -n "__fish_observer_using_subcommand trace" -l ring-size -d 'Ring buffer size in bytes (a power of two, at least one page)' -r
+complete -c observer -n "__fish_observer_using_subcommand trace" -l no-default-sockets -d 'Watch only the --socket sockets, not the system, user and container managers\' ones'
+complete -c observer -n "__fish_observer_using_subcommand trace" -l json -d 'One JSON object per line instead of the table'
+complete -c observer -n "__fish_observer_using_subcommand trace" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
+complete -c observer -n "__fish_observer_using_subcommand trace" -s h -l help -d 'Print help'
+complete -c observer -n "__fish_observer_using_subcommand check" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
+complete -c observer -n "__fish_observer_using_subcommand check" -s h -l help -d 'Print help'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace check help" -f -a "trace" -d 'Trace notify datagrams live'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace check help" -f -a "check" -d 'Say which capture strategies this kernel allows, and why any is refused'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
