@@ -125,7 +125,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__trace)
-            opts="-u -n -v -h --probe --socket --no-default-sockets --unit --json --count --duration --ring-size --verbose --help"
+            opts="-u -n -v -h --probe --socket --no-default-sockets --unit --json --count --duration --ring-size --output --journal-level --journal-container --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -160,6 +160,18 @@ _observer() {
                     return 0
                     ;;
                 --ring-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json journal" -- "${cur}"))
+                    return 0
+                    ;;
+                --journal-level)
+                    COMPREPLY=($(compgen -W "all rejections" -- "${cur}"))
+                    return 0
+                    ;;
+                --journal-container)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -38,10 +38,16 @@ complete -c observer -n "__fish_observer_using_subcommand trace" -s u -l unit -d
 complete -c observer -n "__fish_observer_using_subcommand trace" -s n -l count -d 'Exit after this many events' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l duration -d 'Exit after this long (seconds, fractions allowed)' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l ring-size -d 'Ring buffer size in bytes (a power of two, at least one page)' -r
+complete -c observer -n "__fish_observer_using_subcommand trace" -l output -d 'Where events go: the live table, JSON lines (same as --json), or structured entries in the systemd journal, attached to the sender\'s unit (journalctl -u shows them)' -r -f -a "table\t''
+json\t''
+journal\t''"
+complete -c observer -n "__fish_observer_using_subcommand trace" -l journal-level -d 'With --output journal: every event, or only rejections, failed sends and ring drops' -r -f -a "all\t'Every event'
+rejections\t'Rejected and undelivered datagrams, and ring-buffer drops'"
+complete -c observer -n "__fish_observer_using_subcommand trace" -l journal-container -d 'With --output journal: write every entry to the journald of the container whose init has this host PID. Default: each event goes to the journal of the system whose manager owns the socket it was sent to (a container\'s events to that container\'s journal)' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l no-default-sockets -d 'Watch only the --socket sockets, not the system, user and container managers\' ones'
 complete -c observer -n "__fish_observer_using_subcommand trace" -l json -d 'One JSON object per line instead of the table'
 complete -c observer -n "__fish_observer_using_subcommand trace" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
-complete -c observer -n "__fish_observer_using_subcommand trace" -s h -l help -d 'Print help'
+complete -c observer -n "__fish_observer_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c observer -n "__fish_observer_using_subcommand check" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
 complete -c observer -n "__fish_observer_using_subcommand check" -s h -l help -d 'Print help'
 complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace check help" -f -a "trace" -d 'Trace notify datagrams live'

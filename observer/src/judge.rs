@@ -40,6 +40,10 @@ pub struct Judgement {
     /// What became of the datagram on the manager's side: read or not, how late, with which
     /// credentials (see delivery.rs).
     pub delivery: Delivery,
+    /// The sending process's own PID as its manager sees it (in the manager's PID namespace),
+    /// when a manager was reached and the sender is visible there: the journal sink's OBJECT_PID.
+    #[serde(skip)]
+    pub sender_pid: Option<u32>,
 }
 
 /// Everything `verdict::judge()` needs besides the datagram itself.
@@ -77,6 +81,7 @@ pub fn rejudge(ev: &Event, unit: Option<String>, inputs: &VerdictInputs) -> Judg
         note: None,
         inputs: Some(inputs.clone()),
         delivery: Delivery::default(),
+        sender_pid: None,
     }
 }
 
@@ -199,6 +204,7 @@ impl Judge {
                 };
             }
         };
+        let sender_pid = own_pid_as_manager_sees_it(ev, conn.watcher.manager());
         let unit_match = cgroup_path.map(|path| unit_in(&path, &conn.root.cgroup));
         let unit_name = match &unit_match {
             Some(UnitMatch::Unit(u)) | Some(UnitMatch::Slice(u)) => Some(u.clone()),
@@ -215,6 +221,7 @@ impl Judge {
                 note: Some(format!(
                     "the send failed with {errno}: systemd never received this datagram"
                 )),
+                sender_pid,
                 ..Default::default()
             };
         }
@@ -262,6 +269,7 @@ impl Judge {
                 unit_state,
                 version: conn.version,
             }),
+            sender_pid,
             ..Default::default()
         }
     }
@@ -411,6 +419,17 @@ fn sender_as_manager_sees_it(ev: &Event, m: &Manager) -> Sender {
         gid,
         alive: None,
     }
+}
+
+/// The sender's own PID (not the one its credentials may claim) in the manager's PID namespace.
+fn own_pid_as_manager_sees_it(ev: &Event, m: &Manager) -> Option<u32> {
+    let same_ns = ev.pidns_ino != 0 && m.pid_ns().ns.1 == u64::from(ev.pidns_ino);
+    if same_ns {
+        Some(ev.ns_pid)
+    } else {
+        m.host_to_ns_pid(ev.pid)
+    }
+    .filter(|p| *p != 0)
 }
 
 /// The unit named by the sender's cgroup directory or its parent, as recorded at send time.

@@ -11,6 +11,10 @@ use observer::{
 };
 
 fn main() -> ExitCode {
+    // Started as the journal relay (by the journal sink, under this name): not a user command.
+    if let Some(code) = sink::journal::relay_main() {
+        return code;
+    }
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => "warn",

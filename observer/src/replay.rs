@@ -133,6 +133,7 @@ pub fn judgement_of(r: &EventRecord) -> Judgement {
             note: r.note.clone(),
             inputs: None,
             delivery,
+            sender_pid: None,
         };
     };
     let mut j = judge::rejudge(&r.event, r.unit.clone(), inputs);

@@ -36,7 +36,7 @@ const RESCAN_EVERY: Duration = Duration::from_secs(2);
 /// `observer trace`: the table, or JSON lines.
 pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
     crate::preflight::check_privileges()?;
-    let sink = stdout_sink(args.json);
+    let sink = crate::sink::for_args(&args)?;
     run_with(&args, sink, false, verbose).await
 }
 
@@ -50,8 +50,9 @@ pub async fn record(args: RecordArgs, verbose: u8) -> anyhow::Result<()> {
     };
     let writer = Writer::create(&args.output, rotation, args.sync_every)?;
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(RecordingSink::new(writer))];
-    if args.trace.json {
-        sinks.push(stdout_sink(true));
+    // --json, or --output: also to stdout, or to the journal.
+    if args.trace.json || args.trace.output.is_some() {
+        sinks.push(crate::sink::for_args(&args.trace)?);
     }
     eprintln!("observer: recording to {}", args.output.display());
     run_with(&args.trace, Box::new(sinks), true, verbose).await

@@ -1,5 +1,6 @@
 //! Last step of the pipeline: where events go. Every sink renders the same [`Event`] model.
 
+pub mod journal;
 pub mod json;
 pub mod recording;
 pub mod table;
@@ -107,6 +108,23 @@ impl Sink for Vec<Box<dyn Sink>> {
     ) -> std::io::Result<()> {
         self.iter_mut().try_for_each(|s| s.delivery(c, watched))
     }
+}
+
+/// The sink `trace` writes to, per --output/--json.
+pub fn for_args(args: &crate::cli::TraceArgs) -> std::io::Result<Box<dyn Sink>> {
+    use crate::cli::Output;
+    let output = match args.output {
+        Some(o) => o,
+        None if args.json => Output::Json,
+        None => Output::Table,
+    };
+    Ok(match output {
+        Output::Journal => Box::new(journal::JournalSink::new(
+            args.journal_level,
+            args.journal_container,
+        )?),
+        other => crate::trace::stdout_sink(other == Output::Json),
+    })
 }
 
 /// `result` for people: bytes sent, or the errno's name.

@@ -1,0 +1,546 @@
+//! `--output journal`: each event as a structured journal entry, written over journald's native
+//! protocol (the `libsystemd` crate, pure Rust). `OBJECT_PID=` names the sender as its manager
+//! sees it, so journald attaches the sender's unit (`OBJECT_SYSTEMD_UNIT=`) and
+//! `journalctl -u foo.service` shows the observer's verdict next to the unit's own lines.
+//!
+//! Which journal: the one of the system whose manager owns the socket the datagram went to — a
+//! container's events go to the container's journald, where its units and PIDs make sense — or
+//! the one under `--journal-root DIR`. libsystemd always writes to /run/systemd/journal/socket,
+//! so another system's journal is reached from a thread of our own that has left the process's
+//! shared root (unshare(CLONE_FS)) and chrooted into that system's root.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    io,
+    path::{Path, PathBuf},
+};
+
+use libsystemd::logging::{Priority, journal_send};
+
+use super::{Sink, Start, Summary, rfc3339, watch_label};
+use crate::{
+    cli::JournalLevel,
+    correlate::Owner,
+    decode::{Event, errno_name},
+    judge::Judgement,
+    notify,
+    verdict::Kind,
+    watch::Watched,
+};
+
+/// journald's socket, relative to a system's root.
+const SOCKET: &str = "run/systemd/journal/socket";
+
+/// One fixed MESSAGE_ID per outcome (generated once; never change them: users filter on them,
+/// e.g. `journalctl MESSAGE_ID=…`).
+fn message_id(outcome: &str, kind: Option<Kind>) -> &'static str {
+    match (outcome, kind) {
+        ("not-delivered", _) => "5ad9c8a5bdd7451bb21c089aefeb7ad1",
+        ("unknown", _) | (_, None) => "df8ecd31a50b4916a6456abdaeeb0ad9",
+        (_, Some(k)) => match k {
+            Kind::Accepted => "0d8eb8dd4ae64c8094957fc7fcddd845",
+            Kind::Barrier => "ed6a2e19c4e8414ba726b96ddd574e01",
+            Kind::ControlTruncated => "795b2e6547d1468485723b817701ffae",
+            Kind::Oversize => "a7373c8394a44761a7d7b1e7fb5a9cdb",
+            Kind::NoCredentials => "df2cdb28c42947088abbe52c555feed5",
+            Kind::SenderDied => "a4b59a4745d649718bb3dbf0bc8a68eb",
+            Kind::EmbeddedNul => "eb4afb3b6e5d481480bdd2ae74719765",
+            Kind::SplitFailed => "f8ca64775b944c8a9f36ae2918fffa8f",
+            Kind::BarrierExtraFields => "5e827f83a326447980c31779d9bc9f38",
+            Kind::BarrierBadFds => "25f48b9c63f0490596e31173a8b02118",
+            Kind::NoUnit => "6e6d7720cf1741b7a7d3b6c995fd32cf",
+            Kind::NotAService => "d84b5b67a0d6448ea91abc7b24cb3aba",
+            Kind::AccessNone => "9e12d6ccef884de98c8af35318c59c03",
+            Kind::NotMainPid => "5ae9da0f2ccf420fbd776a5f6519b811",
+            Kind::MainPidUnknown => "6c1b95c7163f4a99bc8a5344e0035734",
+            Kind::NotExecPid => "ca6f92e4cddd457ca36dbe015287f35b",
+            Kind::ExecPidsUnknown => "9848d35dfb7542d3a3bb196cf25f2759",
+        },
+    }
+}
+
+/// Ring-buffer drops: datagrams the observer lost.
+const DROPS_MESSAGE_ID: &str = "75650bce3ba54caf9d4f6eee5763c0b0";
+
+/// One journal entry before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Entry {
+    pub priority: u8,
+    pub message: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Entry {
+    fn send(&self) -> io::Result<()> {
+        let priority = match self.priority {
+            3 => Priority::Error,
+            4 => Priority::Warning,
+            5 => Priority::Notice,
+            6 => Priority::Info,
+            _ => Priority::Debug,
+        };
+        journal_send(
+            priority,
+            &self.message,
+            self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .map_err(|e| io::Error::other(e.to_string()))
+    }
+}
+
+/// Which journal an entry goes to: ours, or the one under another root.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Route {
+    Here,
+    /// A container's root, with the host PID of its init (whose PID namespace the relay joins).
+    Root(PathBuf, u32),
+}
+
+impl Route {
+    fn of(leader: u32) -> Route {
+        Route::Root(PathBuf::from(format!("/proc/{leader}/root")), leader)
+    }
+
+    fn root(&self) -> &Path {
+        match self {
+            Route::Here => Path::new("/"),
+            Route::Root(r, _) => r,
+        }
+    }
+}
+
+pub struct JournalSink {
+    level: JournalLevel,
+    /// `--journal-container`: every entry goes there.
+    fixed: Option<Route>,
+    writers: HashMap<PathBuf, Writer>,
+    /// Roots whose journal failed (warned about once; their entries are counted, not sent).
+    broken: HashMap<PathBuf, u64>,
+}
+
+impl JournalSink {
+    /// Fails at once, with one line, when the journal to write to is not there.
+    pub fn new(level: JournalLevel, container: Option<u32>) -> io::Result<Self> {
+        let fixed = container.map(Route::of);
+        // Routed by owner, ours may never be needed (this host may not run journald at all).
+        if let Some(socket) = fixed.as_ref().map(|r| r.root().join(SOCKET))
+            && !socket.exists()
+        {
+            return Err(io::Error::other(format!(
+                "no journald socket at {}: is systemd-journald running there?",
+                socket.display()
+            )));
+        }
+        Ok(Self {
+            level,
+            fixed,
+            writers: HashMap::new(),
+            broken: HashMap::new(),
+        })
+    }
+
+    fn route_for(&self, ev: &Event, watched: &BTreeMap<u32, Watched>) -> Route {
+        if let Some(r) = &self.fixed {
+            return r.clone();
+        }
+        match watched.get(&ev.watch_id).and_then(|w| w.manager) {
+            Some(Owner::Container { leader })
+            | Some(Owner::User {
+                container: Some(leader),
+                ..
+            }) => Route::of(leader),
+            _ => Route::Here,
+        }
+    }
+
+    /// Sends `entry`; a failure of the journal chosen by `--journal-container` (or ours) ends the
+    /// run, one of a container's (it may have just stopped) is reported once and counted.
+    fn write(&mut self, route: &Route, entry: &Entry) -> io::Result<()> {
+        let root = route.root().to_path_buf();
+        if let Some(n) = self.broken.get_mut(&root) {
+            *n += 1;
+            return Ok(());
+        }
+        let result = match route {
+            Route::Here => entry.send(),
+            Route::Root(r, leader) => {
+                let (r, leader) = (r.clone(), *leader);
+                self.writer(&r, leader).and_then(|w| w.send(entry))
+            }
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if Some(route) == self.fixed.as_ref() || *route == Route::Here => {
+                Err(io::Error::other(format!(
+                    "writing to the journal under {}: {e}",
+                    root.display()
+                )))
+            }
+            Err(e) => {
+                eprintln!(
+                    "observer: the journal under {} failed ({e}); its entries are dropped from now on",
+                    root.display()
+                );
+                self.writers.remove(&root);
+                self.broken.insert(root, 1);
+                Ok(())
+            }
+        }
+    }
+
+    fn writer(&mut self, root: &Path, leader: u32) -> io::Result<&mut Writer> {
+        if !self.writers.contains_key(root) {
+            let w = Writer::spawn(root.to_path_buf(), leader)?;
+            self.writers.insert(root.to_path_buf(), w);
+        }
+        Ok(self.writers.get_mut(root).expect("just inserted"))
+    }
+}
+
+/// Whether `--journal-level` lets this event through.
+fn wanted(level: JournalLevel, j: &Judgement) -> bool {
+    match level {
+        JournalLevel::All => true,
+        JournalLevel::Rejections => matches!(j.outcome, "rejected" | "not-delivered"),
+    }
+}
+
+/// The journal entry for one event.
+pub fn event_entry(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) -> Entry {
+    let v = j.verdict.as_ref();
+    let payload = notify::escape(&ev.payload);
+    // The PID as the unit's own journal lines give it (the manager's namespace).
+    let pid = j.sender_pid.unwrap_or(ev.pid);
+    let who = match &j.unit {
+        Some(u) => format!("{u}: notification from PID {pid} ({})", ev.comm),
+        None => format!("notification from PID {pid} ({})", ev.comm),
+    };
+    let (priority, message) = match (j.outcome, v) {
+        ("rejected", Some(v)) if v.hint.is_empty() => (4, format!("{who} REJECTED: {}", v.reason)),
+        ("rejected", Some(v)) => (4, format!("{who} REJECTED: {} (fix: {})", v.reason, v.hint)),
+        ("accepted", _) => (6, format!("{who} accepted: {payload}")),
+        ("not-delivered", _) => (
+            4,
+            format!(
+                "{who} not delivered: {}",
+                j.note.as_deref().unwrap_or("the send failed")
+            ),
+        ),
+        (outcome, _) => (
+            5,
+            format!(
+                "{who} {outcome}: {}",
+                j.note.as_deref().unwrap_or("not judged")
+            ),
+        ),
+    };
+    let mut fields: Vec<(&'static str, String)> = vec![
+        (
+            "MESSAGE_ID",
+            message_id(j.outcome, v.map(|v| v.kind)).into(),
+        ),
+        ("SYSLOG_IDENTIFIER", "observer".into()),
+        ("OBSERVER_VERDICT", j.outcome.into()),
+        ("OBSERVER_PAYLOAD", payload),
+        ("OBSERVER_SENDER_HOST_PID", ev.pid.to_string()),
+        ("OBSERVER_SENDER_UID", ev.uid.to_string()),
+        ("OBSERVER_SENDER_COMM", ev.comm.clone()),
+        ("OBSERVER_SOCKET", watch_label(ev, watched)),
+        ("OBSERVER_RESULT", ev.result.to_string()),
+        ("OBSERVER_SENT_AT", rfc3339(ev.wall_ns)),
+    ];
+    if let Some(pid) = j.sender_pid {
+        fields.push(("OBSERVER_SENDER_PID", pid.to_string()));
+        // journald resolves it in its own PID namespace: the manager's, hence sender_pid.
+        fields.push(("OBJECT_PID", pid.to_string()));
+    }
+    if let Some(u) = &j.unit {
+        fields.push(("OBSERVER_UNIT", u.clone()));
+        // journald derives OBJECT_SYSTEMD_UNIT from OBJECT_PID only while that process lives,
+        // and the typical rejected sender (systemd-notify) has exited by now. The unit judged
+        // here is the one systemd looked up at send time, so it is named directly (journalctl -u
+        // matches it for entries from root).
+        let object_unit = match watched.get(&ev.watch_id).and_then(|w| w.manager) {
+            Some(Owner::User { .. }) => "OBJECT_SYSTEMD_USER_UNIT",
+            _ => "OBJECT_SYSTEMD_UNIT",
+        };
+        fields.push((object_unit, u.clone()));
+    }
+    if ev.result < 0 {
+        fields.push(("OBSERVER_ERRNO", errno_name(ev.result)));
+    }
+    if let Some(v) = v {
+        fields.push(("OBSERVER_KIND", kind_name(v.kind)));
+        fields.push(("OBSERVER_REASON", v.reason.clone()));
+        fields.push(("OBSERVER_SYSTEMD_LOG_LEVEL", format!("{:?}", v.log_level)));
+        if !v.hint.is_empty() {
+            fields.push(("OBSERVER_HINT", v.hint.clone()));
+        }
+    }
+    if let Some(n) = &j.note {
+        fields.push(("OBSERVER_NOTE", n.clone()));
+    }
+    Entry {
+        priority,
+        message,
+        fields: owned(fields),
+    }
+}
+
+fn owned(fields: Vec<(&'static str, String)>) -> Vec<(String, String)> {
+    fields
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+/// The kind as in JSON output (`not_main_pid`).
+fn kind_name(k: Kind) -> String {
+    serde_json::to_value(k)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl Sink for JournalSink {
+    fn start(&mut self, _: &Start<'_>) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn event(
+        &mut self,
+        ev: &Event,
+        j: &Judgement,
+        watched: &BTreeMap<u32, Watched>,
+    ) -> io::Result<()> {
+        if !wanted(self.level, j) {
+            return Ok(());
+        }
+        let route = self.route_for(ev, watched);
+        self.write(&route, &event_entry(ev, j, watched))
+    }
+
+    fn drops(&mut self, new: u64, total: u64) -> io::Result<()> {
+        let entry = Entry {
+            priority: 4,
+            message: format!(
+                "{new} notify datagrams lost: the ring buffer was full ({total} so far)"
+            ),
+            fields: owned(vec![
+                ("MESSAGE_ID", DROPS_MESSAGE_ID.into()),
+                ("SYSLOG_IDENTIFIER", "observer".into()),
+                ("OBSERVER_DROPPED", new.to_string()),
+                ("OBSERVER_TOTAL_DROPPED", total.to_string()),
+            ]),
+        };
+        let route = self.fixed.clone().unwrap_or(Route::Here);
+        self.write(&route, &entry)
+    }
+
+    fn finish(&mut self, _: &Summary) -> io::Result<()> {
+        for (root, n) in &self.broken {
+            eprintln!(
+                "observer: {n} journal entries for {} were not written",
+                root.display()
+            );
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The relay is this same binary started under this name (argv[0]), so it needs no subcommand.
+const RELAY_NAME: &str = "observer-journal-relay";
+
+/// A relay process for another system's journal: `observer-journal-relay ROOT` started in
+/// that system's PID namespace (journald only identifies clients, and so only honours their
+/// OBJECT_PID=, when their PID is visible to it; ours on the host is not), chrooted into ROOT.
+/// Entries go to its stdin as JSON lines; it answers each with one line, `ok` or the error.
+struct Writer {
+    child: std::process::Child,
+    to: std::process::ChildStdin,
+    from: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Writer {
+    fn spawn(root: PathBuf, leader: u32) -> io::Result<Writer> {
+        use std::{
+            os::unix::process::CommandExt as _,
+            process::{Command, Stdio},
+        };
+        let exe = std::env::current_exe()?;
+        let mut cmd = Command::new(exe);
+        cmd.arg0(RELAY_NAME)
+            .arg(&root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        let mut child = spawn_in_pidns(leader, &mut cmd)?;
+        let to = child.stdin.take().expect("piped");
+        let from = std::io::BufReader::new(child.stdout.take().expect("piped"));
+        let mut w = Writer { child, to, from };
+        // The relay says `ok` once it has entered the root.
+        w.answer()?;
+        Ok(w)
+    }
+
+    fn send(&mut self, entry: &Entry) -> io::Result<()> {
+        use std::io::Write as _;
+        let line = serde_json::to_string(entry).map_err(io::Error::other)?;
+        writeln!(self.to, "{line}")?;
+        self.to.flush()?;
+        self.answer()
+    }
+
+    fn answer(&mut self) -> io::Result<()> {
+        use std::io::BufRead as _;
+        let mut line = String::new();
+        if self.from.read_line(&mut line)? == 0 {
+            return Err(io::Error::other("the journal relay exited"));
+        }
+        match line.trim_end() {
+            "ok" => Ok(()),
+            err => Err(io::Error::other(err.to_string())),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Its stdin closes with us and it exits; reap it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cmd` as a process of the PID namespace of host PID `leader`. setns() of a PID
+/// namespace only places this thread's future children there; it is undone right after.
+fn spawn_in_pidns(leader: u32, cmd: &mut std::process::Command) -> io::Result<std::process::Child> {
+    use std::os::fd::AsRawFd as _;
+    let target = std::fs::File::open(format!("/proc/{leader}/ns/pid"))?;
+    let own = std::fs::File::open("/proc/thread-self/ns/pid_for_children")?;
+    // SAFETY: setns() on fds we hold open; it changes only where this thread's children go.
+    if unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let child = cmd.spawn();
+    // SAFETY: as above, back to our own namespace.
+    let restored = unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWPID) } == 0;
+    assert!(
+        restored,
+        "cannot restore the PID namespace for children: {}",
+        io::Error::last_os_error()
+    );
+    child
+}
+
+/// When this process was started as the relay (argv[0] is RELAY_NAME): runs it and returns the
+/// exit code; None otherwise.
+pub fn relay_main() -> Option<std::process::ExitCode> {
+    let mut args = std::env::args_os();
+    if args.next()? != RELAY_NAME {
+        return None;
+    }
+    let root = PathBuf::from(args.next()?);
+    Some(match relay(&root) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("observer: journal relay: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    })
+}
+
+/// The relay: chroot into ROOT, then send each JSON entry read from stdin to ROOT's journald,
+/// answering `ok` or the error on stdout.
+fn relay(root: &Path) -> anyhow::Result<()> {
+    use std::io::{BufRead as _, Write as _};
+    let mut out = io::stdout().lock();
+    if let Err(e) = std::os::unix::fs::chroot(root).and_then(|()| std::env::set_current_dir("/")) {
+        writeln!(out, "chroot {}: {e}", root.display())?;
+        return Ok(());
+    }
+    writeln!(out, "ok")?;
+    out.flush()?;
+    for line in io::stdin().lock().lines() {
+        let answer = serde_json::from_str::<Entry>(&line?)
+            .map_err(io::Error::other)
+            .and_then(|e| e.send());
+        match answer {
+            Ok(()) => writeln!(out, "ok")?,
+            Err(e) => writeln!(out, "{e}")?,
+        }
+        out.flush()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::Kind;
+
+    #[test]
+    fn message_ids_are_distinct_128_bit_hex() {
+        let kinds = [
+            Kind::Accepted,
+            Kind::Barrier,
+            Kind::ControlTruncated,
+            Kind::Oversize,
+            Kind::NoCredentials,
+            Kind::SenderDied,
+            Kind::EmbeddedNul,
+            Kind::SplitFailed,
+            Kind::BarrierExtraFields,
+            Kind::BarrierBadFds,
+            Kind::NoUnit,
+            Kind::NotAService,
+            Kind::AccessNone,
+            Kind::NotMainPid,
+            Kind::MainPidUnknown,
+            Kind::NotExecPid,
+            Kind::ExecPidsUnknown,
+        ];
+        let mut ids: Vec<&str> = kinds
+            .iter()
+            .map(|k| message_id("rejected", Some(*k)))
+            .collect();
+        ids.extend([
+            message_id("not-delivered", None),
+            message_id("unknown", None),
+            DROPS_MESSAGE_ID,
+        ]);
+        for id in &ids {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        }
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "MESSAGE_IDs must be distinct");
+    }
+
+    #[test]
+    fn level_filters_outcomes() {
+        let j = |outcome| Judgement {
+            outcome,
+            ..Default::default()
+        };
+        assert!(wanted(JournalLevel::All, &j("accepted")));
+        assert!(!wanted(JournalLevel::Rejections, &j("accepted")));
+        assert!(!wanted(JournalLevel::Rejections, &j("unknown")));
+        assert!(wanted(JournalLevel::Rejections, &j("rejected")));
+        assert!(wanted(JournalLevel::Rejections, &j("not-delivered")));
+    }
+
+    #[test]
+    fn missing_journal_is_one_clear_error() {
+        // Our own process is no container init with a journal.
+        let err = JournalSink::new(JournalLevel::All, Some(std::process::id()))
+            .err()
+            .expect("no socket there");
+        assert!(err.to_string().contains("no journald socket at"), "{err}");
+    }
+}
