@@ -4,6 +4,7 @@
 mod bench;
 mod build;
 mod demo;
+mod dist;
 mod fuzz;
 mod test;
 mod vm;
@@ -25,6 +26,9 @@ enum Task {
         #[arg(long)]
         no_vm: bool,
     },
+    /// Man pages and completions from cli.rs into dist/, the release binary, the .deb
+    /// (target/debian/).
+    Dist,
     /// Only the VM lane: the capture tests with each strategy on Debian 12's kernel.
     VmTest,
     /// Only the fuzz lane: each cargo-fuzz target (fuzz/) from its seeds and what earlier
@@ -71,6 +75,7 @@ fn main() -> anyhow::Result<()> {
         }
         Task::Fuzz { seconds } => test::report(&[fuzz::run(seconds)?]),
         Task::Demo { seconds } => demo::run(seconds),
+        Task::Dist => dist::run_dist().map(|_| ()),
         Task::Bench {
             runs,
             quick,
