@@ -27,6 +27,11 @@ fn run(args: &[&str]) -> Output {
 impl Testbed {
     /// Boots a fresh container (building the cached rootfs first if needed).
     pub fn start(name: &str) -> Testbed {
+        Self::start_with(name, "")
+    }
+
+    /// Like `start`, with extra systemd-nspawn arguments (TESTBED_NSPAWN_ARGS, word-split).
+    pub fn start_with(name: &str, nspawn_args: &str) -> Testbed {
         let out = run(&["rootfs"]);
         assert!(
             out.status.success(),
@@ -34,7 +39,11 @@ impl Testbed {
             String::from_utf8_lossy(&out.stderr)
         );
         let _ = run(&["stop", name]);
-        let out = run(&["start", name]);
+        let out = Command::new(script())
+            .args(["start", name])
+            .env("TESTBED_NSPAWN_ARGS", nspawn_args)
+            .output()
+            .expect("run scripts/testbed");
         assert!(
             out.status.success(),
             "testbed start: {}",
@@ -64,9 +73,13 @@ impl Testbed {
 
     /// Runs a command inside the container; returns stdout.
     pub fn exec(&self, cmd: &[&str]) -> String {
+        String::from_utf8_lossy(&self.exec_output(cmd).stdout).into_owned()
+    }
+
+    /// Runs a command inside the container; returns its whole output and status.
+    pub fn exec_output(&self, cmd: &[&str]) -> Output {
         let args = [&["exec", self.name.as_str(), "--"], cmd].concat();
-        let out = run(&args);
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        run(&args)
     }
 
     /// `systemctl show -p PROP --value UNIT`.

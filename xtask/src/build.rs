@@ -11,6 +11,7 @@ pub struct Binaries {
     pub capture_tests: PathBuf,
     pub verdict_tests: PathBuf,
     pub recording_tests: PathBuf,
+    pub ship_tests: PathBuf,
 }
 
 pub fn workspace_root() -> PathBuf {
@@ -77,5 +78,6 @@ pub fn release_binaries() -> anyhow::Result<Binaries> {
         capture_tests: executable("capture")?,
         verdict_tests: executable("verdicts")?,
         recording_tests: executable("recording")?,
+        ship_tests: executable("ship")?,
     })
 }

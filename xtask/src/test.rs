@@ -1,6 +1,6 @@
 //! `cargo xtask test`: everything, in the order that fails fastest — unit tests (pure logic),
-//! the fuzz targets briefly, the capture tests on this kernel with each strategy it allows,
-//! then the VM lane.
+//! the fuzz targets briefly, the capture tests on this kernel with each strategy it allows, the
+//! real-systemd lanes (verdicts; package, service and journal), then the VM lane.
 
 use std::process::Command;
 
@@ -31,6 +31,7 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
     results.extend(host_capture_tests(&bins)?);
     results.push(recording_tests(&bins)?);
     results.push(verdict_tests(&bins)?);
+    results.push(ship_tests(&bins)?);
     if with_vm {
         results.extend(crate::vm::run_capture_tests(&bins)?);
     }
@@ -94,6 +95,27 @@ fn verdict_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
     eprint!("{}", String::from_utf8_lossy(&output.stderr));
     Ok(LaneResult {
         lane: "host, real systemd 252 (testbed)".into(),
+        passed: output.status.success(),
+        tests: test_lines(&text),
+    })
+}
+
+/// The .deb (built by `cargo xtask dist`) installed into a real systemd 252 container, its
+/// hardened service recording there, and the journal sink against that container's journald.
+fn ship_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
+    let deb = crate::dist::run_dist()?;
+    eprintln!("xtask: package, service and journal tests against systemd 252 in a container");
+    let output = Command::new(&bins.ship_tests)
+        .arg("--test-threads=1")
+        .env("OBSERVER_BIN_DIR", bins.observer.parent().unwrap())
+        .env("OBSERVER_DEB", &deb)
+        .current_dir(build::workspace_root().join("tests"))
+        .output()?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    print!("{text}");
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    Ok(LaneResult {
+        lane: "host, real systemd 252 (testbed): package, service, journal".into(),
         passed: output.status.success(),
         tests: test_lines(&text),
     })
