@@ -8,12 +8,15 @@ use anyhow::Context as _;
 
 use crate::build::{run, workspace_root};
 
-/// Builds target/debian/observer_*.deb and returns its path.
-pub fn run_dist() -> anyhow::Result<PathBuf> {
-    // The generator is the sync test itself, in its rewrite mode: one code path for both.
-    run(Command::new("cargo")
-        .args(["test", "-p", "observer", "--lib", "dist_files"])
-        .env("UPDATE_DIST", "1"))?;
+/// Builds target/debian/observer_*.deb and returns its path; `regenerate`: rewrite dist/ from
+/// cli.rs first (the test lane does not: there the sync test has already checked dist/).
+pub fn run_dist(regenerate: bool) -> anyhow::Result<PathBuf> {
+    if regenerate {
+        // The generator is the sync test itself, in its rewrite mode: one code path for both.
+        run(Command::new("cargo")
+            .args(["test", "-p", "observer", "--lib", "dist_files"])
+            .env("UPDATE_DIST", "1"))?;
+    }
     run(Command::new("cargo").args(["build", "--release", "-p", "observer"]))?;
     let out = Command::new("cargo")
         .args(["deb", "-p", "observer", "--no-build"])

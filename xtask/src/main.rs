@@ -75,7 +75,7 @@ fn main() -> anyhow::Result<()> {
         }
         Task::Fuzz { seconds } => test::report(&[fuzz::run(seconds)?]),
         Task::Demo { seconds } => demo::run(seconds),
-        Task::Dist => dist::run_dist().map(|_| ()),
+        Task::Dist => dist::run_dist(true).map(|_| ()),
         Task::Bench {
             runs,
             quick,

@@ -103,7 +103,7 @@ fn verdict_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
 /// The .deb (built by `cargo xtask dist`) installed into a real systemd 252 container, its
 /// hardened service recording there, and the journal sink against that container's journald.
 fn ship_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
-    let deb = crate::dist::run_dist()?;
+    let deb = crate::dist::run_dist(false)?;
     eprintln!("xtask: package, service and journal tests against systemd 252 in a container");
     let output = Command::new(&bins.ship_tests)
         .arg("--test-threads=1")
