@@ -28,6 +28,9 @@ complete -c observer -n "__fish_observer_needs_command" -s v -l verbose -d 'More
 complete -c observer -n "__fish_observer_needs_command" -s h -l help -d 'Print help'
 complete -c observer -n "__fish_observer_needs_command" -s V -l version -d 'Print version'
 complete -c observer -n "__fish_observer_needs_command" -f -a "trace" -d 'Trace notify datagrams live'
+complete -c observer -n "__fish_observer_needs_command" -f -a "record" -d 'Record notify traffic, unit changes and verdicts to a file, for replay and diagnose'
+complete -c observer -n "__fish_observer_needs_command" -f -a "replay" -d 'Show a recording with the same views and filters as trace (no root, BPF or systemd needed)'
+complete -c observer -n "__fish_observer_needs_command" -f -a "diagnose" -d 'Tell each unit\'s story in plain words: what it was waiting for, what arrived, what systemd did with it, and the likely cause with the fix. Live when no FILE is given'
 complete -c observer -n "__fish_observer_needs_command" -f -a "check" -d 'Say which capture strategies this kernel allows, and why any is refused'
 complete -c observer -n "__fish_observer_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c observer -n "__fish_observer_using_subcommand trace" -l probe -d 'Capture strategy; `auto` picks the best one the running kernel allows' -r -f -a "auto\t''
@@ -38,18 +41,60 @@ complete -c observer -n "__fish_observer_using_subcommand trace" -s u -l unit -d
 complete -c observer -n "__fish_observer_using_subcommand trace" -s n -l count -d 'Exit after this many events' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l duration -d 'Exit after this long (seconds, fractions allowed)' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l ring-size -d 'Ring buffer size in bytes (a power of two, at least one page)' -r
-complete -c observer -n "__fish_observer_using_subcommand trace" -l output -d 'Where events go: the live table, JSON lines (same as --json), or structured entries in the systemd journal, attached to the sender\'s unit (journalctl -u shows them)' -r -f -a "table\t''
-json\t''
-journal\t''"
-complete -c observer -n "__fish_observer_using_subcommand trace" -l journal-level -d 'With --output journal: every event, or only rejections, failed sends and ring drops' -r -f -a "all\t'Every event'
+complete -c observer -n "__fish_observer_using_subcommand trace" -l journal-level -d 'With --journal: every event, or only rejections, failed sends and ring drops' -r -f -a "all\t'Every event'
 rejections\t'Rejected and undelivered datagrams, and ring-buffer drops'"
-complete -c observer -n "__fish_observer_using_subcommand trace" -l journal-container -d 'With --output journal: write every entry to the journald of the container whose init has this host PID. Default: each event goes to the journal of the system whose manager owns the socket it was sent to (a container\'s events to that container\'s journal)' -r
+complete -c observer -n "__fish_observer_using_subcommand trace" -l journal-container -d 'With --journal: write every entry to the journald of the container whose init has this host PID. Default: each event goes to the journal of the system whose manager owns the socket it was sent to (a container\'s events to that container\'s journal)' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l no-default-sockets -d 'Watch only the --socket sockets, not the system, user and container managers\' ones'
 complete -c observer -n "__fish_observer_using_subcommand trace" -l json -d 'One JSON object per line instead of the table'
+complete -c observer -n "__fish_observer_using_subcommand trace" -l journal -d 'Structured entries in the systemd journal instead of the table, attached to the sender\'s unit (journalctl -u shows them next to the unit\'s own lines)'
 complete -c observer -n "__fish_observer_using_subcommand trace" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
 complete -c observer -n "__fish_observer_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c observer -n "__fish_observer_using_subcommand record" -s o -l output -d 'The recording file (created 0600; an existing one is rotated to FILE.1 first)' -r -F
+complete -c observer -n "__fish_observer_using_subcommand record" -l max-size -d 'Start a new file when this one reaches SIZE bytes (suffixes K, M, G)' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -l max-age -d 'Start a new file when this one is this old (seconds; suffixes s, m, h, d)' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -l keep -d 'Rotated files to keep (FILE.1 newest … FILE.N oldest)' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -l sync-every -d 'fdatasync the file this often (seconds); records are written at once either way' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -l probe -d 'Capture strategy; `auto` picks the best one the running kernel allows' -r -f -a "auto\t''
+fentry\t''
+tracepoint\t''"
+complete -c observer -n "__fish_observer_using_subcommand record" -l socket -d 'Also watch this socket: a path, or @name for an abstract socket (repeatable)' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -s n -l count -d 'Exit after this many events' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -l duration -d 'Exit after this long (seconds, fractions allowed)' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -l ring-size -d 'Ring buffer size in bytes (a power of two, at least one page)' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -l journal-level -d 'With --journal: every event, or only rejections, failed sends and ring drops' -r -f -a "all\t'Every event'
+rejections\t'Rejected and undelivered datagrams, and ring-buffer drops'"
+complete -c observer -n "__fish_observer_using_subcommand record" -l journal-container -d 'With --journal: write every entry to the journald of the container whose init has this host PID. Default: each event goes to the journal of the system whose manager owns the socket it was sent to (a container\'s events to that container\'s journal)' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -l no-default-sockets -d 'Watch only the --socket sockets, not the system, user and container managers\' ones'
+complete -c observer -n "__fish_observer_using_subcommand record" -l json -d 'One JSON object per line instead of the table'
+complete -c observer -n "__fish_observer_using_subcommand record" -l journal -d 'Structured entries in the systemd journal instead of the table, attached to the sender\'s unit (journalctl -u shows them next to the unit\'s own lines)'
+complete -c observer -n "__fish_observer_using_subcommand record" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
+complete -c observer -n "__fish_observer_using_subcommand record" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c observer -n "__fish_observer_using_subcommand replay" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
+complete -c observer -n "__fish_observer_using_subcommand replay" -l since -d 'Only from this time on: RFC 3339 / "YYYY-MM-DD HH:MM[:SS]" (UTC), or @UNIX_SECONDS' -r
+complete -c observer -n "__fish_observer_using_subcommand replay" -l until -d 'Only up to this time (same forms as --since)' -r
+complete -c observer -n "__fish_observer_using_subcommand replay" -l pid -d 'Only datagrams sent by these PIDs (repeatable)' -r
+complete -c observer -n "__fish_observer_using_subcommand replay" -l force -d 'Read past damage: skip to the next intact record instead of stopping at the first bad one'
+complete -c observer -n "__fish_observer_using_subcommand replay" -l json -d 'One JSON object per line instead of the table'
+complete -c observer -n "__fish_observer_using_subcommand replay" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
+complete -c observer -n "__fish_observer_using_subcommand replay" -s h -l help -d 'Print help'
+complete -c observer -n "__fish_observer_using_subcommand diagnose" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
+complete -c observer -n "__fish_observer_using_subcommand diagnose" -l since -d 'Only from this time on: RFC 3339 / "YYYY-MM-DD HH:MM[:SS]" (UTC), or @UNIX_SECONDS' -r
+complete -c observer -n "__fish_observer_using_subcommand diagnose" -l until -d 'Only up to this time (same forms as --since)' -r
+complete -c observer -n "__fish_observer_using_subcommand diagnose" -l pid -d 'Only datagrams sent by these PIDs (repeatable)' -r
+complete -c observer -n "__fish_observer_using_subcommand diagnose" -l duration -d 'Live only: stop after this long (seconds); default: until interrupted' -r
+complete -c observer -n "__fish_observer_using_subcommand diagnose" -l socket -d 'Live only: watch this socket too (path or @name, repeatable)' -r
+complete -c observer -n "__fish_observer_using_subcommand diagnose" -l probe -d 'Live only: capture strategy' -r -f -a "auto\t''
+fentry\t''
+tracepoint\t''"
+complete -c observer -n "__fish_observer_using_subcommand diagnose" -l force -d 'Read past damage: skip to the next intact record instead of stopping at the first bad one'
+complete -c observer -n "__fish_observer_using_subcommand diagnose" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
+complete -c observer -n "__fish_observer_using_subcommand diagnose" -s h -l help -d 'Print help'
 complete -c observer -n "__fish_observer_using_subcommand check" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
 complete -c observer -n "__fish_observer_using_subcommand check" -s h -l help -d 'Print help'
-complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace check help" -f -a "trace" -d 'Trace notify datagrams live'
-complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace check help" -f -a "check" -d 'Say which capture strategies this kernel allows, and why any is refused'
-complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose check help" -f -a "trace" -d 'Trace notify datagrams live'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose check help" -f -a "record" -d 'Record notify traffic, unit changes and verdicts to a file, for replay and diagnose'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose check help" -f -a "replay" -d 'Show a recording with the same views and filters as trace (no root, BPF or systemd needed)'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose check help" -f -a "diagnose" -d 'Tell each unit\'s story in plain words: what it was waiting for, what arrived, what systemd did with it, and the likely cause with the fix. Live when no FILE is given'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose check help" -f -a "check" -d 'Say which capture strategies this kernel allows, and why any is refused'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -132,25 +132,18 @@ pub struct TraceArgs {
     /// Ring buffer size in bytes (a power of two, at least one page).
     #[arg(long, default_value_t = 4 * 1024 * 1024, value_parser = parse_ring_size)]
     pub ring_size: u32,
-    /// Where events go: the live table, JSON lines (same as --json), or structured entries in
-    /// the systemd journal, attached to the sender's unit (journalctl -u shows them).
-    #[arg(long, value_enum, conflicts_with = "json")]
-    pub output: Option<Output>,
-    /// With --output journal: every event, or only rejections, failed sends and ring drops.
+    /// Structured entries in the systemd journal instead of the table, attached to the sender's
+    /// unit (journalctl -u shows them next to the unit's own lines).
+    #[arg(long, conflicts_with = "json")]
+    pub journal: bool,
+    /// With --journal: every event, or only rejections, failed sends and ring drops.
     #[arg(long, value_enum, default_value_t = JournalLevel::All)]
     pub journal_level: JournalLevel,
-    /// With --output journal: write every entry to the journald of the container whose init
+    /// With --journal: write every entry to the journald of the container whose init
     /// has this host PID. Default: each event goes to the journal of the system whose manager
     /// owns the socket it was sent to (a container's events to that container's journal).
     #[arg(long, value_name = "PID")]
     pub journal_container: Option<u32>,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Output {
-    Table,
-    Json,
-    Journal,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -50,8 +50,8 @@ pub async fn record(args: RecordArgs, verbose: u8) -> anyhow::Result<()> {
     };
     let writer = Writer::create(&args.output, rotation, args.sync_every)?;
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(RecordingSink::new(writer))];
-    // --json, or --output: also to stdout, or to the journal.
-    if args.trace.json || args.trace.output.is_some() {
+    // Also JSON lines to stdout (--json), or entries to the journal (--journal).
+    if args.trace.json || args.trace.journal {
         sinks.push(crate::sink::for_args(&args.trace)?);
     }
     eprintln!("observer: recording to {}", args.output.display());

@@ -43,13 +43,7 @@ fn journal_entries_show_under_journalctl_u() {
 
     // The observer runs on the host and writes into the container's journald.
     let mut child = Command::new(workspace_bin("observer"))
-        .args([
-            "trace",
-            "--output",
-            "journal",
-            "--journal-level",
-            "rejections",
-        ])
+        .args(["trace", "--journal", "--journal-level", "rejections"])
         .args(["--journal-container", &tb.leader.to_string()])
         .args(["--probe", &probe(), "-u", unit])
         .stdin(Stdio::null())
@@ -254,7 +248,7 @@ fn deb_installs_and_its_hardened_service_records() {
         "man observer: {page}"
     );
     let page = tb.exec(&["man", "-P", "cat", "observer-trace"]);
-    for opt in ["--output", "--journal-level", "--unit", "--probe"] {
+    for opt in ["--journal", "--journal-level", "--unit", "--probe"] {
         assert!(page.contains(opt), "man observer-trace lacks {opt}: {page}");
     }
 
@@ -263,20 +257,25 @@ fn deb_installs_and_its_hardened_service_records() {
         "bash",
         "-c",
         "source /usr/share/bash-completion/completions/observer; \
-         COMP_WORDS=(observer trace --out); COMP_CWORD=2; COMP_LINE='observer trace --out'; \
-         COMP_POINT=${#COMP_LINE}; _observer observer --out trace; echo \"${COMPREPLY[@]}\"",
+         COMP_WORDS=(observer trace --jour); COMP_CWORD=2; COMP_LINE='observer trace --jour'; \
+         COMP_POINT=${#COMP_LINE}; _observer observer --jour trace; echo \"${COMPREPLY[@]}\"",
     ]);
-    assert_eq!(completion.trim(), "--output", "bash completion");
+    assert_eq!(
+        completion.trim(),
+        "--journal --journal-level --journal-container",
+        "bash completion"
+    );
     let completion = tb.exec(&[
         "bash",
         "-c",
         "source /usr/share/bash-completion/completions/observer; \
-         COMP_WORDS=(observer trace --output ''); COMP_CWORD=3; COMP_LINE='observer trace --output '; \
-         COMP_POINT=${#COMP_LINE}; _observer observer '' --output; echo \"${COMPREPLY[@]}\"",
+         COMP_WORDS=(observer trace --journal-level ''); COMP_CWORD=3; \
+         COMP_LINE='observer trace --journal-level '; COMP_POINT=${#COMP_LINE}; \
+         _observer observer '' --journal-level; echo \"${COMPREPLY[@]}\"",
     ]);
     assert_eq!(
         completion.trim(),
-        "table json journal",
+        "all rejections",
         "bash completion of values"
     );
 
@@ -287,9 +286,20 @@ fn deb_installs_and_its_hardened_service_records() {
         units_dir().join("tb-notify-child-nobody.service"),
     ]);
     tb.exec(&["systemctl", "start", "observer-record.service"]);
-    let record = "/var/lib/observer/notify.jsonl";
+    let record = "/var/lib/observer/notify.rec";
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !tb.exec(&["cat", record]).contains("\"record\":\"start\"") {
+    // Its own lines, by PID: journald does not always tag a fresh stream with its unit.
+    let service_log = || {
+        let pid = tb.prop("observer-record.service", "MainPID");
+        tb.exec(&[
+            "journalctl",
+            "--no-pager",
+            "-o",
+            "cat",
+            &format!("_PID={pid}"),
+        ])
+    };
+    while !service_log().contains("observer: watching /run/systemd/notify") {
         assert!(
             Instant::now() < deadline,
             "observer-record.service did not start capturing: {}",
@@ -332,8 +342,9 @@ fn deb_installs_and_its_hardened_service_records() {
         "failed"
     );
     thread::sleep(Duration::from_secs(1));
+    // Read back with replay, as on-call would (the recorder keeps running).
     let events: Vec<Value> = tb
-        .exec(&["cat", record])
+        .exec(&["observer", "replay", "--json", record])
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .filter(|v: &Value| v["record"] == "event")

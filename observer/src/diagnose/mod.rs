@@ -186,7 +186,7 @@ async fn live(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
         count: None,
         duration: args.duration,
         ring_size: 4 * 1024 * 1024,
-        output: None,
+        journal: false,
         journal_level: crate::cli::JournalLevel::All,
         journal_container: None,
     };

@@ -1,4 +1,4 @@
-//! `--output journal`: each event as a structured journal entry, written over journald's native
+//! `--journal`: each event as a structured journal entry, written over journald's native
 //! protocol (the `libsystemd` crate, pure Rust). `OBJECT_PID=` names the sender as its manager
 //! sees it, so journald attaches the sender's unit (`OBJECT_SYSTEMD_UNIT=`) and
 //! `journalctl -u foo.service` shows the observer's verdict next to the unit's own lines.

@@ -110,20 +110,15 @@ impl Sink for Vec<Box<dyn Sink>> {
     }
 }
 
-/// The sink `trace` writes to, per --output/--json.
+/// The sink `trace` writes to: the table, JSON lines (--json) or the journal (--journal).
 pub fn for_args(args: &crate::cli::TraceArgs) -> std::io::Result<Box<dyn Sink>> {
-    use crate::cli::Output;
-    let output = match args.output {
-        Some(o) => o,
-        None if args.json => Output::Json,
-        None => Output::Table,
-    };
-    Ok(match output {
-        Output::Journal => Box::new(journal::JournalSink::new(
+    Ok(if args.journal {
+        Box::new(journal::JournalSink::new(
             args.journal_level,
             args.journal_container,
-        )?),
-        other => crate::trace::stdout_sink(other == Output::Json),
+        )?)
+    } else {
+        crate::trace::stdout_sink(args.json)
     })
 }
 
