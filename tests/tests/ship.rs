@@ -77,7 +77,19 @@ fn journal_entries_show_under_journalctl_u() {
     thread::sleep(Duration::from_secs(1)); // judged 150 ms after the send, then written
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = child.wait().expect("wait observer");
+    // It must stop on SIGINT; one that does not is killed and reported, not waited for forever.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait observer") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("observer did not exit within 30 s of SIGINT");
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
     assert!(status.success(), "observer exited with {status}");
 
     let entries = journal_json(&tb, &["-u", unit]);
