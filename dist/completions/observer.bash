@@ -231,7 +231,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__record)
-            opts="-o -u -n -v -h --output --max-size --max-age --keep --sync-every --probe --socket --no-default-sockets --unit --json --count --duration --ring-size --journal --journal-level --journal-container --verbose --help"
+            opts="-o -u -n -v -h --output --max-size --max-age --keep --sync-every --probe --socket --receiver --no-default-sockets --unit --json --count --duration --ring-size --journal --journal-level --journal-container --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -266,6 +266,10 @@ _observer() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --receiver)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -343,7 +347,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__trace)
-            opts="-u -n -v -h --probe --socket --no-default-sockets --unit --json --count --duration --ring-size --journal --journal-level --journal-container --verbose --help"
+            opts="-u -n -v -h --probe --socket --receiver --no-default-sockets --unit --json --count --duration --ring-size --journal --journal-level --journal-container --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -354,6 +358,10 @@ _observer() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --receiver)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

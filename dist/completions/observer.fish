@@ -37,6 +37,7 @@ complete -c observer -n "__fish_observer_using_subcommand trace" -l probe -d 'Ca
 fentry\t''
 tracepoint\t''"
 complete -c observer -n "__fish_observer_using_subcommand trace" -l socket -d 'Also watch this socket: a path, or @name for an abstract socket (repeatable)' -r
+complete -c observer -n "__fish_observer_using_subcommand trace" -l receiver -d 'Treat this process as the reader of the --socket sockets it holds open, as systemd is of its own: its reads are captured, so events show whether and when it read each datagram and with which credentials (repeatable)' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -s n -l count -d 'Exit after this many events' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l duration -d 'Exit after this long (seconds, fractions allowed)' -r
@@ -58,6 +59,7 @@ complete -c observer -n "__fish_observer_using_subcommand record" -l probe -d 'C
 fentry\t''
 tracepoint\t''"
 complete -c observer -n "__fish_observer_using_subcommand record" -l socket -d 'Also watch this socket: a path, or @name for an abstract socket (repeatable)' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -l receiver -d 'Treat this process as the reader of the --socket sockets it holds open, as systemd is of its own: its reads are captured, so events show whether and when it read each datagram and with which credentials (repeatable)' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -s n -l count -d 'Exit after this many events' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -l duration -d 'Exit after this long (seconds, fractions allowed)' -r
