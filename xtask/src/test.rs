@@ -48,19 +48,10 @@ fn host_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
             continue;
         }
         eprintln!("xtask: capture tests on this kernel with --probe {probe}");
-        let output = Command::new(&bins.capture_tests)
-            .arg("--test-threads=1")
-            .env("OBSERVER_PROBE", probe)
-            .env("OBSERVER_BIN_DIR", bins.observer.parent().unwrap())
-            .output()?;
-        let text = String::from_utf8_lossy(&output.stdout).to_string();
-        print!("{text}");
-        eprint!("{}", String::from_utf8_lossy(&output.stderr));
-        out.push(LaneResult {
-            lane: format!("host {}, --probe {probe}", kernel_release()),
-            passed: output.status.success(),
-            tests: test_lines(&text),
-        });
+        out.push(lane(
+            format!("host {}, --probe {probe}", kernel_release()),
+            tests_in(&bins.capture_tests, bins).env("OBSERVER_PROBE", probe),
+        )?);
     }
     Ok(out)
 }
@@ -68,36 +59,19 @@ fn host_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
 /// Recording round trips, a SIGKILLed recorder, rotation and damaged files, on this kernel.
 fn recording_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
     eprintln!("xtask: recording tests on this kernel");
-    let output = Command::new(&bins.recording_tests)
-        .arg("--test-threads=1")
-        .env("OBSERVER_BIN_DIR", bins.observer.parent().unwrap())
-        .output()?;
-    let text = String::from_utf8_lossy(&output.stdout).to_string();
-    print!("{text}");
-    eprint!("{}", String::from_utf8_lossy(&output.stderr));
-    Ok(LaneResult {
-        lane: format!("host {}, record/replay", kernel_release()),
-        passed: output.status.success(),
-        tests: test_lines(&text),
-    })
+    lane(
+        format!("host {}, record/replay", kernel_release()),
+        &mut tests_in(&bins.recording_tests, bins),
+    )
 }
 
 /// The verdict tests against a real systemd 252 (booted by scripts/testbed).
 fn verdict_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
     eprintln!("xtask: verdict tests against systemd 252 in a container");
-    let output = Command::new(&bins.verdict_tests)
-        .arg("--test-threads=1")
-        .env("OBSERVER_BIN_DIR", bins.observer.parent().unwrap())
-        .current_dir(build::workspace_root().join("tests"))
-        .output()?;
-    let text = String::from_utf8_lossy(&output.stdout).to_string();
-    print!("{text}");
-    eprint!("{}", String::from_utf8_lossy(&output.stderr));
-    Ok(LaneResult {
-        lane: "host, real systemd 252 (testbed)".into(),
-        passed: output.status.success(),
-        tests: test_lines(&text),
-    })
+    lane(
+        "host, real systemd 252 (testbed)".into(),
+        tests_in(&bins.verdict_tests, bins).current_dir(build::workspace_root().join("tests")),
+    )
 }
 
 /// The .deb (built by `cargo xtask dist`) installed into a real systemd 252 container, its
@@ -105,17 +79,30 @@ fn verdict_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
 fn ship_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
     let deb = crate::dist::run_dist(false)?;
     eprintln!("xtask: package, service and journal tests against systemd 252 in a container");
-    let output = Command::new(&bins.ship_tests)
-        .arg("--test-threads=1")
-        .env("OBSERVER_BIN_DIR", bins.observer.parent().unwrap())
-        .env("OBSERVER_DEB", &deb)
-        .current_dir(build::workspace_root().join("tests"))
-        .output()?;
+    lane(
+        "host, real systemd 252 (testbed): package, service, journal".into(),
+        tests_in(&bins.ship_tests, bins)
+            .env("OBSERVER_DEB", &deb)
+            .current_dir(build::workspace_root().join("tests")),
+    )
+}
+
+/// A test executable, one test at a time, using the release binaries.
+fn tests_in(exe: &std::path::Path, bins: &Binaries) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.arg("--test-threads=1")
+        .env("OBSERVER_BIN_DIR", bins.observer.parent().unwrap());
+    cmd
+}
+
+/// Runs one lane's test executable, echoing its output, and reads its results.
+fn lane(name: String, cmd: &mut Command) -> anyhow::Result<LaneResult> {
+    let output = cmd.output()?;
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     print!("{text}");
     eprint!("{}", String::from_utf8_lossy(&output.stderr));
     Ok(LaneResult {
-        lane: "host, real systemd 252 (testbed): package, service, journal".into(),
+        lane: name,
         passed: output.status.success(),
         tests: test_lines(&text),
     })
