@@ -26,6 +26,7 @@ mod dist_files;
 mod judge;
 mod manager;
 mod preflight;
+mod progress;
 mod readers;
 mod sink;
 mod watch;

@@ -80,7 +80,10 @@ pub async fn run_with(
     if watched.is_empty() {
         return Err(WatchError::NothingToWatch.into());
     }
-    let mut capture = Capture::start(args.probe, args.ring_size)?;
+    let mut capture = {
+        let _step = crate::progress::step("loading and attaching the eBPF programs");
+        Capture::start(args.probe, args.ring_size)?
+    };
     capture.set_watched(&watched)?;
     let mut pairing = Pairing::default();
     sync_readers(&mut capture, &mut pairing, &watched, &args.receivers)?;

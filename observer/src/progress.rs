@@ -1,0 +1,31 @@
+//! Progress feedback for steps that can take a while (loading the programs: the kernel's verifier
+//! can take seconds on a loaded or emulated machine). A spinner on stderr when it is a terminal;
+//! nothing at all otherwise, so logs and pipes stay clean.
+
+use std::{io::IsTerminal as _, time::Duration};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Shows `what` with a spinner until the returned guard is dropped.
+pub fn step(what: &str) -> Step {
+    if !std::io::stderr().is_terminal() {
+        return Step(None);
+    }
+    let bar = ProgressBar::new_spinner().with_message(format!("observer: {what}"));
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(100));
+    Step(Some(bar))
+}
+
+/// While it lives, the spinner turns; dropped, the line is cleared.
+pub struct Step(Option<ProgressBar>);
+
+impl Drop for Step {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
