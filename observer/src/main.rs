@@ -12,7 +12,7 @@ use observer::{
 
 fn main() -> ExitCode {
     // Started as the journal relay (by the journal sink, under this name): not a user command.
-    if let Some(code) = sink::journal::relay_main() {
+    if let Some(code) = observer::journal_relay_main() {
         return code;
     }
     let cli = Cli::parse();
