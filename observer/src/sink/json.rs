@@ -365,6 +365,7 @@ mod tests {
                     verdict: Some(verdict()),
                     note: None,
                     inputs: None,
+                    sender_pid: None,
                     delivery: Delivery {
                         delivered: Delivered::Yes,
                         queue_delay_us: Some(17),
@@ -388,6 +389,7 @@ mod tests {
                     verdict: None,
                     note: Some("the send failed".into()),
                     inputs: None,
+                    sender_pid: None,
                     delivery: Delivery {
                         delivered: Delivered::No,
                         note: Some("the send failed".into()),
