@@ -26,6 +26,10 @@ pub enum Command {
     /// Tell each unit's story in plain words: what it was waiting for, what arrived, what
     /// systemd did with it, and the likely cause with the fix. Live when no FILE is given.
     Diagnose(DiagnoseArgs),
+    /// Write one self-contained HTML page for a recording: per unit a timeline of its states,
+    /// each message coloured by its verdict, timeouts and MainPID handovers, beside the
+    /// diagnose text.
+    Report(ReportArgs),
     /// Say which capture strategies this kernel allows, and why any is refused.
     Check,
 }
@@ -81,6 +85,18 @@ pub struct ReplayFilter {
     /// Read past damage: skip to the next intact record instead of stopping at the first bad one.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// Recording files (rotated ones too: one recording, one page).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<std::path::PathBuf>,
+    /// The HTML page to write ("-": stdout).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: std::path::PathBuf,
+    #[command(flatten)]
+    pub filter: ReplayFilter,
 }
 
 #[derive(Args, Debug, Clone)]

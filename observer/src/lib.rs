@@ -13,6 +13,7 @@ pub mod diagnose;
 pub mod notify;
 pub mod recording;
 pub mod replay;
+pub mod report;
 pub mod trace;
 pub mod verdict;
 

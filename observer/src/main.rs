@@ -7,7 +7,7 @@ use clap::Parser as _;
 use observer::{
     check,
     cli::{Cli, Command},
-    diagnose, replay, trace,
+    diagnose, replay, report, trace,
 };
 
 fn main() -> ExitCode {
@@ -35,6 +35,7 @@ fn main() -> ExitCode {
             Command::Record(args) => trace::record(args, cli.verbose).await,
             Command::Replay(args) => replay::run(args),
             Command::Diagnose(args) => diagnose::run(args, cli.verbose).await,
+            Command::Report(args) => report::run(args),
             Command::Check => check::run(),
         }
     });

@@ -29,3 +29,16 @@ impl Drop for Step {
         }
     }
 }
+
+/// A bar over `len` steps of `what` (replaying, reporting on a large recording); hidden when
+/// stderr is not a terminal.
+pub fn bar(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template("observer: {msg} {bar:30} {pos}/{len} ({eta} left)")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    ProgressBar::new(len)
+        .with_style(style)
+        .with_message(what.to_owned())
+}

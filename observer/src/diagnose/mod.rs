@@ -44,17 +44,21 @@ pub fn render_all(records: &[&Record], filter: &ReplayFilter) -> String {
         if !filter.keeps_unit(Some(&s.unit)) {
             continue;
         }
-        let attempts: Vec<&Attempt> = s
-            .attempts
-            .iter()
-            .filter(|a| a.items.iter().any(|i| filter.in_time(i.wall_ns())))
-            .filter(|a| worth_telling(a))
-            .collect();
+        let attempts = told(&s, filter);
         if !attempts.is_empty() {
             out += &render(&s, &attempts);
         }
     }
     out
+}
+
+/// The attempts of a story worth telling that fall in the filter's time window.
+pub fn told<'a>(s: &'a Story, filter: &ReplayFilter) -> Vec<&'a Attempt> {
+    s.attempts
+        .iter()
+        .filter(|a| a.items.iter().any(|i| filter.in_time(i.wall_ns())))
+        .filter(|a| worth_telling(a))
+        .collect()
 }
 
 /// Not a unit merely seen idle (loaded, stopped) before anything happened to it.
@@ -332,4 +336,4 @@ impl Sink for LiveSink {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

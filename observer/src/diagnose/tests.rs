@@ -1,5 +1,6 @@
 //! Stories from hand-made recordings: each failure the post-mortem has to explain, with the
 //! cause and fix it must name. (The same stories from a real systemd: tests/tests/verdicts.rs.)
+//! The record makers are shared with the report's tests (report/tests.rs).
 
 use super::*;
 use crate::{
@@ -10,10 +11,10 @@ use crate::{
     verdict::{Sender, SystemdVersion, UnitState},
 };
 
-const UNIT: &str = "foo.service";
-const S: i128 = 1_000_000_000;
+pub(crate) const UNIT: &str = "foo.service";
+pub(crate) const S: i128 = 1_000_000_000;
 
-fn session() -> Record {
+pub(crate) fn session() -> Record {
     Record::Session(Session {
         started: "2026-11-24T03:12:00.000000Z".into(),
         host: "h".into(),
@@ -30,7 +31,7 @@ fn session() -> Record {
     })
 }
 
-fn change(at: i128, f: impl FnOnce(&mut UnitChange)) -> Record {
+pub(crate) fn change(at: i128, f: impl FnOnce(&mut UnitChange)) -> Record {
     let mut c = UnitChange {
         unit: UNIT.into(),
         mono_ns: at as u64,
@@ -45,7 +46,7 @@ fn change(at: i128, f: impl FnOnce(&mut UnitChange)) -> Record {
 }
 
 /// A start at 0 s with these settings, and how it ended.
-fn start(timeout_s: u64, watchdog_s: u64) -> Vec<Record> {
+pub(crate) fn start(timeout_s: u64, watchdog_s: u64) -> Vec<Record> {
     vec![
         session(),
         change(0, |c| {
@@ -64,19 +65,19 @@ fn start(timeout_s: u64, watchdog_s: u64) -> Vec<Record> {
     ]
 }
 
-fn ended(at: i128, result: &str) -> Record {
+pub(crate) fn ended(at: i128, result: &str) -> Record {
     change(at, |c| {
         c.sub_state = Some("failed".into());
         c.result = Some(result.into());
     })
 }
 
-fn running(at: i128) -> Record {
+pub(crate) fn running(at: i128) -> Record {
     change(at, |c| c.sub_state = Some("running".into()))
 }
 
 /// A datagram from `pid` (55 is the main PID) at `at`, judged by the real rules.
-fn sent(at: i128, pid: u32, payload: &str, result: i64) -> Record {
+pub(crate) fn sent(at: i128, pid: u32, payload: &str, result: i64) -> Record {
     let mut ev = crate::recording::records::tests::sample_event();
     ev.wall_ns = at;
     ev.mono_ns = at as u64;
