@@ -1,6 +1,7 @@
 //! Helpers for the root-only integration tests: run the real `observer` binary, bind receivers,
 //! send real datagrams, and read back the JSON events.
 
+pub mod browser;
 pub mod fixture;
 pub mod observer;
 pub mod reader;

@@ -276,6 +276,7 @@ fn verdicts_match_systemd_252() {
     recorder.stop();
     failures.extend(replay_matches(&recording, &all_events, &ours));
     failures.extend(diagnose_names_the_causes(&recording, &ours));
+    failures.extend(report_shows_the_timelines(&recording));
     let _ = std::fs::remove_file(&recording);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -372,6 +373,124 @@ fn diagnose_names_the_causes(file: &std::path::Path, ours: &str) -> Vec<String> 
                 failures.push(format!("diagnose of {unit} lacks {n:?}:\n{section}"));
             }
         }
+    }
+    failures
+}
+
+/// `observer report FILE -o target/report.html`, opened in headless Chromium: each scenario
+/// unit has its section, with its messages marked in their verdict's colour in the table and
+/// in the chart, and its timeouts and MainPID handovers flagged. The screenshot stays in
+/// target/report.png.
+fn report_shows_the_timelines(file: &std::path::Path) -> Vec<String> {
+    let page = observer_tests::target_dir().join("report.html");
+    let out = std::process::Command::new(observer_tests::workspace_bin("observer"))
+        .args(["report", "-u", "tb-*", "-o"])
+        .arg(&page)
+        .arg(file)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return vec![format!(
+            "report failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )];
+    }
+    let dom = match observer_tests::browser::dump_dom(&page) {
+        Ok(dom) => dom,
+        Err(e) => return vec![e],
+    };
+    let mut failures = Vec::new();
+    let png = observer_tests::target_dir().join("report.png");
+    if let Err(e) = observer_tests::browser::screenshot(&page, &png, 1400, 6000) {
+        failures.push(e);
+    }
+    const REJECTED: &str = "#C62828";
+    const ACCEPTED: &str = "#2E7D32";
+    const NOT_DELIVERED: &str = "#EF6C00";
+    for (verdict, colour) in [
+        ("rejected", REJECTED),
+        ("accepted", ACCEPTED),
+        ("not-delivered", NOT_DELIVERED),
+    ] {
+        let legend = format!("<li class=\"legend-{verdict}\" data-colour=\"{colour}\">");
+        if !dom.contains(&legend) {
+            failures.push(format!("the legend lacks {legend}"));
+        }
+    }
+    // (unit, table rows it must have, colours its chart must draw marks in)
+    let expect: &[(&str, &[&str], &[&str])] = &[
+        (
+            "tb-notify-python.service",
+            &["mark message accepted"],
+            &[ACCEPTED],
+        ),
+        (
+            "tb-notify-child-nobody.service",
+            &[
+                "mark message rejected",
+                "mark message not-delivered",
+                "mark message accepted",
+                "mark flag start-timeout",
+                "mark flag mainpid",
+            ],
+            &[REJECTED, NOT_DELIVERED, ACCEPTED],
+        ),
+        (
+            "tb-notify-never.service",
+            &["mark flag start-timeout"],
+            &[],
+        ),
+        (
+            "tb-notify-watchdog.service",
+            &["mark message accepted", "mark flag watchdog-timeout"],
+            &[ACCEPTED],
+        ),
+        (
+            "tb-notify-mainpid.service",
+            &[
+                "mark message rejected",
+                "mark message accepted mainpid-request",
+                "mark flag mainpid",
+            ],
+            &[REJECTED],
+        ),
+    ];
+    for (unit, rows, colours) in expect {
+        let Some(at) = dom.find(&format!("data-unit=\"{unit}\"")) else {
+            failures.push(format!("the report has no section for {unit}"));
+            continue;
+        };
+        let section = &dom[at..at + dom[at..].find("</section>").unwrap_or(dom.len() - at)];
+        if !section.contains(&format!("<h2>{unit}</h2>")) || !section.contains("<svg") {
+            failures.push(format!("{unit}: no heading or no chart"));
+        }
+        if !section.contains(&format!("<pre class=\"diagnose\">● {unit}")) {
+            failures.push(format!("{unit}: no diagnose text beside the chart"));
+        }
+        for r in *rows {
+            if !section.contains(&format!("<tr class=\"{r}")) {
+                failures.push(format!("{unit}: no {r:?} row in the marks table"));
+            }
+        }
+        for c in *colours {
+            let drawn = section
+                .split("<circle")
+                .skip(1)
+                .any(|tag| tag[..tag.find('>').unwrap_or(tag.len())].contains(&format!("fill=\"{c}\"")));
+            if !drawn {
+                failures.push(format!("{unit}: no mark drawn in {c} in the chart"));
+            }
+        }
+    }
+    // tb-notify-never sent nothing: no message marks.
+    if let Some(at) = dom.find("data-unit=\"tb-notify-never.service\"") {
+        let section = &dom[at..at + dom[at..].find("</section>").unwrap_or(dom.len() - at)];
+        if section.contains("mark message") {
+            failures.push("tb-notify-never.service: message marks, but it sent nothing".into());
+        }
+    }
+    if !failures.is_empty() {
+        failures.push(format!("(the page: {})", page.display()));
     }
     failures
 }

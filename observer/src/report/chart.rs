@@ -71,9 +71,17 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, t: &Timeline) -> Result<()> {
         .draw()?;
 
     let font = ("sans-serif", 11).into_font();
-    chart.draw_series(t.segments.iter().map(|s| {
+    // The last state holds to the right edge: the unit was still in it when the items end.
+    let end = |i: usize, to_ns: i128| {
+        if i + 1 == t.segments.len() {
+            span + pad
+        } else {
+            x(to_ns)
+        }
+    };
+    chart.draw_series(t.segments.iter().enumerate().map(|(i, s)| {
         Rectangle::new(
-            [(x(s.from_ns), STATE_LANE - 0.35), (x(s.to_ns), STATE_LANE + 0.35)],
+            [(x(s.from_ns), STATE_LANE - 0.35), (end(i, s.to_ns), STATE_LANE + 0.35)],
             rgb(s.state.colour()).filled(),
         )
     }))?;
@@ -81,8 +89,9 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, t: &Timeline) -> Result<()> {
     chart.draw_series(
         t.segments
             .iter()
-            .filter(|s| x(s.to_ns) - x(s.from_ns) > span * 0.08)
-            .map(|s| {
+            .enumerate()
+            .filter(|(i, s)| end(*i, s.to_ns) - x(s.from_ns) > span * 0.08)
+            .map(|(_, s)| {
                 Text::new(
                     s.sub_state.clone(),
                     (x(s.from_ns) + span * 0.005, STATE_LANE + 0.1),
@@ -105,7 +114,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, t: &Timeline) -> Result<()> {
     )?;
 
     for f in &t.flags {
-        flag(&mut chart, f, x(f.wall_ns), &font)?;
+        flag(&mut chart, f, x(f.wall_ns), span, &font)?;
     }
     Ok(())
 }
@@ -116,7 +125,13 @@ type Chart<'a, 'b> = ChartContext<
     Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
 >;
 
-fn flag(chart: &mut Chart<'_, '_>, f: &Flag, at: f64, font: &FontDesc<'_>) -> Result<()> {
+fn flag(
+    chart: &mut Chart<'_, '_>,
+    f: &Flag,
+    at: f64,
+    span: f64,
+    font: &FontDesc<'_>,
+) -> Result<()> {
     let (colour, y_text) = match f.kind {
         FlagKind::MainPid(_) => {
             chart.draw_series(std::iter::once(TriangleMarker::new(
@@ -134,9 +149,11 @@ fn flag(chart: &mut Chart<'_, '_>, f: &Flag, at: f64, font: &FontDesc<'_>) -> Re
             (TIMEOUT_COLOUR, MESSAGE_LANE + 0.5)
         }
     };
+    // Near the right edge the label goes to the left of its mark, so it is not cut off.
+    let x_text = if at > span * 0.85 { at - span * 0.13 } else { at };
     chart.draw_series(std::iter::once(Text::new(
         f.label(),
-        (at, y_text),
+        (x_text, y_text),
         font.color(&rgb(colour)),
     )))?;
     Ok(())
