@@ -2,7 +2,7 @@
 //! again from the inputs recorded with it, so a recording made on a server reads the same on a
 //! laptop with no root, BPF or systemd; a verdict that differs from the one given live says so.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, io::IsTerminal as _};
 
 use observer_common::SocketKey;
 
@@ -19,9 +19,18 @@ use crate::{
 };
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
+    let spinner = crate::progress::spinner("reading the recording");
     let reading = reader::read_all(&args.files, args.filter.force);
+    spinner.finish_and_clear();
     let mut sink = crate::trace::stdout_sink(args.json);
-    let summary = replay(&reading, &args.filter, sink.as_mut())?;
+    // A bar only while the output goes elsewhere: on the same terminal it would cut the table.
+    let bar = if std::io::stdout().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        crate::progress::bar(reading.records.len() as u64, "replaying")
+    };
+    let summary = replay(&reading, &args.filter, sink.as_mut(), &bar)?;
+    bar.finish_and_clear();
     eprintln!(
         "observer: {} events shown, {} dropped while recording",
         summary.events, summary.dropped
@@ -34,6 +43,7 @@ pub fn replay(
     reading: &Reading,
     filter: &ReplayFilter,
     sink: &mut dyn Sink,
+    progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Summary> {
     let mut watched = BTreeMap::new();
     let mut started = false;
@@ -44,6 +54,7 @@ pub fn replay(
         malformed: 0,
     };
     for (_, _, record) in &reading.records {
+        progress.inc(1);
         match record {
             Record::Session(s) => {
                 watched = sockets(s);

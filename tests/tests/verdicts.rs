@@ -276,7 +276,7 @@ fn verdicts_match_systemd_252() {
     recorder.stop();
     failures.extend(replay_matches(&recording, &all_events, &ours));
     failures.extend(diagnose_names_the_causes(&recording, &ours));
-    failures.extend(report_shows_the_timelines(&recording));
+    failures.extend(report_shows_the_timelines(&recording, &ours));
     let _ = std::fs::remove_file(&recording);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -381,7 +381,7 @@ fn diagnose_names_the_causes(file: &std::path::Path, ours: &str) -> Vec<String> 
 /// unit has its section, with its messages marked in their verdict's colour in the table and
 /// in the chart, and its timeouts and MainPID handovers flagged. The screenshot stays in
 /// target/report.png.
-fn report_shows_the_timelines(file: &std::path::Path) -> Vec<String> {
+fn report_shows_the_timelines(file: &std::path::Path, ours: &str) -> Vec<String> {
     let page = observer_tests::target_dir().join("report.html");
     let out = std::process::Command::new(observer_tests::workspace_bin("observer"))
         .args(["report", "-u", "tb-*", "-o"])
@@ -435,11 +435,7 @@ fn report_shows_the_timelines(file: &std::path::Path) -> Vec<String> {
             ],
             &[REJECTED, NOT_DELIVERED, ACCEPTED],
         ),
-        (
-            "tb-notify-never.service",
-            &["mark flag start-timeout"],
-            &[],
-        ),
+        ("tb-notify-never.service", &["mark flag start-timeout"], &[]),
         (
             "tb-notify-watchdog.service",
             &["mark message accepted", "mark flag watchdog-timeout"],
@@ -455,12 +451,16 @@ fn report_shows_the_timelines(file: &std::path::Path) -> Vec<String> {
             &[REJECTED],
         ),
     ];
+    // This container's section of a unit (other testbeds may run the same units meanwhile).
+    let section_of = |unit: &str| {
+        let at = dom.find(&format!("data-unit=\"{unit}\" data-manager=\"{ours}\""))?;
+        Some(&dom[at..at + dom[at..].find("</section>").unwrap_or(dom.len() - at)])
+    };
     for (unit, rows, colours) in expect {
-        let Some(at) = dom.find(&format!("data-unit=\"{unit}\"")) else {
+        let Some(section) = section_of(unit) else {
             failures.push(format!("the report has no section for {unit}"));
             continue;
         };
-        let section = &dom[at..at + dom[at..].find("</section>").unwrap_or(dom.len() - at)];
         if !section.contains(&format!("<h2>{unit}</h2>")) || !section.contains("<svg") {
             failures.push(format!("{unit}: no heading or no chart"));
         }
@@ -473,18 +473,16 @@ fn report_shows_the_timelines(file: &std::path::Path) -> Vec<String> {
             }
         }
         for c in *colours {
-            let drawn = section
-                .split("<circle")
-                .skip(1)
-                .any(|tag| tag[..tag.find('>').unwrap_or(tag.len())].contains(&format!("fill=\"{c}\"")));
+            let drawn = section.split("<circle").skip(1).any(|tag| {
+                tag[..tag.find('>').unwrap_or(tag.len())].contains(&format!("fill=\"{c}\""))
+            });
             if !drawn {
                 failures.push(format!("{unit}: no mark drawn in {c} in the chart"));
             }
         }
     }
     // tb-notify-never sent nothing: no message marks.
-    if let Some(at) = dom.find("data-unit=\"tb-notify-never.service\"") {
-        let section = &dom[at..at + dom[at..].find("</section>").unwrap_or(dom.len() - at)];
+    if let Some(section) = section_of("tb-notify-never.service") {
         if section.contains("mark message") {
             failures.push("tb-notify-never.service: message marks, but it sent nothing".into());
         }

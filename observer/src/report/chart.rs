@@ -81,7 +81,10 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, t: &Timeline) -> Result<()> {
     };
     chart.draw_series(t.segments.iter().enumerate().map(|(i, s)| {
         Rectangle::new(
-            [(x(s.from_ns), STATE_LANE - 0.35), (end(i, s.to_ns), STATE_LANE + 0.35)],
+            [
+                (x(s.from_ns), STATE_LANE - 0.35),
+                (end(i, s.to_ns), STATE_LANE + 0.35),
+            ],
             rgb(s.state.colour()).filled(),
         )
     }))?;
@@ -150,7 +153,11 @@ fn flag(
         }
     };
     // Near the right edge the label goes to the left of its mark, so it is not cut off.
-    let x_text = if at > span * 0.85 { at - span * 0.13 } else { at };
+    let x_text = if at > span * 0.85 {
+        at - span * 0.13
+    } else {
+        at
+    };
     chart.draw_series(std::iter::once(Text::new(
         f.label(),
         (x_text, y_text),

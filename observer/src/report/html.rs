@@ -2,7 +2,8 @@
 //! and per unit a heading, the chart beside the diagnose text, and a table of its marks.
 //! Self-contained: the style is inline, the charts are inline SVG, nothing is fetched.
 //!
-//! Stable hooks for tools and tests: `section.unit#unit-NAME` with `data-unit`, an `h2` with
+//! Stable hooks for tools and tests: `section.unit#unit-NAME` with `data-unit` and
+//! `data-manager` (the same name under a second manager: `#unit-NAME-2`), an `h2` with
 //! the unit's name, `tr.mark` rows with the verdict or flag as a class and `data-verdict`,
 //! `pre.diagnose`, `ul.legend li.legend-NAME` with `data-colour`.
 
@@ -54,8 +55,14 @@ pub struct Unit<'a> {
     pub diagnose: String,
 }
 
-pub fn page(session: Option<&Session>, files: &str, units: &[Unit<'_>], notes: &[String]) -> String {
-    let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+pub fn page(
+    session: Option<&Session>,
+    files: &str,
+    units: &[Unit<'_>],
+    notes: &[String],
+) -> String {
+    let mut out =
+        String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     let _ = writeln!(out, "<title>observer report: {}</title>", escape(files));
     let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
     let _ = writeln!(out, "<header>\n<h1>Notify timeline: {}</h1>", escape(files));
@@ -78,8 +85,16 @@ pub fn page(session: Option<&Session>, files: &str, units: &[Unit<'_>], notes: &
     if units.is_empty() {
         out += "<p class=\"empty\">No unit in the recording matches.</p>\n";
     }
+    // A unit of the same name under another manager gets its id numbered.
+    let mut seen = std::collections::BTreeMap::<&str, usize>::new();
     for u in units {
-        out += &section(u);
+        let n = seen.entry(u.name).or_default();
+        *n += 1;
+        let id = match *n {
+            1 => format!("unit-{}", u.name),
+            n => format!("unit-{}-{n}", u.name),
+        };
+        out += &section(u, &id);
     }
     out += "</main>\n</body>\n</html>\n";
     out
@@ -98,8 +113,16 @@ fn legend() -> String {
     for v in Verdict::ALL {
         item(v.name(), v.colour(), &format!("● message {}", v.describe()));
     }
-    item("mainpid", MAINPID_COLOUR, "▲ MainPID change (MAINPID= requests: ▲ in the message's colour)");
-    item("timeout", TIMEOUT_COLOUR, "| start, watchdog or other timeout");
+    item(
+        "mainpid",
+        MAINPID_COLOUR,
+        "▲ MainPID change (MAINPID= requests: ▲ in the message's colour)",
+    );
+    item(
+        "timeout",
+        TIMEOUT_COLOUR,
+        "| start, watchdog or other timeout",
+    );
     for s in State::ALL {
         item(s.name(), s.colour(), &format!("state: {}", s.name()));
     }
@@ -107,11 +130,12 @@ fn legend() -> String {
     out
 }
 
-fn section(u: &Unit<'_>) -> String {
+fn section(u: &Unit<'_>, id: &str) -> String {
     let name = escape(u.name);
+    let manager = escape(u.manager);
     let mut out = format!(
-        "<section class=\"unit\" id=\"unit-{name}\" data-unit=\"{name}\">\n<h2>{name}</h2>\n<p class=\"manager\">{}</p>\n<div class=\"row\">\n<figure class=\"timeline\">\n{}\n</figure>\n<pre class=\"diagnose\">{}</pre>\n</div>\n",
-        escape(u.manager),
+        "<section class=\"unit\" id=\"{}\" data-unit=\"{name}\" data-manager=\"{manager}\">\n<h2>{name}</h2>\n<p class=\"manager\">{manager}</p>\n<div class=\"row\">\n<figure class=\"timeline\">\n{}\n</figure>\n<pre class=\"diagnose\">{}</pre>\n</div>\n",
+        escape(id),
         u.svg,
         escape(&u.diagnose)
     );
@@ -125,7 +149,11 @@ fn section(u: &Unit<'_>) -> String {
             (
                 m.wall_ns,
                 row(
-                    &format!("message {}{}", m.verdict.name(), if m.mainpid { " mainpid-request" } else { "" }),
+                    &format!(
+                        "message {}{}",
+                        m.verdict.name(),
+                        if m.mainpid { " mainpid-request" } else { "" }
+                    ),
                     m.verdict.name(),
                     m.verdict.colour(),
                     m.wall_ns,
@@ -144,7 +172,16 @@ fn section(u: &Unit<'_>) -> String {
         };
         (
             f.wall_ns,
-            row(&format!("flag {}", f.class()), f.class(), colour, f.wall_ns, &name, &pid, &f.label(), ""),
+            row(
+                &format!("flag {}", f.class()),
+                f.class(),
+                colour,
+                f.wall_ns,
+                &name,
+                &pid,
+                &f.label(),
+                "",
+            ),
         )
     }));
     rows.sort_by_key(|(t, _)| *t);

@@ -36,14 +36,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     if args.output.as_os_str() == "-" {
         std::io::stdout().write_all(html.as_bytes())?;
     } else {
-        std::fs::write(&args.output, html).map_err(|e| {
-            anyhow::anyhow!("cannot write {}: {e}", args.output.display())
-        })?;
-        eprintln!(
-            "observer: {} units in {}",
-            units,
-            args.output.display()
-        );
+        std::fs::write(&args.output, html)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", args.output.display()))?;
+        eprintln!("observer: {} units in {}", units, args.output.display());
     }
     if units == 0 {
         eprintln!("observer: no unit in the recording matches");

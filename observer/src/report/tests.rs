@@ -65,9 +65,17 @@ fn timeline_has_states_marks_and_flags() {
         ]
     );
     assert!(t.messages[0].why.contains("only permitted for main PID 55"));
-    assert!(t.messages[1].why.contains("EAGAIN"), "{}", t.messages[1].why);
+    assert!(
+        t.messages[1].why.contains("EAGAIN"),
+        "{}",
+        t.messages[1].why
+    );
     assert!(t.messages[3].mainpid);
-    let flags: Vec<(i128, FlagKind)> = t.flags.iter().map(|f| (f.wall_ns, f.kind.clone())).collect();
+    let flags: Vec<(i128, FlagKind)> = t
+        .flags
+        .iter()
+        .map(|f| (f.wall_ns, f.kind.clone()))
+        .collect();
     assert_eq!(
         flags,
         [
@@ -105,7 +113,7 @@ fn page_is_self_contained_with_units_marks_colours_and_story() {
     let (page, units) = page(&refs, &ReplayFilter::default(), "x.rec", &[]).unwrap();
     assert_eq!(units, 1);
     for needle in [
-        "<section class=\"unit\" id=\"unit-foo.service\" data-unit=\"foo.service\">",
+        "<section class=\"unit\" id=\"unit-foo.service\" data-unit=\"foo.service\" data-manager=\"system manager\">",
         "<h2>foo.service</h2>",
         "<svg",
         // The marks, in the colours the legend gives them.
@@ -122,17 +130,24 @@ fn page_is_self_contained_with_units_marks_colours_and_story() {
         "<pre class=\"diagnose\">● foo.service",
         "start timed out after 3.0 s (TimeoutStartSec=3.0 s)",
     ] {
-        assert!(page.contains(needle), "{needle:?} missing from the page:\n{page}");
+        assert!(
+            page.contains(needle),
+            "{needle:?} missing from the page:\n{page}"
+        );
     }
     // The chart draws the marks in those colours too (plotters writes #RRGGBB).
     let svg = &page[page.find("<svg").unwrap()..page.find("</svg>").unwrap()];
-    for colour in ["#C62828", "#EF6C00", "#2E7D32", "#6A1B9A", "#212121", "#FFE082"] {
+    for colour in [
+        "#C62828", "#EF6C00", "#2E7D32", "#6A1B9A", "#212121", "#FFE082",
+    ] {
         assert!(svg.contains(colour), "{colour} not drawn:\n{svg}");
     }
     assert!(svg.contains("start timeout"), "{svg}");
     // Nothing to fetch: no scripts, links, images or URLs (but the SVG namespace's name).
     let page = page.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
-    for outside in ["<script", "<link", "<img", "src=", "url(", "http:", "https:"] {
+    for outside in [
+        "<script", "<link", "<img", "src=", "url(", "http:", "https:",
+    ] {
         assert!(!page.contains(outside), "{outside:?} in the page");
     }
 }

@@ -66,7 +66,11 @@ impl State {
             _ => {}
         }
         match sub {
-            "condition" | "start-pre" | "start" | "start-post" | "auto-restart"
+            "condition"
+            | "start-pre"
+            | "start"
+            | "start-post"
+            | "auto-restart"
             | "auto-restart-queued" => State::Activating,
             "running" | "exited" => State::Active,
             "failed" => State::Failed,
