@@ -19,9 +19,10 @@ use crate::{
 };
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
-    let spinner = crate::progress::spinner("reading the recording");
-    let reading = reader::read_all(&args.files, args.filter.force);
-    spinner.finish_and_clear();
+    let reading = {
+        let _step = crate::progress::step("reading the recording");
+        reader::read_all(&args.files, args.filter.force)
+    };
     let mut sink = crate::trace::stdout_sink(args.json);
     // A bar only while the output goes elsewhere: on the same terminal it would cut the table.
     let bar = if std::io::stdout().is_terminal() {

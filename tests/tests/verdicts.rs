@@ -482,10 +482,8 @@ fn report_shows_the_timelines(file: &std::path::Path, ours: &str) -> Vec<String>
         }
     }
     // tb-notify-never sent nothing: no message marks.
-    if let Some(section) = section_of("tb-notify-never.service") {
-        if section.contains("mark message") {
-            failures.push("tb-notify-never.service: message marks, but it sent nothing".into());
-        }
+    if section_of("tb-notify-never.service").is_some_and(|s| s.contains("mark message")) {
+        failures.push("tb-notify-never.service: message marks, but it sent nothing".into());
     }
     if !failures.is_empty() {
         failures.push(format!("(the page: {})", page.display()));
