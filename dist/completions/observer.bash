@@ -31,6 +31,9 @@ _observer() {
             observer,replay)
                 cmd="observer__subcmd__replay"
                 ;;
+            observer,report)
+                cmd="observer__subcmd__report"
+                ;;
             observer,trace)
                 cmd="observer__subcmd__trace"
                 ;;
@@ -49,6 +52,9 @@ _observer() {
             observer__subcmd__help,replay)
                 cmd="observer__subcmd__help__subcmd__replay"
                 ;;
+            observer__subcmd__help,report)
+                cmd="observer__subcmd__help__subcmd__report"
+                ;;
             observer__subcmd__help,trace)
                 cmd="observer__subcmd__help__subcmd__trace"
                 ;;
@@ -59,7 +65,7 @@ _observer() {
 
     case "${cmd}" in
         observer)
-            opts="-v -h -V --verbose --help --version trace record replay diagnose check help"
+            opts="-v -h -V --verbose --help --version trace record replay diagnose report check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -133,7 +139,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__help)
-            opts="trace record replay diagnose check help"
+            opts="trace record replay diagnose report check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -203,6 +209,20 @@ _observer() {
             return 0
             ;;
         observer__subcmd__help__subcmd__replay)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        observer__subcmd__help__subcmd__report)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -319,6 +339,48 @@ _observer() {
                 return 0
             fi
             case "${prev}" in
+                --unit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        observer__subcmd__report)
+            opts="-o -u -v -h --output --unit --since --until --pid --force --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --unit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

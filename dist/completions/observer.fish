@@ -31,6 +31,7 @@ complete -c observer -n "__fish_observer_needs_command" -f -a "trace" -d 'Trace 
 complete -c observer -n "__fish_observer_needs_command" -f -a "record" -d 'Record notify traffic, unit changes and verdicts to a file, for replay and diagnose'
 complete -c observer -n "__fish_observer_needs_command" -f -a "replay" -d 'Show a recording with the same views and filters as trace (no root, BPF or systemd needed)'
 complete -c observer -n "__fish_observer_needs_command" -f -a "diagnose" -d 'Tell each unit\'s story in plain words: what it was waiting for, what arrived, what systemd did with it, and the likely cause with the fix. Live when no FILE is given'
+complete -c observer -n "__fish_observer_needs_command" -f -a "report" -d 'Write one self-contained HTML page for a recording: per unit a timeline of its states, each message coloured by its verdict, timeouts and MainPID handovers, beside the diagnose text'
 complete -c observer -n "__fish_observer_needs_command" -f -a "check" -d 'Say which capture strategies this kernel allows, and why any is refused'
 complete -c observer -n "__fish_observer_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c observer -n "__fish_observer_using_subcommand trace" -l probe -d 'Capture strategy; `auto` picks the best one the running kernel allows' -r -f -a "auto\t''
@@ -92,11 +93,20 @@ tracepoint\t''"
 complete -c observer -n "__fish_observer_using_subcommand diagnose" -l force -d 'Read past damage: skip to the next intact record instead of stopping at the first bad one'
 complete -c observer -n "__fish_observer_using_subcommand diagnose" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
 complete -c observer -n "__fish_observer_using_subcommand diagnose" -s h -l help -d 'Print help'
+complete -c observer -n "__fish_observer_using_subcommand report" -s o -l output -d 'The HTML page to write ("-": stdout)' -r -F
+complete -c observer -n "__fish_observer_using_subcommand report" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
+complete -c observer -n "__fish_observer_using_subcommand report" -l since -d 'Only from this time on: RFC 3339 / "YYYY-MM-DD HH:MM[:SS]" (UTC), or @UNIX_SECONDS' -r
+complete -c observer -n "__fish_observer_using_subcommand report" -l until -d 'Only up to this time (same forms as --since)' -r
+complete -c observer -n "__fish_observer_using_subcommand report" -l pid -d 'Only datagrams sent by these PIDs (repeatable)' -r
+complete -c observer -n "__fish_observer_using_subcommand report" -l force -d 'Read past damage: skip to the next intact record instead of stopping at the first bad one'
+complete -c observer -n "__fish_observer_using_subcommand report" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
+complete -c observer -n "__fish_observer_using_subcommand report" -s h -l help -d 'Print help'
 complete -c observer -n "__fish_observer_using_subcommand check" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
 complete -c observer -n "__fish_observer_using_subcommand check" -s h -l help -d 'Print help'
-complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose check help" -f -a "trace" -d 'Trace notify datagrams live'
-complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose check help" -f -a "record" -d 'Record notify traffic, unit changes and verdicts to a file, for replay and diagnose'
-complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose check help" -f -a "replay" -d 'Show a recording with the same views and filters as trace (no root, BPF or systemd needed)'
-complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose check help" -f -a "diagnose" -d 'Tell each unit\'s story in plain words: what it was waiting for, what arrived, what systemd did with it, and the likely cause with the fix. Live when no FILE is given'
-complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose check help" -f -a "check" -d 'Say which capture strategies this kernel allows, and why any is refused'
-complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose report check help" -f -a "trace" -d 'Trace notify datagrams live'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose report check help" -f -a "record" -d 'Record notify traffic, unit changes and verdicts to a file, for replay and diagnose'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose report check help" -f -a "replay" -d 'Show a recording with the same views and filters as trace (no root, BPF or systemd needed)'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose report check help" -f -a "diagnose" -d 'Tell each unit\'s story in plain words: what it was waiting for, what arrived, what systemd did with it, and the likely cause with the fix. Live when no FILE is given'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose report check help" -f -a "report" -d 'Write one self-contained HTML page for a recording: per unit a timeline of its states, each message coloured by its verdict, timeouts and MainPID handovers, beside the diagnose text'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose report check help" -f -a "check" -d 'Say which capture strategies this kernel allows, and why any is refused'
+complete -c observer -n "__fish_observer_using_subcommand help; and not __fish_seen_subcommand_from trace record replay diagnose report check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
