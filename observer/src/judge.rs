@@ -19,6 +19,8 @@ use crate::{
     watch::Watched,
 };
 
+/// The longest the collector waits for one D-Bus reply on its own loop.
+const DBUS_CALL_MAX: Duration = Duration::from_secs(2);
 /// How long to wait before trying again to reach a manager that did not answer.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
@@ -104,6 +106,8 @@ pub struct Judge {
     labels: HashMap<Owner, String>,
     /// Keep a feed of unit changes (recordings, diagnose).
     collect_changes: bool,
+    /// Units whose full state the feed asked for once (a failed read is not retried per change).
+    asked: std::collections::HashSet<(Owner, String)>,
 }
 
 impl Judge {
@@ -113,6 +117,7 @@ impl Judge {
             managers: HashMap::new(),
             labels: HashMap::new(),
             collect_changes: false,
+            asked: Default::default(),
         }
     }
 
@@ -140,9 +145,15 @@ impl Judge {
             for ch in changes {
                 if c.watcher.cached(&ch.unit).is_none()
                     && !ch.full
-                    && let Err(e) = c.watcher.track(&ch.unit).await
+                    && self.asked.insert((*owner, ch.unit.clone()))
                 {
-                    log::debug!("reading {}: {e:#}", ch.unit);
+                    // Bounded: this runs on the collector's loop, which must keep draining the
+                    // ring and answering signals even when a manager is slow to reply.
+                    match tokio::time::timeout(DBUS_CALL_MAX, c.watcher.track(&ch.unit)).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => log::debug!("reading {}: {e:#}", ch.unit),
+                        Err(_) => log::info!("reading {}: no answer in {DBUS_CALL_MAX:?}", ch.unit),
+                    }
                 }
                 out.push((label.clone(), ch));
             }
@@ -393,7 +404,10 @@ async fn unit_state_at(w: &Watcher, unit: &str, mono_ns: u64) -> Result<UnitStat
         return Ok(UnitState::new(unit, NotifyAccess::None));
     }
     if w.cached(unit).is_none() {
-        w.track(unit).await.map_err(|e| e.to_string())?;
+        tokio::time::timeout(DBUS_CALL_MAX, w.track(unit))
+            .await
+            .map_err(|_| format!("the manager did not answer within {DBUS_CALL_MAX:?}"))?
+            .map_err(|e| e.to_string())?;
     }
     w.unit_state_at(unit, mono_ns)
         .ok_or_else(|| format!("{unit} is not tracked"))

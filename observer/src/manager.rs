@@ -1093,10 +1093,11 @@ async fn job_change(
                 .deserialize::<(u32, OwnedObjectPath, String)>()
                 .ok()?;
             // The job may be gone already (a no-op start): then its type is unknown.
-            let kind = manager
-                .get(path.as_str(), "org.freedesktop.systemd1.Job", "JobType")
+            let get = manager.get(path.as_str(), "org.freedesktop.systemd1.Job", "JobType");
+            let kind = tokio::time::timeout(std::time::Duration::from_secs(1), get)
                 .await
                 .ok()
+                .and_then(Result::ok)
                 .and_then(|v| <&str>::try_from(&v).ok().map(str::to_owned))
                 .unwrap_or_else(|| "job".into());
             (unit, format!("{kind} queued"))
