@@ -5,6 +5,9 @@
 //!                                          itself and drains it (R: thread|process|spin)
 //!       --socketpair [--reader R]          send(2) on a socketpair, drained
 //!       --devnull                          write(2) to /dev/null (no socket)
+//!       --recvmsg-empty                    recvmsg(2) with MSG_DONTWAIT on an empty datagram
+//!                                          socket (EAGAIN, counted as done): what the receive
+//!                                          capture costs a process that is not a manager
 //!     [--count N | --rate MSGS_PER_SEC --seconds S] [--size N | --payload TEXT] [--wait]
 //!     [--idle PATH]                        also bind PATH and leave it idle (a socket a
 //!                                          tracer can watch while the load goes elsewhere)
@@ -52,6 +55,7 @@ enum Mode {
     SendTo,
     SocketPair,
     DevNull,
+    RecvEmpty,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -99,6 +103,7 @@ fn parse() -> Result<Opts, String> {
             }
             "--socketpair" => o.mode = Some(Mode::SocketPair),
             "--devnull" => o.mode = Some(Mode::DevNull),
+            "--recvmsg-empty" => o.mode = Some(Mode::RecvEmpty),
             "--bind" => o.bind = true,
             "--idle" => o.idle = Some(val()?),
             "--reader" => {
@@ -127,7 +132,9 @@ fn parse() -> Result<Opts, String> {
         }
     }
     if o.mode.is_none() {
-        return Err("one of --to PATH, --socketpair, --devnull is required".into());
+        return Err(
+            "one of --to PATH, --socketpair, --devnull, --recvmsg-empty is required".into(),
+        );
     }
     if let Some(r) = o.rate
         && !(r > 0.0 && r.is_finite())
@@ -210,6 +217,23 @@ fn run() -> Result<(), String> {
             start_reader(sv[1], o.reader, &mut setup, &received, &stop)?;
             (sv[0], None)
         }
+        Mode::RecvEmpty => {
+            let mut sv = [0 as RawFd; 2];
+            // SAFETY: sv has room for the two fds.
+            if unsafe {
+                libc::socketpair(
+                    libc::AF_UNIX,
+                    libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                    0,
+                    sv.as_mut_ptr(),
+                )
+            } != 0
+            {
+                return Err(format!("socketpair: {}", Error::last_os_error()));
+            }
+            setup.fds.extend(sv);
+            (sv[1], None)
+        }
         Mode::DevNull => {
             // SAFETY: constant C string.
             let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
@@ -252,6 +276,7 @@ fn run() -> Result<(), String> {
                 (Mode::SocketPair, _) => {
                     libc::send(fd, p.as_ptr().cast(), p.len(), libc::MSG_NOSIGNAL)
                 }
+                (Mode::RecvEmpty, _) => recvmsg_empty(fd),
                 _ => libc::write(fd, p.as_ptr().cast(), p.len()),
             }
         }
@@ -320,7 +345,7 @@ fn run() -> Result<(), String> {
         serde_json::Value::Null
     };
     let result = serde_json::json!({
-        "mode": match mode { Mode::SendTo => "sendto", Mode::SocketPair => "socketpair", Mode::DevNull => "devnull" },
+        "mode": match mode { Mode::SendTo => "sendto", Mode::SocketPair => "socketpair", Mode::DevNull => "devnull", Mode::RecvEmpty => "recvmsg-empty" },
         "to": o.to,
         "payload_len": payload.len(),
         "sent": sent,
@@ -479,5 +504,29 @@ fn drain(fd: RawFd, spin: bool, received: &AtomicU64, stop: &AtomicBool) {
             return;
         }
         received.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One recvmsg(2) on an empty socket, as systemd calls it (one iovec, room for credentials);
+/// EAGAIN, the expected answer, counts as done (0).
+fn recvmsg_empty(fd: RawFd) -> isize {
+    let mut buf = [0u8; 64];
+    let mut control = [0u8; 64];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: all-zero is a valid msghdr; the pointers set below outlive the call.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = control.len();
+    // SAFETY: msg points at live buffers as long as it says.
+    let r = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
+    if r < 0 && Error::last_os_error().raw_os_error() == Some(libc::EAGAIN) {
+        0
+    } else {
+        r
     }
 }
