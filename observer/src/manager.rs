@@ -66,6 +66,8 @@ const MANAGER_IFACE: &str = "org.freedesktop.systemd1.Manager";
 const UNIT_IFACE: &str = "org.freedesktop.systemd1.Unit";
 const SERVICE_IFACE: &str = "org.freedesktop.systemd1.Service";
 const PROPS_IFACE: &str = "org.freedesktop.DBus.Properties";
+/// The longest any D-Bus call to a manager may take.
+const METHOD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock of `bpf_ktime_get_ns()`, and (µs) of systemd's
 /// `*TimestampMonotonic` properties. nspawn containers share it (no time namespace).
@@ -169,16 +171,22 @@ impl Manager {
         // On the private socket the peer is the manager itself (that also covers user managers);
         // on a bus it is dbus-daemon, and system managers are PID 1.
         let peer = if target.p2p { peer_pid(&stream) } else { None };
-        let conn = if target.p2p {
+        let builder = if target.p2p {
             stream.set_nonblocking(true)?;
             let stream = tokio::net::UnixStream::from_std(stream)?;
-            zbus::connection::Builder::socket(PrivateSocket(stream))
-                .p2p()
-                .build()
-                .await
+            zbus::connection::Builder::socket(PrivateSocket(stream)).p2p()
         } else {
-            zbus::connection::Builder::unix_stream(stream).build().await
-        }
+            zbus::connection::Builder::unix_stream(stream)
+        };
+        // A manager that stops answering (a container frozen or torn down mid-call) must not
+        // hold the collector's loop: every call, and the handshake, gives up in time.
+        let conn = tokio::time::timeout(
+            METHOD_TIMEOUT,
+            builder.method_timeout(METHOD_TIMEOUT).build(),
+        )
+        .await
+        .map_err(|_| anyhow!("no answer in {METHOD_TIMEOUT:?}"))
+        .and_then(|r| r.map_err(anyhow::Error::from))
         .with_context(|| format!("D-Bus handshake on {what}"))?;
         let pid_ns = match target.leader {
             Some(leader) => PidNs::of(leader),

@@ -116,6 +116,7 @@ pub async fn run_with(
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let deadline = args.duration.map(|d| Instant::now() + d);
+    spawn_shutdown_guard(deadline)?;
     let mut out = Collector {
         sink,
         clock,
@@ -389,6 +390,31 @@ fn report_start(capture: &Capture, watched: &[Watched]) {
     for w in watched {
         eprintln!("observer: watching {} ({})", w.address, w.owner);
     }
+}
+
+/// How long the pipeline may take to wind down after a stop request.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Once a stop is asked for (SIGINT, SIGTERM, the --duration deadline), exits the process if the
+/// pipeline has not wound down within SHUTDOWN_GRACE: an await on a manager that never answers
+/// must not make the observer unkillable. Whatever was recorded is on disk already (one write
+/// per record); only the closing summary is missing.
+fn spawn_shutdown_guard(deadline: Option<Instant>) -> anyhow::Result<()> {
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+            _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => {}
+        }
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+        eprintln!(
+            "observer: error: did not stop within {SHUTDOWN_GRACE:?} of being asked to (a service manager stopped answering?); exiting"
+        );
+        std::process::exit(1);
+    });
+    Ok(())
 }
 
 /// `-v`: forward the kernel programs' aya-log records to stderr.
