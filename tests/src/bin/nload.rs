@@ -200,37 +200,13 @@ fn run() -> Result<(), String> {
             (tx, Some((sa, len)))
         }
         Mode::SocketPair => {
-            let mut sv = [0 as RawFd; 2];
-            // SAFETY: sv has room for the two fds.
-            if unsafe {
-                libc::socketpair(
-                    libc::AF_UNIX,
-                    libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-                    0,
-                    sv.as_mut_ptr(),
-                )
-            } != 0
-            {
-                return Err(format!("socketpair: {}", Error::last_os_error()));
-            }
+            let sv = dgram_socketpair()?;
             setup.fds.extend(sv);
             start_reader(sv[1], o.reader, &mut setup, &received, &stop)?;
             (sv[0], None)
         }
         Mode::RecvEmpty => {
-            let mut sv = [0 as RawFd; 2];
-            // SAFETY: sv has room for the two fds.
-            if unsafe {
-                libc::socketpair(
-                    libc::AF_UNIX,
-                    libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-                    0,
-                    sv.as_mut_ptr(),
-                )
-            } != 0
-            {
-                return Err(format!("socketpair: {}", Error::last_os_error()));
-            }
+            let sv = dgram_socketpair()?;
             setup.fds.extend(sv);
             (sv[1], None)
         }
@@ -482,18 +458,7 @@ fn drain(fd: RawFd, spin: bool, received: &AtomicU64, stop: &AtomicBool) {
     let mut control = [0u8; 256];
     let flags = if spin { libc::MSG_DONTWAIT } else { 0 };
     while !stop.load(Ordering::Relaxed) {
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        };
-        // SAFETY: all-zero is a valid msghdr; the pointers set below outlive the call.
-        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = control.len();
-        // SAFETY: msg points at live buffers as long as it says.
-        let n = unsafe { libc::recvmsg(fd, &mut msg, flags) };
+        let n = recvmsg(fd, &mut buf, &mut control, flags);
         if n < 0 {
             if matches!(
                 Error::last_os_error().raw_os_error(),
@@ -510,8 +475,17 @@ fn drain(fd: RawFd, spin: bool, received: &AtomicU64, stop: &AtomicBool) {
 /// One recvmsg(2) on an empty socket, as systemd calls it (one iovec, room for credentials);
 /// EAGAIN, the expected answer, counts as done (0).
 fn recvmsg_empty(fd: RawFd) -> isize {
-    let mut buf = [0u8; 64];
-    let mut control = [0u8; 64];
+    let r = recvmsg(fd, &mut [0u8; 64], &mut [0u8; 64], libc::MSG_DONTWAIT);
+    if r < 0 && Error::last_os_error().raw_os_error() == Some(libc::EAGAIN) {
+        0
+    } else {
+        r
+    }
+}
+
+/// One recvmsg(2) into `buf` with room for ancillary data in `control`, as systemd reads its
+/// notify socket (one iovec).
+fn recvmsg(fd: RawFd, buf: &mut [u8], control: &mut [u8], flags: i32) -> isize {
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -523,10 +497,23 @@ fn recvmsg_empty(fd: RawFd) -> isize {
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = control.len();
     // SAFETY: msg points at live buffers as long as it says.
-    let r = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
-    if r < 0 && Error::last_os_error().raw_os_error() == Some(libc::EAGAIN) {
-        0
-    } else {
-        r
+    unsafe { libc::recvmsg(fd, &mut msg, flags) }
+}
+
+/// A connected pair of AF_UNIX datagram sockets.
+fn dgram_socketpair() -> Result<[RawFd; 2], String> {
+    let mut sv = [0 as RawFd; 2];
+    // SAFETY: sv has room for the two fds.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            0,
+            sv.as_mut_ptr(),
+        )
+    } != 0
+    {
+        return Err(format!("socketpair: {}", Error::last_os_error()));
     }
+    Ok(sv)
 }
