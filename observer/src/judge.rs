@@ -57,7 +57,7 @@ pub struct VerdictInputs {
 }
 
 /// The datagram as `verdict::judge()` takes it.
-pub fn message_of(ev: &Event, sender: &Sender) -> Message {
+fn message_of(ev: &Event, sender: &Sender) -> Message {
     Message {
         payload: ev.payload.clone(),
         len: ev.len as usize,
@@ -68,7 +68,8 @@ pub fn message_of(ev: &Event, sender: &Sender) -> Message {
     }
 }
 
-/// Judges a recorded datagram again from its recorded inputs (no manager needed).
+/// The verdict on `ev` from its inputs: live (`Judge::judge_with`, once it has gathered them) and
+/// for a recording (replay judges again from the recorded inputs, no manager needed) alike.
 pub fn rejudge(ev: &Event, unit: Option<String>, inputs: &VerdictInputs) -> Judgement {
     let v = verdict::judge(
         &message_of(ev, &inputs.sender),
@@ -256,7 +257,6 @@ impl Judge {
             },
             _ => sender_as_manager_sees_it(ev, conn.watcher.manager()),
         };
-        let msg = message_of(ev, &sender);
         let mut note = None;
         let unit_state = match unit_state {
             Some(Ok(mut st)) => {
@@ -269,19 +269,15 @@ impl Judge {
             }
             None => None,
         };
-        let v = verdict::judge(&msg, &sender, unit_state.as_ref(), conn.version);
+        let inputs = VerdictInputs {
+            sender,
+            unit_state,
+            version: conn.version,
+        };
         Judgement {
-            unit: unit_name,
-            outcome: if v.accepted { "accepted" } else { "rejected" },
-            verdict: Some(v),
             note,
-            inputs: Some(VerdictInputs {
-                sender,
-                unit_state,
-                version: conn.version,
-            }),
             sender_pid,
-            ..Default::default()
+            ..rejudge(ev, unit_name, &inputs)
         }
     }
 
