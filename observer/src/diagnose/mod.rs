@@ -17,7 +17,7 @@ use crate::{
     manager::UnitChange,
     recording::{
         reader,
-        records::{EventRecord, Record, UnitRecord},
+        records::{EventRecord, Record},
     },
     sink::{Sink, Start, Summary, recording::session, rfc3339},
     watch::Watched,
@@ -275,8 +275,7 @@ impl Sink for LiveSink {
         j: &Judgement,
         _: &BTreeMap<u32, Watched>,
     ) -> std::io::Result<()> {
-        self.records
-            .push(Record::Event(Box::new(EventRecord::new(ev, j))));
+        self.records.push(Record::event(ev, j));
         Ok(())
     }
 
@@ -288,11 +287,8 @@ impl Sink for LiveSink {
             let at = self.now() + SETTLE_NS;
             self.due.insert(c.unit.clone(), at);
         }
-        self.records.push(Record::Unit(UnitRecord {
-            manager: manager.to_owned(),
-            wall_ns: self.clock.wall_ns(c.mono_ns),
-            change: c.clone(),
-        }));
+        self.records
+            .push(Record::unit(manager, c.clone(), &self.clock));
         Ok(())
     }
 
@@ -301,9 +297,7 @@ impl Sink for LiveSink {
         c: &crate::delivery::Correction,
         _: &BTreeMap<u32, Watched>,
     ) -> std::io::Result<()> {
-        self.records.push(Record::Delivery(Box::new(
-            crate::recording::records::DeliveryRecord::new(c),
-        )));
+        self.records.push(Record::delivery(c));
         Ok(())
     }
 

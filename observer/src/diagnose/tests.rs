@@ -7,7 +7,7 @@ use crate::{
     delivery::{Delivered, Delivery},
     judge::VerdictInputs,
     notify::NotifyAccess,
-    recording::records::{Session, SocketInfo},
+    recording::records::{Session, SocketInfo, UnitRecord},
     verdict::{Sender, SystemdVersion, UnitState},
 };
 

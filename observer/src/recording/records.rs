@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    decode::Event,
+    decode::{Clock, Event},
     delivery::{Correction, Delivery},
     judge::{Judgement, VerdictInputs},
     manager::UnitChange,
@@ -103,6 +103,26 @@ pub struct UnitRecord {
     pub manager: String,
     pub wall_ns: i128,
     pub change: UnitChange,
+}
+
+/// The records the pipeline's steps become: one place for the recording sink and live diagnose.
+impl Record {
+    pub fn event(ev: &Event, j: &Judgement) -> Record {
+        Record::Event(Box::new(EventRecord::new(ev, j)))
+    }
+
+    /// A unit change of `manager`, placed on the wall clock.
+    pub fn unit(manager: &str, change: UnitChange, clock: &Clock) -> Record {
+        Record::Unit(UnitRecord {
+            manager: manager.to_owned(),
+            wall_ns: clock.wall_ns(change.mono_ns),
+            change,
+        })
+    }
+
+    pub fn delivery(c: &Correction) -> Record {
+        Record::Delivery(Box::new(DeliveryRecord::new(c)))
+    }
 }
 
 impl EventRecord {

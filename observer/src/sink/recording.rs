@@ -11,7 +11,7 @@ use crate::{
     judge::Judgement,
     manager::UnitChange,
     recording::{
-        records::{DeliveryRecord, EventRecord, Record, Session, SocketInfo, UnitRecord},
+        records::{Record, Session, SocketInfo},
         writer::Writer,
     },
     watch::Watched,
@@ -74,14 +74,11 @@ impl RecordingSink {
             head.push(Record::Session(s.clone()));
         }
         for ((manager, _), c) in &self.units {
-            head.push(Record::Unit(UnitRecord {
-                manager: manager.clone(),
-                wall_ns: self.clock.wall_ns(c.mono_ns),
-                change: UnitChange {
-                    full: true,
-                    ..c.clone()
-                },
-            }));
+            let snapshot = UnitChange {
+                full: true,
+                ..c.clone()
+            };
+            head.push(Record::unit(manager, snapshot, &self.clock));
         }
         for r in &head {
             let _ = self.writer.write(r);
@@ -156,7 +153,7 @@ impl Sink for RecordingSink {
         j: &Judgement,
         _: &BTreeMap<u32, Watched>,
     ) -> std::io::Result<()> {
-        self.put(&Record::Event(Box::new(EventRecord::new(ev, j))))
+        self.put(&Record::event(ev, j))
     }
 
     fn unit(&mut self, manager: &str, c: &UnitChange) -> std::io::Result<()> {
@@ -168,16 +165,11 @@ impl Sink for RecordingSink {
                 ..Default::default()
             });
         merge(known, c);
-        let r = Record::Unit(UnitRecord {
-            manager: manager.to_owned(),
-            wall_ns: self.clock.wall_ns(c.mono_ns),
-            change: c.clone(),
-        });
-        self.put(&r)
+        self.put(&Record::unit(manager, c.clone(), &self.clock))
     }
 
     fn delivery(&mut self, c: &Correction, _: &BTreeMap<u32, Watched>) -> std::io::Result<()> {
-        self.put(&Record::Delivery(Box::new(DeliveryRecord::new(c))))
+        self.put(&Record::delivery(c))
     }
 
     fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()> {
