@@ -1,18 +1,24 @@
 //! The manager side: what a watched socket's reader (systemd, found by userspace) actually read,
-//! with the credentials the kernel handed it and when. Only processes in `READERS` pay anything:
-//! one hash lookup on their recvmsg(2) entry; everyone else returns after it.
+//! with the credentials the kernel handed it and when.
 //!
 //! systemd reads its notify socket with recvmsg(2) and one iovec in every version (252:
-//! manager_dispatch_notify_fd(); 256+: notify_recv() → recvmsg_safe()), so the syscall
-//! tracepoints see every read on any kernel. At entry the fd is resolved to its socket and kept
-//! only if it is a watched one; at exit the reader's own msghdr holds what the kernel wrote.
+//! manager_dispatch_notify_fd(); 256+: notify_recv() → recvmsg_safe()). Three ways to see it,
+//! userspace attaches the cheapest the kernel allows (observer/src/capture/receive.rs):
+//! - `tp_btf/sock_recv_length` (≥ 6.3) or `fexit/unix_dgram_recvmsg` (fentry kernels): they run
+//!   inside the read, after the data and control were copied out, and read the reader's msghdr
+//!   from its syscall registers (regs.rs). A failed read returns on the first test and anyone
+//!   else after one hash lookup; no syscall tracepoint is enabled, which every syscall on the
+//!   machine would pay for.
+//! - syscall tracepoints on recvmsg(2), for older kernels: at entry the fd is resolved to its
+//!   socket and kept only if it is a watched one; at exit the reader's own msghdr holds what
+//!   the kernel wrote.
 
 use aya_ebpf::{
     bindings::BPF_RB_NO_WAKEUP,
     helpers::{bpf_get_current_pid_tgid, generated::bpf_ktime_get_ns},
-    macros::{map, tracepoint},
+    macros::{btf_tracepoint, fexit, map, tracepoint},
     maps::{HashMap, LruHashMap},
-    programs::TracePointContext,
+    programs::{BtfTracePointContext, FExitContext, TracePointContext},
 };
 use observer_common::{Hook, PAYLOAD_MAX, SendEvent, flags, stats};
 
@@ -20,9 +26,10 @@ use crate::{
     datagram::{
         Scratch, bound, copy_control, copy_payload, read_val, user_msghdr, user_u32, zero_words,
     },
-    kernel::{unix_dgram_sock_of_fd, watched_receiver},
+    kernel::{offsets, read, unix_dgram_sock_of_fd, watched_receiver},
     maps::{EVENTS, SCRATCH, count},
     pending::{MsgParts, SRC_SINGLE_USER},
+    regs::recvmsg_msghdr,
     syscalls::{arg, exit_ret},
 };
 
@@ -48,6 +55,63 @@ static READING: LruHashMap<u32, Reading> = LruHashMap::with_max_entries(1024, 0)
 /// `msg_flags` in a user `struct msghdr` (x86_64).
 const MSGHDR_FLAGS_OFFSET: u64 = 48;
 const MSG_CTRUNC: u32 = 0x8;
+/// A peek leaves the datagram queued: its real read comes later.
+const MSG_PEEK: i32 = 0x2;
+
+#[inline(always)]
+fn is_reader() -> bool {
+    // SAFETY: plain lookup; only its presence matters.
+    unsafe { READERS.get(&((bpf_get_current_pid_tgid() >> 32) as u32)) }.is_some()
+}
+
+// kernel ≥ 6.3: net/socket.c: sock_recvmsg_nosec() → trace_sock_recv_length(sk, ret, flags),
+// for every socket read, after the protocol copied the datagram and its cmsgs out.
+#[btf_tracepoint(function = "sock_recv_length")]
+pub fn sock_recv_length(ctx: BtfTracePointContext) -> i32 {
+    // TP_PROTO(struct sock *sk, int ret, int flags)
+    let (ret, flags): (i32, i32) = (ctx.arg(1), ctx.arg(2));
+    if ret < 0 || flags & MSG_PEEK != 0 || !is_reader() {
+        return 0;
+    }
+    read_in_kernel(ctx.arg::<*const u8>(0) as u64, ret);
+    0
+}
+
+// kernel: net/unix/af_unix.c: static int unix_dgram_recvmsg(struct socket *sock,
+//         struct msghdr *msg, size_t size, int flags), at return (fifth slot).
+#[fexit(function = "unix_dgram_recvmsg")]
+pub fn unix_dgram_recvmsg_exit(ctx: FExitContext) -> i32 {
+    let (ret, flags): (i32, i32) = (ctx.arg(4), ctx.arg(3));
+    if ret < 0 || flags & MSG_PEEK != 0 || !is_reader() {
+        return 0;
+    }
+    if let Some(sk) = read::<u64>(ctx.arg::<*const u8>(0) as u64, offsets().socket_sk) {
+        read_in_kernel(sk, ret);
+    }
+    0
+}
+
+/// A reader's read of `sk` that just copied `len` bytes out, seen before recvmsg(2) returns.
+#[inline(always)]
+fn read_in_kernel(sk: u64, len: i32) {
+    let Some(watch_id) = watched_receiver(sk) else {
+        return;
+    };
+    let Some(msg) = recvmsg_msghdr() else {
+        return;
+    };
+    if let Some(parts) = user_msghdr(msg) {
+        // SAFETY: no preconditions.
+        let now = unsafe { bpf_ktime_get_ns() };
+        let r = Reading {
+            msg,
+            start_ns: now,
+            watch_id,
+            _pad: 0,
+        };
+        emit_read(&r, &parts, len as u64, false);
+    }
+}
 
 // kernel: long recvmsg(int fd, struct user_msghdr *msg, unsigned int flags)
 #[tracepoint]
@@ -88,15 +152,19 @@ pub fn sys_exit_recvmsg(ctx: TracePointContext) -> u32 {
         return 0;
     }
     if let Some(parts) = user_msghdr(r.msg) {
-        emit_read(&r, &parts, ret as u64);
+        emit_read(&r, &parts, ret as u64, true);
     }
     0
 }
 
 /// Reports one datagram the reader got: the bytes its first iovec holds, and the control data
-/// the kernel wrote (after the call, `msg_controllen` is the length written).
+/// the kernel wrote. `returned`: recvmsg(2) has returned, so `msg_controllen` is the length
+/// written and `msg_flags` final. Before that the whole buffer is walked: the cmsgs this read
+/// wrote come first (scm_recv(): credentials, security label, fds, pidfd), and an earlier
+/// read's leftovers behind them can only repeat the kinds a reader's socket options give every
+/// read. The fd count is then meaningless and dropped (the send side has the real one).
 #[inline(always)]
-fn emit_read(r: &Reading, parts: &MsgParts, len: u64) {
+fn emit_read(r: &Reading, parts: &MsgParts, len: u64, returned: bool) {
     let Some(s) = SCRATCH.get_ptr_mut(0) else {
         return;
     };
@@ -121,8 +189,12 @@ fn emit_read(r: &Reading, parts: &MsgParts, len: u64) {
     }
     let ev = &mut s.event;
     copy_control(ev, parts);
-    if user_u32(r.msg + MSGHDR_FLAGS_OFFSET).unwrap_or(0) & MSG_CTRUNC != 0 {
-        ev.flags |= flags::READ_CTRUNC;
+    if returned {
+        if user_u32(r.msg + MSGHDR_FLAGS_OFFSET).unwrap_or(0) & MSG_CTRUNC != 0 {
+            ev.flags |= flags::READ_CTRUNC;
+        }
+    } else {
+        ev.fds = 0;
     }
     ev.hook = Hook::RecvmsgExit as u32;
     ev.flags |= flags::MATCH_IDENTITY;

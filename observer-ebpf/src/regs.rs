@@ -34,6 +34,7 @@ const NR_WRITE: u64 = 1;
 const NR_WRITEV: u64 = 20;
 const NR_SENDTO: u64 = 44;
 const NR_SENDMSG: u64 = 46;
+const NR_RECVMSG: u64 = 47;
 
 /// The user registers the current task entered the kernel with.
 // kernel: task_pt_regs(current)
@@ -92,6 +93,16 @@ pub fn syscall_parts() -> Option<MsgParts> {
         NR_SENDMSG => user_msghdr(arg(o.regs_si)),
         _ => None,
     }
+}
+
+/// The reader's `struct user_msghdr *`, if the current task is in recvmsg(2) (the only way any
+/// systemd version reads its notify socket).
+// kernel: task_pt_regs(current)->{orig_ax, si}: recvmsg(fd, msg, flags)
+#[inline(always)]
+pub fn recvmsg_msghdr() -> Option<u64> {
+    let o = offsets();
+    let regs = user_regs();
+    (read::<u64>(regs, o.regs_orig_ax)? == NR_RECVMSG).then(|| read(regs, o.regs_si))?
 }
 
 /// The state of the current syscall's send on `sk`, its arguments read from the registers.

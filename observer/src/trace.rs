@@ -383,6 +383,9 @@ fn report_start(capture: &Capture, watched: &[Watched]) {
         capture.strategy,
         capture.hooks.join(", ")
     );
+    for why in &capture.receive_refused {
+        eprintln!("observer: managers' reads: refused {why}");
+    }
     match &capture.receive {
         Ok(hooks) => eprintln!("observer: managers' reads via {}", hooks.join(", ")),
         Err(why) => eprintln!("observer: managers' reads are not captured: {why}"),

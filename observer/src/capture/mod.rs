@@ -36,6 +36,8 @@ pub struct Capture {
     pub hooks: Vec<String>,
     /// What the manager side (reads of watched sockets) attached, or why it could not.
     pub receive: Result<Vec<String>, String>,
+    /// Why each cheaper way of capturing reads was refused before the one in use.
+    pub receive_refused: Vec<String>,
     stats: PerCpuArray<MapData, u64>,
 }
 
@@ -66,6 +68,7 @@ impl Capture {
             .collect();
         let optional_hooks = strategy::optional_tp_btf(&btf);
         let regs_usable = strategy::regs_usable(&btf, &offsets);
+        let receive_hooks = receive::ReceiveHooks::probe(&btf, regs_usable);
         let data = btf.into_data();
         let aya_btf =
             aya::Btf::parse(&data, aya::Endianness::default()).context("reading kernel BTF")?;
@@ -89,7 +92,15 @@ impl Capture {
             })();
             match attempt {
                 Ok((mut ebpf, hooks)) => {
-                    let receive = receive::attach(&mut ebpf).map_err(|e| format!("{e:#}"));
+                    let mut receive_refused = Vec::new();
+                    let receive = receive::attach(
+                        &mut ebpf,
+                        strategy,
+                        receive_hooks,
+                        &aya_btf,
+                        &mut receive_refused,
+                    )
+                    .map_err(|e| format!("{e:#}"));
                     let stats =
                         PerCpuArray::try_from(ebpf.take_map("STATS").context("no STATS map")?)?;
                     return Ok(Self {
@@ -98,6 +109,7 @@ impl Capture {
                         refused,
                         hooks,
                         receive,
+                        receive_refused,
                         stats,
                     });
                 }

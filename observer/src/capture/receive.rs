@@ -1,21 +1,86 @@
 //! The manager side of capture: the programs that see a watched socket's reader (systemd) read
-//! it. They are independent of the send strategy: syscall tracepoints on recvmsg(2), which every
-//! systemd version reads its notify socket with, on any kernel.
+//! it, independent of the send strategy. Three ways, cheapest first (observer-ebpf's
+//! receive.rs says what each costs whom):
+//! - `fexit/unix_dgram_recvmsg` with the fentry strategy: only AF_UNIX datagram reads pay;
+//! - `tp_btf/sock_recv_length` (kernel ≥ 6.3): every socket read pays one tracepoint call, and
+//!   a hash lookup if it succeeded;
+//! - syscall tracepoints on recvmsg(2), on any kernel.
+//!
+//! The first two read the reader's msghdr from its syscall registers, so they need
+//! [`super::strategy::regs_usable`].
 
 use anyhow::Context as _;
-use aya::{Ebpf, programs::TracePoint};
+use aya::{
+    Ebpf,
+    programs::{BtfTracePoint, FExit, TracePoint},
+};
 
-use crate::preflight;
+use super::Strategy;
+use crate::{btf::Btf, preflight};
 
-/// Loads and attaches the receive programs; returns the hooks attached.
-pub fn attach(ebpf: &mut Ebpf) -> anyhow::Result<Vec<String>> {
+/// What the running kernel offers the receive side, asked of our BTF index before it is dropped.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiveHooks {
+    regs_usable: bool,
+    sock_recv_length: bool,
+    unix_dgram_recvmsg: bool,
+}
+
+impl ReceiveHooks {
+    pub fn probe(btf: &Btf, regs_usable: bool) -> Self {
+        Self {
+            regs_usable,
+            sock_recv_length: btf.has_type("btf_trace_sock_recv_length"),
+            unix_dgram_recvmsg: btf.has_func("unix_dgram_recvmsg"),
+        }
+    }
+}
+
+/// Loads and attaches the cheapest receive programs the kernel takes; returns the hooks
+/// attached. `refused` gets why each cheaper one was not.
+pub fn attach(
+    ebpf: &mut Ebpf,
+    strategy: Strategy,
+    hooks: ReceiveHooks,
+    aya_btf: &aya::Btf,
+    refused: &mut Vec<String>,
+) -> anyhow::Result<Vec<String>> {
+    if hooks.regs_usable && strategy == Strategy::Fentry && hooks.unix_dgram_recvmsg {
+        match attach_fexit(ebpf, aya_btf) {
+            Ok(h) => return Ok(h),
+            Err(e) => refused.push(format!("{e:#}")),
+        }
+    }
+    if hooks.regs_usable && hooks.sock_recv_length {
+        match attach_tp_btf(ebpf, aya_btf) {
+            Ok(h) => return Ok(h),
+            Err(e) => refused.push(format!("{e:#}")),
+        }
+    }
+    attach_syscall_tracepoints(ebpf)
+}
+
+fn attach_fexit(ebpf: &mut Ebpf, aya_btf: &aya::Btf) -> anyhow::Result<Vec<String>> {
+    let p: &mut FExit = super::strategy::program(ebpf, "unix_dgram_recvmsg_exit")?;
+    p.load("unix_dgram_recvmsg", aya_btf)
+        .context("fexit unix_dgram_recvmsg")?;
+    p.attach().context("fexit unix_dgram_recvmsg")?;
+    Ok(vec!["fexit/unix_dgram_recvmsg".into()])
+}
+
+fn attach_tp_btf(ebpf: &mut Ebpf, aya_btf: &aya::Btf) -> anyhow::Result<Vec<String>> {
+    let p: &mut BtfTracePoint = super::strategy::program(ebpf, "sock_recv_length")?;
+    p.load("sock_recv_length", aya_btf)
+        .context("tp_btf/sock_recv_length")?;
+    p.attach().context("tp_btf/sock_recv_length")?;
+    Ok(vec!["tp_btf/sock_recv_length".into()])
+}
+
+fn attach_syscall_tracepoints(ebpf: &mut Ebpf) -> anyhow::Result<Vec<String>> {
     preflight::ensure_tracefs()?;
     let mut attached = Vec::new();
     for tp in ["sys_enter_recvmsg", "sys_exit_recvmsg"] {
-        let p: &mut TracePoint = ebpf
-            .program_mut(tp)
-            .with_context(|| format!("program {tp} missing from the eBPF object"))?
-            .try_into()?;
+        let p: &mut TracePoint = super::strategy::program(ebpf, tp)?;
         p.load().with_context(|| tp.to_string())?;
         p.attach("syscalls", tp).with_context(|| tp.to_string())?;
         attached.push(format!("tracepoint/syscalls/{tp}"));

@@ -155,7 +155,7 @@ pub fn optional_tp_btf(btf: &Btf) -> Vec<&'static str> {
         .collect()
 }
 
-fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> anyhow::Result<&'a mut T>
+pub(super) fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> anyhow::Result<&'a mut T>
 where
     &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
 {
