@@ -100,7 +100,7 @@ fn datagram_sent(ctx: &FExitContext, ret: i32) -> Option<Pending> {
         // Not recorded at entry (regs.rs) and not delivered to a watched socket: only a send
         // that failed can still be for one (by its address or connected peer, see emit()).
         if ret < 0 && args_from_regs() {
-            return from_regs(read(sock, offsets().socket_sk)?, 0, 0);
+            return Some(from_regs(read(sock, offsets().socket_sk)?, 0, 0, ret)?.0);
         }
         return None;
     };
@@ -109,7 +109,9 @@ fn datagram_sent(ctx: &FExitContext, ret: i32) -> Option<Pending> {
     pending::finish();
     if p.sk == 0 {
         // Started by its delivery to a watched socket (regs.rs).
-        return from_regs(read(sock, offsets().socket_sk)?, p.ts_ns, p.delivered_to);
+        // (A sendmmsg is recorded at entry: fentry sees each of its datagrams on its own.)
+        let sk = read(sock, offsets().socket_sk)?;
+        return Some(from_regs(sk, p.ts_ns, p.delivered_to, ret)?.0);
     }
     Some(p)
 }

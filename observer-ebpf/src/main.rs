@@ -3,7 +3,7 @@
 //! Two strategies share one pipeline (pending → delivery → emit):
 //! - `fentry`: fentry/fexit on unix_dgram_sendmsg + fentry on sock_def_readable (fentry.rs);
 //! - `tracepoint`: syscall tracepoints + tp_btf sock_send_length / sk_data_ready (syscalls.rs);
-//!   with both tp_btf hooks, only sendmmsg keeps its syscall tracepoints (regs.rs).
+//!   with both tp_btf hooks, no syscall tracepoint (regs.rs).
 //!
 //! Userspace loads only the programs of the strategy it picked, and with either one the
 //! manager-side programs (receive.rs): what each watched socket's reader read, and when.

@@ -3,17 +3,25 @@
 //! syscall, so for the syscalls below nothing has to be recorded when the send starts: a send
 //! gets per-thread state only once it is delivered to a watched socket (delivery.rs), and the
 //! many sends that never are cost no map insert. With the tracepoint strategy this also keeps
-//! the syscall tracepoints (which every syscall on the machine pays for) off for all but
-//! sendmmsg.
+//! the syscall tracepoints off, which every syscall on the machine would pay for.
+//!
+//! sendmmsg's messages are numbered by a per-thread cursor moved on each of its AF_UNIX
+//! datagrams (see [`mmsg_index`]).
 
 use aya_ebpf::{
     Global,
-    helpers::generated::{bpf_get_current_task_btf, bpf_ktime_get_ns, bpf_task_pt_regs},
+    helpers::{
+        bpf_get_current_pid_tgid,
+        generated::{bpf_get_current_task_btf, bpf_ktime_get_ns, bpf_task_pt_regs},
+    },
+    macros::map,
+    maps::LruHashMap,
 };
+use observer_common::MAX_MMSG;
 
 use crate::{
-    datagram::user_msghdr,
-    kernel::{offsets, read},
+    datagram::{MMSGHDR_SIZE, user_msghdr, user_u32},
+    kernel::{is_unix_dgram, offsets, read},
     pending::{MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER},
 };
 
@@ -35,6 +43,26 @@ const NR_WRITEV: u64 = 20;
 const NR_SENDTO: u64 = 44;
 const NR_SENDMSG: u64 = 46;
 const NR_RECVMSG: u64 = 47;
+const NR_SENDMMSG: u64 = 307;
+/// The kernel caps a sendmmsg's vlen at UIO_MAXIOV.
+const UIO_MAXIOV: u64 = 1024;
+/// `offsetof(struct mmsghdr, msg_len)` on x86_64.
+const MMSGHDR_MSG_LEN: u64 = 56;
+
+/// Where the current thread's sendmmsg(2) call is: the message its next datagram sends.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct MmsgCursor {
+    vec: u64,
+    vlen: u64,
+    next: u64,
+    /// What the previous datagram sent: the kernel writes it into that message's msg_len
+    /// before it sends the next one.
+    last_ret: u64,
+}
+
+#[map]
+static MMSG_CURSOR: LruHashMap<u32, MmsgCursor> = LruHashMap::with_max_entries(1024, 0);
 
 /// The user registers the current task entered the kernel with.
 // kernel: task_pt_regs(current)
@@ -54,17 +82,71 @@ pub fn in_known_syscall() -> bool {
     )
 }
 
-/// Where the data of the send the current task is making lives, if it is one of the syscalls
-/// above (sendmmsg keeps its entry hook: its messages need numbering across the call; io_uring
-/// and in-kernel senders are recorded at fentry as before).
+/// Moves the cursor of the current task's sendmmsg(2), if it is in one, past a datagram sent
+/// on `sk` that concerns nobody (to a socket nobody watches): its index still counts.
+#[inline(always)]
+pub fn skip_mmsg_datagram(sk: u64, ret: i32) {
+    let o = offsets();
+    let regs = user_regs();
+    if read::<u64>(regs, o.regs_orig_ax) == Some(NR_SENDMMSG) && is_unix_dgram(sk) {
+        let arg = |off: u32| read::<u64>(regs, off).unwrap_or(0);
+        mmsg_index(arg(o.regs_si), arg(o.regs_dx), ret);
+    }
+}
+
+/// The index, within the current sendmmsg(vec, vlen) call, of the AF_UNIX datagram whose result
+/// is `ret`; moves the thread's cursor past it. Called for every such datagram of the call, to
+/// a watched socket or not (__sys_sendmmsg() sends them in order, writes each one's msg_len
+/// before the next, and stops at the first failure). A call is known to go on when the cursor
+/// names the same vector and the previous message's msg_len holds what it sent; otherwise it
+/// is a new call. Only a call that stopped where no datagram hook saw it (a bad msghdr) and a
+/// next one on the same vector could be misnumbered.
+// kernel: net/socket.c: __sys_sendmmsg()
+#[inline(always)]
+fn mmsg_index(vec: u64, vlen: u64, ret: i32) -> u32 {
+    let tid = bpf_get_current_pid_tgid() as u32;
+    // unsigned int vlen
+    let vlen = vlen & 0xffff_ffff;
+    let vlen = if vlen > UIO_MAXIOV { UIO_MAXIOV } else { vlen };
+    // SAFETY: map value copied out at once.
+    let index = match unsafe { MMSG_CURSOR.get(&tid) }.copied() {
+        Some(c)
+            if c.vec == vec
+                && c.vlen == vlen
+                && c.next >= 1
+                && c.next < vlen
+                && user_u32(vec + (c.next - 1) * MMSGHDR_SIZE + MMSGHDR_MSG_LEN)
+                    == Some(c.last_ret as u32) =>
+        {
+            c.next
+        }
+        _ => 0,
+    };
+    if ret < 0 || index + 1 >= vlen {
+        let _ = MMSG_CURSOR.remove(&tid);
+    } else {
+        let c = MmsgCursor {
+            vec,
+            vlen,
+            next: index + 1,
+            last_ret: ret as u64,
+        };
+        let _ = MMSG_CURSOR.insert(&tid, &c, 0);
+    }
+    index as u32
+}
+
+/// Where the data of the send the current task is making lives, and its index in a sendmmsg,
+/// if it is one of the syscalls above (io_uring and in-kernel senders are recorded at fentry).
+/// `ret`: this datagram's result; it moves a sendmmsg's cursor.
 // kernel: task_pt_regs(current)->{orig_ax, si, dx, r8, r9}
 #[inline(always)]
-pub fn syscall_parts() -> Option<MsgParts> {
+pub fn syscall_parts(ret: i32) -> Option<(MsgParts, u32)> {
     let o = offsets();
     let regs = user_regs();
     let nr: u64 = read(regs, o.regs_orig_ax)?;
     let arg = |off: u32| read::<u64>(regs, off).unwrap_or(0);
-    match nr {
+    let parts = match nr {
         // write(fd, buf, count), writev(fd, iov, iovcnt)
         NR_WRITE | NR_WRITEV => Some(MsgParts {
             base: arg(o.regs_si),
@@ -91,8 +173,18 @@ pub fn syscall_parts() -> Option<MsgParts> {
         }),
         // sendmsg(fd, msg, flags)
         NR_SENDMSG => user_msghdr(arg(o.regs_si)),
+        // sendmmsg(fd, vec, vlen, flags)
+        NR_SENDMMSG => {
+            let vec = arg(o.regs_si);
+            let index = mmsg_index(vec, arg(o.regs_dx), ret);
+            if index >= MAX_MMSG {
+                return None;
+            }
+            return Some((user_msghdr(vec + index as u64 * MMSGHDR_SIZE)?, index));
+        }
         _ => None,
-    }
+    };
+    Some((parts?, 0))
 }
 
 /// The reader's `struct user_msghdr *`, if the current task is in recvmsg(2) (the only way any
@@ -105,12 +197,13 @@ pub fn recvmsg_msghdr() -> Option<u64> {
     (read::<u64>(regs, o.regs_orig_ax)? == NR_RECVMSG).then(|| read(regs, o.regs_si))?
 }
 
-/// The state of the current syscall's send on `sk`, its arguments read from the registers.
-/// `ts_ns` 0: now. `delivered_to`: see emit(). None when the syscall is not one read here.
+/// The state of the current syscall's send on `sk` whose result is `ret`, its arguments read
+/// from the registers, and its index in a sendmmsg. `ts_ns` 0: now. `delivered_to`: see
+/// emit(). None when the syscall is not one read here.
 #[inline(always)]
-pub fn from_regs(sk: u64, ts_ns: u64, delivered_to: u32) -> Option<Pending> {
-    let parts = syscall_parts()?;
-    Some(Pending {
+pub fn from_regs(sk: u64, ts_ns: u64, delivered_to: u32, ret: i32) -> Option<(Pending, u32)> {
+    let (parts, index) = syscall_parts(ret)?;
+    let p = Pending {
         ts_ns: if ts_ns == 0 {
             // SAFETY: no preconditions.
             unsafe { bpf_ktime_get_ns() }
@@ -124,5 +217,6 @@ pub fn from_regs(sk: u64, ts_ns: u64, delivered_to: u32) -> Option<Pending> {
         results_seen: 1,
         delivered_to,
         _pad: 0,
-    })
+    };
+    Some((p, index))
 }

@@ -2,7 +2,7 @@
 //! Syscall entry tracepoints record where a send's data lives; `tp_btf/sock_send_length`
 //! (kernel ≥ 6.3) reports each datagram's result, `tp_btf/sk_data_ready` (≥ 6.6) its delivery;
 //! the syscall exit reports sends that sock_send_length did not (older kernels, early errors).
-//! With both tp_btf hooks, only sendmmsg keeps its syscall hooks (see regs.rs).
+//! With both tp_btf hooks, no syscall hook is attached (see regs.rs).
 
 use aya_ebpf::{
     helpers::generated::bpf_ktime_get_ns,
@@ -18,7 +18,7 @@ use crate::{
     emit::emit,
     kernel::{is_unix_dgram, unix_dgram_sock_of_fd},
     pending::{self, MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER},
-    regs::{args_from_regs, from_regs},
+    regs::{args_from_regs, from_regs, skip_mmsg_datagram},
 };
 
 /// `sys_enter_*` arguments start at offset 16, 8 bytes each (include/trace/events/syscalls.h).
@@ -204,12 +204,17 @@ pub fn sock_send_length(ctx: BtfTracePointContext) -> i32 {
 #[inline(always)]
 fn datagram_sent(sk: u64, ret: i32) -> Option<(Pending, MsgParts, u32, u32)> {
     let Some(pp) = pending::current() else {
+        if !args_from_regs() {
+            return None;
+        }
         // Not recorded at entry (regs.rs) and not delivered to a watched socket: only a send
         // that failed can still be for one (by its address or connected peer, see emit()).
-        if ret < 0 && args_from_regs() && is_unix_dgram(sk) {
-            let p = from_regs(sk, 0, 0)?;
-            return Some((p, p.parts, 0, 0));
+        if ret < 0 && is_unix_dgram(sk) {
+            let (p, index) = from_regs(sk, 0, 0, ret)?;
+            return Some((p, p.parts, index, 0));
         }
+        // A sendmmsg's datagram to a socket nobody watches still counts in the call's numbering.
+        skip_mmsg_datagram(sk, ret);
         return None;
     };
     // SAFETY: map value pointer, valid for this program run.
@@ -218,8 +223,8 @@ fn datagram_sent(sk: u64, ret: i32) -> Option<(Pending, MsgParts, u32, u32)> {
         // Started by its delivery to a watched socket (regs.rs): this is that send's result.
         let (ts_ns, delivered_to) = (p.ts_ns, p.delivered_to);
         pending::finish();
-        let p = from_regs(sk, ts_ns, delivered_to)?;
-        return Some((p, p.parts, 0, delivered_to));
+        let (p, index) = from_regs(sk, ts_ns, delivered_to, ret)?;
+        return Some((p, p.parts, index, delivered_to));
     }
     if p.sk != sk {
         return None;

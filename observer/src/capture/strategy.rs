@@ -52,8 +52,8 @@ impl Strategy {
     /// registers when a send turns out to matter, instead of recording every send as it starts
     /// (the kernel side's `ARGS_FROM_REGS`, see observer-ebpf/src/regs.rs). fentry: whenever
     /// `regs_usable`; tracepoint: when sock_send_length and sk_data_ready both run inside the
-    /// send too, and then every syscall on the machine stays off the syscall-tracepoint path
-    /// but sendmmsg, whose messages need numbering across the call.
+    /// send too, and then no syscall tracepoint is attached (every syscall on the machine would
+    /// pay for one); sendmmsg's messages are numbered by a cursor (regs.rs).
     pub fn args_from_regs(self, optional_hooks: &[&'static str], regs_usable: bool) -> bool {
         regs_usable
             && match self {
@@ -99,30 +99,9 @@ impl Strategy {
             }
             Self::Tracepoint => {
                 let from_regs = self.args_from_regs(optional_hooks, regs_usable);
-                for name in SEND_SYSCALLS {
-                    if from_regs && name != "sendmmsg" {
-                        continue;
-                    }
-                    let tp = format!("sys_enter_{name}");
-                    let p: &mut TracePoint = program(ebpf, &tp)?;
-                    p.load().with_context(|| tp.clone())?;
-                    p.attach("syscalls", &tp).with_context(|| tp.clone())?;
-                    attached.push(format!("tracepoint/syscalls/{tp}"));
-                }
                 if !from_regs {
-                    let p: &mut TracePoint = program(ebpf, "sys_exit_send")?;
-                    p.load().context("sys_exit_send")?;
-                    for name in SEND_SYSCALLS.iter().filter(|n| **n != "sendmmsg") {
-                        let tp = format!("sys_exit_{name}");
-                        p.attach("syscalls", &tp).with_context(|| tp.clone())?;
-                        attached.push(format!("tracepoint/syscalls/{tp}"));
-                    }
+                    attached.extend(attach_send_syscalls(ebpf)?);
                 }
-                let p: &mut TracePoint = program(ebpf, "sys_exit_sendmmsg")?;
-                p.load().context("sys_exit_sendmmsg")?;
-                p.attach("syscalls", "sys_exit_sendmmsg")
-                    .context("sys_exit_sendmmsg")?;
-                attached.push("tracepoint/syscalls/sys_exit_sendmmsg".into());
                 for &tp in optional_hooks {
                     let p: &mut BtfTracePoint = program(ebpf, tp)?;
                     p.load(tp, aya_btf)
@@ -134,6 +113,32 @@ impl Strategy {
         }
         Ok(attached)
     }
+}
+
+/// The syscall tracepoints that record each send as it starts, and see its end, for kernels
+/// where the send's hooks cannot read its arguments from the registers.
+fn attach_send_syscalls(ebpf: &mut Ebpf) -> anyhow::Result<Vec<String>> {
+    let mut attached = Vec::new();
+    for name in SEND_SYSCALLS {
+        let tp = format!("sys_enter_{name}");
+        let p: &mut TracePoint = program(ebpf, &tp)?;
+        p.load().with_context(|| tp.clone())?;
+        p.attach("syscalls", &tp).with_context(|| tp.clone())?;
+        attached.push(format!("tracepoint/syscalls/{tp}"));
+    }
+    let p: &mut TracePoint = program(ebpf, "sys_exit_send")?;
+    p.load().context("sys_exit_send")?;
+    for name in SEND_SYSCALLS.iter().filter(|n| **n != "sendmmsg") {
+        let tp = format!("sys_exit_{name}");
+        p.attach("syscalls", &tp).with_context(|| tp.clone())?;
+        attached.push(format!("tracepoint/syscalls/{tp}"));
+    }
+    let p: &mut TracePoint = program(ebpf, "sys_exit_sendmmsg")?;
+    p.load().context("sys_exit_sendmmsg")?;
+    p.attach("syscalls", "sys_exit_sendmmsg")
+        .context("sys_exit_sendmmsg")?;
+    attached.push("tracepoint/syscalls/sys_exit_sendmmsg".into());
+    Ok(attached)
 }
 
 /// Whether the kernel side can read a syscall's registers: the `struct pt_regs` offsets, and
