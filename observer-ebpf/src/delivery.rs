@@ -5,7 +5,7 @@
 use aya_ebpf::helpers::generated::bpf_ktime_get_ns;
 
 use crate::{
-    kernel::{is_unix, watched_receiver},
+    kernel::watched_receiver_typed,
     pending::{self, MsgParts, Pending},
     regs::args_from_regs,
 };
@@ -21,7 +21,7 @@ pub fn mark_delivery(receiver_sk: u64) {
     let Some(p) = pending::current() else {
         return;
     };
-    if let Some(id) = watched_receiver(receiver_sk) {
+    if let Some(id) = watched_receiver_typed(receiver_sk) {
         // SAFETY: map value pointer, valid for this program run.
         unsafe { (*p).delivered_to = id };
     }
@@ -31,12 +31,10 @@ pub fn mark_delivery(receiver_sk: u64) {
 /// delivery to a watched socket starts the thread's send state, for sock_send_length to finish.
 #[inline(always)]
 fn mark_delivery_unrecorded(receiver_sk: u64) {
-    // TCP, UDP, netlink… in any context. (A unix socket of another type never has the identity
-    // of a watched one: a path names one socket, an abstract socket is known by its own inode.)
-    if !is_unix(receiver_sk) {
-        return;
-    }
-    let Some(id) = watched_receiver(receiver_sk) else {
+    // TCP, UDP, netlink… in any context, and other unix sockets. (A unix socket of another type
+    // never has the identity of a watched one: a path names one socket, an abstract socket is
+    // known by its own inode.)
+    let Some(id) = watched_receiver_typed(receiver_sk) else {
         return;
     };
     if let Some(p) = pending::current() {

@@ -8,6 +8,8 @@
 //! Userspace loads only the programs of the strategy it picked, and with either one the
 //! manager-side programs (receive.rs): what each watched socket's reader read, and when.
 #![no_std]
+#![feature(core_intrinsics)]
+#![allow(internal_features)]
 #![no_main]
 
 mod datagram;

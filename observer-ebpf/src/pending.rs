@@ -3,9 +3,34 @@
 //! fexit). The delivery hook (sk_data_ready / sock_def_readable) marks it when the kernel queued
 //! the datagram on a watched socket.
 
-use aya_ebpf::helpers::bpf_get_current_pid_tgid;
+use core::intrinsics::{AtomicOrdering, atomic_xadd};
+
+use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::map, maps::Array};
 
 use crate::maps::{PENDING, count};
+
+/// How many threads have a send in progress: an upper bound (an entry the LRU evicted stays
+/// counted). When sends start only at their delivery to a watched socket (regs.rs) it is 0
+/// nearly always, and the hooks that see every send on the machine skip the PENDING lookup.
+#[map]
+static LIVE: Array<u64> = Array::with_max_entries(1, 0);
+
+/// Adds `delta` (wrapping: `u64::MAX` is -1) to LIVE atomically. (The bpfel target offers no
+/// `AtomicU64::fetch_add`; this is the BPF atomic add it lowers to.)
+#[inline(always)]
+fn live_add(delta: u64) {
+    if let Some(p) = LIVE.get_ptr_mut(0) {
+        // SAFETY: an array slot lives as long as the map; every writer adds atomically.
+        unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(p, delta) };
+    }
+}
+
+#[inline(always)]
+fn live_is_zero() -> bool {
+    // SAFETY: as above; an aligned u64 load is atomic.
+    LIVE.get_ptr(0)
+        .is_some_and(|p| unsafe { core::ptr::read_volatile(p) } == 0)
+}
 
 /// Where the payload and address of a datagram live.
 #[repr(C)]
@@ -71,7 +96,17 @@ pub fn current_tid() -> u32 {
 
 #[inline(always)]
 pub fn start(p: &Pending) -> bool {
-    if PENDING.insert(&current_tid(), p, 0).is_err() {
+    let tid = current_tid();
+    // Counted before it can be looked up; a thread's own entry replaced is not counted twice.
+    // SAFETY: plain lookup; only its presence matters.
+    let new = unsafe { PENDING.get(&tid) }.is_none();
+    if new {
+        live_add(1);
+    }
+    if PENDING.insert(&tid, p, 0).is_err() {
+        if new {
+            live_add(u64::MAX);
+        }
         count(observer_common::stats::PENDING_FULL);
         return false;
     }
@@ -80,10 +115,24 @@ pub fn start(p: &Pending) -> bool {
 
 #[inline(always)]
 pub fn current() -> Option<*mut Pending> {
+    if live_is_zero() {
+        return None;
+    }
+    current_ungated()
+}
+
+/// [`current`] without the LIVE test, for the syscall exit hooks: they run only where every
+/// send is recorded at entry (so LIVE is rarely 0), and the test's branch is enough to push
+/// sys_exit_sendmmsg's unrolled loop past the 6.1 verifier's limit.
+#[inline(always)]
+pub fn current_ungated() -> Option<*mut Pending> {
     PENDING.get_ptr_mut(&current_tid())
 }
 
 #[inline(always)]
 pub fn finish() {
-    let _ = PENDING.remove(&current_tid());
+    // Branch-free: a branch here doubles the paths the (6.1) verifier walks through
+    // sys_exit_sendmmsg's unrolled loop.
+    let removed = u64::from(PENDING.remove(&current_tid()).is_ok());
+    live_add(removed.wrapping_neg());
 }

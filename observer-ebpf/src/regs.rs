@@ -73,6 +73,17 @@ fn user_regs() -> u64 {
     unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) as u64 }
 }
 
+/// The syscall number the current task entered the kernel with, read straight from its
+/// registers: `bpf_task_pt_regs` returns a BTF-typed pointer, which the verifier lets us
+/// load from at the (load-time constant) offset of `orig_ax`, with no probe_read call. This
+/// runs on every AF_UNIX send without a watched receiver (skip_mmsg_datagram).
+#[inline(always)]
+fn syscall_nr() -> u64 {
+    let at = user_regs() + offsets().regs_orig_ax as u64;
+    // SAFETY: a field of the task's pt_regs, checked by the verifier against the kernel's BTF.
+    unsafe { core::ptr::read_volatile(at as *const u64) }
+}
+
 /// Whether the current task is in one of the syscalls [`syscall_parts`] reads.
 #[inline(always)]
 pub fn in_known_syscall() -> bool {
@@ -88,7 +99,7 @@ pub fn in_known_syscall() -> bool {
 pub fn skip_mmsg_datagram(sk: u64, ret: i32) {
     let o = offsets();
     let regs = user_regs();
-    if read::<u64>(regs, o.regs_orig_ax) == Some(NR_SENDMMSG) && is_unix_dgram(sk) {
+    if syscall_nr() == NR_SENDMMSG && is_unix_dgram(sk) {
         let arg = |off: u32| read::<u64>(regs, off).unwrap_or(0);
         mmsg_index(arg(o.regs_si), arg(o.regs_dx), ret);
     }

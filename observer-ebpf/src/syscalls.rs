@@ -128,7 +128,7 @@ pub fn exit_ret(ctx: &TracePointContext) -> i64 {
 #[inline(always)]
 fn finish_unreported() -> Option<Pending> {
     // SAFETY: map value pointer, valid for this program run; copied to the stack.
-    let p = unsafe { *pending::current()? };
+    let p = unsafe { *pending::current_ungated()? };
     pending::finish();
     (p.results_seen == 0).then_some(p)
 }

@@ -69,6 +69,7 @@ impl Capture {
         let optional_hooks = strategy::optional_tp_btf(&btf);
         let regs_usable = strategy::regs_usable(&btf, &offsets);
         let receive_hooks = receive::ReceiveHooks::probe(&btf, regs_usable);
+        let typed_loads = u32::from(strategy::typed_loads_usable(&btf));
         let data = btf.into_data();
         let aya_btf =
             aya::Btf::parse(&data, aya::Endianness::default()).context("reading kernel BTF")?;
@@ -84,6 +85,7 @@ impl Capture {
                     .override_global("OFFSETS", &offsets, true)
                     .override_global("WAKEUP_BYTES", &wakeup_bytes, true)
                     .override_global("ARGS_FROM_REGS", &args_from_regs, true)
+                    .override_global("TYPED_LOADS", &typed_loads, true)
                     .map_max_entries("EVENTS", ring_size)
                     .load(EBPF_OBJECT)
                     .context("loading the eBPF object")?;

@@ -151,6 +151,14 @@ pub fn regs_usable(btf: &Btf, o: &Offsets) -> bool {
             .all(|f| btf.enum_value("bpf_func_id", f).is_ok())
 }
 
+/// Whether the delivery hooks can check a receiver with BTF-checked loads (observer-ebpf's
+/// `watched_receiver_typed`): they need `bpf_skc_to_unix_sock` (≥ 5.16) to get a typed
+/// `struct unix_sock *`.
+pub fn typed_loads_usable(btf: &Btf) -> bool {
+    btf.enum_value("bpf_func_id", "BPF_FUNC_skc_to_unix_sock")
+        .is_ok()
+}
+
 /// The optional tracepoint-strategy hooks this kernel has: per-datagram results
 /// (sock_send_length, ≥ 6.3) and delivery by identity (sk_data_ready, ≥ 6.6).
 pub fn optional_tp_btf(btf: &Btf) -> Vec<&'static str> {
