@@ -111,7 +111,11 @@ pub fn copy_payload(s: &mut Scratch, parts: &MsgParts) {
                 break;
             };
             total += iov[1];
-            copied += copy_chunk(dst, copied, iov[0], iov[1], &mut s.event.flags);
+            // Never more than PAYLOAD_MAX (copy_chunk stops there); the mask tells the verifier,
+            // so the paths into each iteration share one range and are pruned, instead of one
+            // growing by 8 KiB per iovec (which took sys_exit_sendmmsg past 6.1's limit).
+            let chunk = copy_chunk(dst, copied, iov[0], iov[1], &mut s.event.flags);
+            copied = bound(copied + chunk, 2 * PAYLOAD_MAX as u64 - 1);
             i += 1;
         }
         if (i as u64) < parts.count && i == MAX_IOVECS {

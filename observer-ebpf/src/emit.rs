@@ -19,7 +19,7 @@ use crate::{
         ADDR_SCRATCH, Scratch, address_key, bound, copy_address, copy_control, copy_payload,
         load_address, zero_words,
     },
-    kernel::{cgroup_nodes, ns_tgid, offsets, read, unix_peer, watched_receiver},
+    kernel::{cgroup_nodes, ns_tgid, off, read, unix_peer, watched_receiver},
     maps::{EVENTS, SCRATCH, WATCHED_PATHS, count},
     pending::{MsgParts, Pending},
 };
@@ -108,11 +108,10 @@ pub fn emit(
 /// For a connected send, shows the address the peer is bound to.
 #[inline(always)]
 fn copy_peer_address(s: &mut Scratch, peer: u64) {
-    let o = offsets();
-    let Some(addr) = read::<u64>(peer, o.unix_addr) else {
+    let Some(addr) = read::<u64>(peer, off!(unix_addr)) else {
         return;
     };
-    let Some(len) = read::<i32>(addr, o.unix_addr_len) else {
+    let Some(len) = read::<i32>(addr, off!(unix_addr_len)) else {
         return;
     };
     // unix_address.name is a struct sockaddr_un: 2 bytes of family, then sun_path. The
@@ -127,7 +126,7 @@ fn copy_peer_address(s: &mut Scratch, peer: u64) {
         path_len as u32
     };
     zero_words(s.addr.as_mut_ptr(), ADDR_SCRATCH / 8);
-    let src = addr + o.unix_addr_name as u64 + 2;
+    let src = addr + off!(unix_addr_name) as u64 + 2;
     let size = bound(u64::from(n), ADDR_SCRATCH as u64 - 1) as u32;
     // SAFETY: the helper validates src; size is masked to the 128-byte buffer.
     let ret = unsafe { bpf_probe_read_kernel(s.addr.as_mut_ptr().cast(), size, src as *const _) };
@@ -139,7 +138,7 @@ fn copy_peer_address(s: &mut Scratch, peer: u64) {
 /// A kernfs node's name (a cgroup directory's), NUL-terminated and cut to the buffer.
 #[inline(always)]
 fn copy_kn_name(dst: &mut [u8; CGROUP_NAME_MAX], kn: u64) {
-    let Some(name) = read::<u64>(kn, offsets().kn_name) else {
+    let Some(name) = read::<u64>(kn, off!(kn_name)) else {
         return;
     };
     // SAFETY: the helper validates `name` and writes at most CGROUP_NAME_MAX bytes.

@@ -14,7 +14,7 @@ use observer_common::Hook;
 use crate::{
     delivery::mark_delivery,
     emit::emit,
-    kernel::{offsets, read},
+    kernel::{off, read},
     pending::{self, MsgParts, Pending, SRC_IOV_KERNEL, SRC_UBUF_KERNEL_MSG},
     regs::{args_from_regs, from_regs, in_known_syscall},
 };
@@ -29,17 +29,16 @@ pub fn unix_dgram_sendmsg_enter(ctx: FEntryContext) -> i32 {
     }
     let sock: u64 = ctx.arg::<*const u8>(0) as u64;
     let msg: u64 = ctx.arg::<*const u8>(1) as u64;
-    let o = offsets();
-    let Some(sk) = read::<u64>(sock, o.socket_sk) else {
+    let Some(sk) = read::<u64>(sock, off!(socket_sk)) else {
         return 0;
     };
     // msg_name and msg_control were copied into the kernel by the syscall layer; the data is
     // still in user memory, described by msg_iter.
-    let iter = msg + o.msghdr_iter as u64;
-    let iter_type: u8 = read(iter, o.iter_type).unwrap_or(0xff);
-    let source = if iter_type as u32 == o.iter_type_ubuf {
+    let iter = msg + off!(msghdr_iter) as u64;
+    let iter_type: u8 = read(iter, off!(iter_type)).unwrap_or(0xff);
+    let source = if iter_type as u32 == off!(iter_type_ubuf) {
         SRC_UBUF_KERNEL_MSG
-    } else if iter_type as u32 == o.iter_type_iovec {
+    } else if iter_type as u32 == off!(iter_type_iovec) {
         SRC_IOV_KERNEL
     } else {
         debug!(
@@ -48,20 +47,20 @@ pub fn unix_dgram_sendmsg_enter(ctx: FEntryContext) -> i32 {
         );
         return 0;
     };
-    let ptr: u64 = read(iter, o.iter_iov).unwrap_or(0);
+    let ptr: u64 = read(iter, off!(iter_iov)).unwrap_or(0);
     let (base, count) = if source == SRC_UBUF_KERNEL_MSG {
-        let off: u64 = read(iter, o.iter_iov_offset).unwrap_or(0);
-        (ptr + off, read(iter, o.iter_count).unwrap_or(0))
+        let off: u64 = read(iter, off!(iter_iov_offset)).unwrap_or(0);
+        (ptr + off, read(iter, off!(iter_count)).unwrap_or(0))
     } else {
-        (ptr, read(iter, o.iter_nr_segs).unwrap_or(0))
+        (ptr, read(iter, off!(iter_nr_segs)).unwrap_or(0))
     };
     let parts = MsgParts {
         base,
         count,
-        name: read(msg, o.msghdr_name).unwrap_or(0),
-        control: read(msg, o.msghdr_control).unwrap_or(0),
-        controllen: read(msg, o.msghdr_controllen).unwrap_or(0),
-        namelen: read::<i32>(msg, o.msghdr_namelen).unwrap_or(0) as u32,
+        name: read(msg, off!(msghdr_name)).unwrap_or(0),
+        control: read(msg, off!(msghdr_control)).unwrap_or(0),
+        controllen: read(msg, off!(msghdr_controllen)).unwrap_or(0),
+        namelen: read::<i32>(msg, off!(msghdr_namelen)).unwrap_or(0) as u32,
         source,
     };
     let p = Pending {
@@ -100,7 +99,7 @@ fn datagram_sent(ctx: &FExitContext, ret: i32) -> Option<Pending> {
         // Not recorded at entry (regs.rs) and not delivered to a watched socket: only a send
         // that failed can still be for one (by its address or connected peer, see emit()).
         if ret < 0 && args_from_regs() {
-            return Some(from_regs(read(sock, offsets().socket_sk)?, 0, 0, ret)?.0);
+            return Some(from_regs(read(sock, off!(socket_sk))?, 0, 0, ret)?.0);
         }
         return None;
     };
@@ -110,7 +109,7 @@ fn datagram_sent(ctx: &FExitContext, ret: i32) -> Option<Pending> {
     if p.sk == 0 {
         // Started by its delivery to a watched socket (regs.rs).
         // (A sendmmsg is recorded at entry: fentry sees each of its datagrams on its own.)
-        let sk = read(sock, offsets().socket_sk)?;
+        let sk = read(sock, off!(socket_sk))?;
         return Some(from_regs(sk, p.ts_ns, p.delivered_to, ret)?.0);
     }
     Some(p)

@@ -70,10 +70,23 @@ pub const AF_UNIX: u16 = 1;
 pub const SOCK_DGRAM: u16 = 2;
 pub const SOCK_SEQPACKET: u16 = 5;
 
+/// `OFFSETS` in place. (Its `load()` would copy the whole struct, a volatile read of every
+/// field, wherever one offset is needed: on every hook run.)
 #[inline(always)]
-pub fn offsets() -> Offsets {
-    OFFSETS.load()
+pub fn offsets_ptr() -> *const Offsets {
+    // Global<T> is repr(transparent) over the T.
+    (&raw const OFFSETS).cast()
 }
+
+/// One offset from `OFFSETS`, read on its own; volatile so that the compiler never folds in the
+/// zeros the object file holds before userspace fills them in.
+macro_rules! off {
+    ($field:ident) => {
+        // SAFETY: a field of the OFFSETS global, always initialised.
+        unsafe { core::ptr::read_volatile(&raw const (*$crate::kernel::offsets_ptr()).$field) }
+    };
+}
+pub(crate) use off;
 
 /// Reads a `T` at kernel address `addr + off`; `None` on a fault or a NULL base.
 #[inline(always)]
@@ -99,44 +112,42 @@ pub fn read<T: Copy>(addr: u64, off: u32) -> Option<T> {
 // kernel: task->files->fdt->fd[fd]->private_data (struct socket *)->sk
 #[inline(always)]
 pub fn unix_dgram_sock_of_fd(fd: u64) -> Option<u64> {
-    let o = offsets();
     // SAFETY: returns the current task_struct pointer; only ever read through probe_read.
     let task = unsafe { bpf_get_current_task() };
-    let files: u64 = read(task, o.task_files)?;
-    let fdt: u64 = read(files, o.files_fdt)?;
-    let max_fds: u32 = read(fdt, o.fdtable_max_fds)?;
+    let files: u64 = read(task, off!(task_files))?;
+    let fdt: u64 = read(files, off!(files_fdt))?;
+    let max_fds: u32 = read(fdt, off!(fdtable_max_fds))?;
     if fd >= max_fds as u64 {
         return None;
     }
-    let fd_array: u64 = read(fdt, o.fdtable_fd)?;
+    let fd_array: u64 = read(fdt, off!(fdtable_fd))?;
     let file: u64 = read(fd_array + fd * 8, 0)?;
-    let socket: u64 = read(file, o.file_private_data)?;
+    let socket: u64 = read(file, off!(file_private_data))?;
     // Any file has private_data; only a socket's points back at the file.
-    let back: u64 = read(socket, o.socket_file)?;
+    let back: u64 = read(socket, off!(socket_file))?;
     if back != file {
         return None;
     }
-    let sk: u64 = read(socket, o.socket_sk)?;
+    let sk: u64 = read(socket, off!(socket_sk))?;
     is_unix_dgram(sk).then_some(sk)
 }
 
 #[inline(always)]
 pub fn is_unix(sk: u64) -> bool {
-    read::<u16>(sk, offsets().sk_family) == Some(AF_UNIX)
+    read::<u16>(sk, off!(sk_family)) == Some(AF_UNIX)
 }
 
 #[inline(always)]
 pub fn is_unix_dgram(sk: u64) -> bool {
-    let o = offsets();
-    let family: u16 = read(sk, o.sk_family).unwrap_or(0);
-    let ty: u16 = read(sk, o.sk_type).unwrap_or(0);
+    let family: u16 = read(sk, off!(sk_family)).unwrap_or(0);
+    let ty: u16 = read(sk, off!(sk_type)).unwrap_or(0);
     family == AF_UNIX && (ty == SOCK_DGRAM || ty == SOCK_SEQPACKET)
 }
 
 /// The connected peer of a unix socket (`unix_peer(sk)`), 0 when not connected.
 #[inline(always)]
 pub fn unix_peer(sk: u64) -> u64 {
-    read(sk, offsets().unix_peer).unwrap_or(0)
+    read(sk, off!(unix_peer)).unwrap_or(0)
 }
 
 /// 1 when the kernel has `bpf_skc_to_unix_sock` (≥ 5.16), set by userspace: the delivery hooks
@@ -172,17 +183,16 @@ pub fn watched_receiver_typed(sk: u64) -> Option<u32> {
     if u == 0 {
         return None;
     }
-    let o = offsets();
-    let dentry: u64 = load(u, o.unix_path_dentry);
+    let dentry: u64 = load(u, off!(unix_path_dentry));
     if dentry == 0 {
         // Abstract or unbound: known by its sockfs inode, which typed loads cannot reach.
         return watched_receiver(sk);
     }
-    let inode: u64 = load(dentry, o.dentry_inode);
-    let sb: u64 = load(inode, o.inode_sb);
+    let inode: u64 = load(dentry, off!(dentry_inode));
+    let sb: u64 = load(inode, off!(inode_sb));
     let key = SocketKey {
-        ino: load(inode, o.inode_ino),
-        dev: load(sb, o.sb_dev),
+        ino: load(inode, off!(inode_ino)),
+        dev: load(sb, off!(sb_dev)),
         _pad: 0,
     };
     // SAFETY: plain lookup; the value is copied out at once.
@@ -193,20 +203,19 @@ pub fn watched_receiver_typed(sk: u64) -> Option<u32> {
 /// inode its path names (so any alias of the path matches); an abstract one by its sockfs inode.
 #[inline(always)]
 pub fn watched_receiver(sk: u64) -> Option<u32> {
-    let o = offsets();
-    let dentry: u64 = read(sk, o.unix_path_dentry)?;
+    let dentry: u64 = read(sk, off!(unix_path_dentry))?;
     let key = if dentry != 0 {
-        let inode: u64 = read(dentry, o.dentry_inode)?;
-        let sb: u64 = read(inode, o.inode_sb)?;
+        let inode: u64 = read(dentry, off!(dentry_inode))?;
+        let sb: u64 = read(inode, off!(inode_sb))?;
         SocketKey {
-            ino: read(inode, o.inode_ino)?,
-            dev: read(sb, o.sb_dev)?,
+            ino: read(inode, off!(inode_ino))?,
+            dev: read(sb, off!(sb_dev))?,
             _pad: 0,
         }
     } else {
-        let socket: u64 = read(sk, o.sk_socket)?;
+        let socket: u64 = read(sk, off!(sk_socket))?;
         SocketKey {
-            ino: read(socket + o.socket_to_inode as u64, o.inode_ino)?,
+            ino: read(socket + off!(socket_to_inode) as u64, off!(inode_ino))?,
             dev: 0,
             _pad: 0,
         }
@@ -219,17 +228,16 @@ pub fn watched_receiver(sk: u64) -> Option<u32> {
 // kernel: task->group_leader->thread_pid->numbers[level].{nr, ns->ns.inum}
 #[inline(always)]
 pub fn ns_tgid() -> Option<(u32, u32)> {
-    let o = offsets();
     // SAFETY: returns the current task_struct pointer; only ever read through probe_read.
     let task = unsafe { bpf_get_current_task() };
-    let leader: u64 = read(task, o.task_group_leader)?;
-    let pid: u64 = read(leader, o.task_thread_pid)?;
-    let level: u32 = read(pid, o.pid_level)?;
+    let leader: u64 = read(task, off!(task_group_leader))?;
+    let pid: u64 = read(leader, off!(task_thread_pid))?;
+    let level: u32 = read(pid, off!(pid_level))?;
     // MAX_PID_NS_LEVEL is 32: keep the index in range for any reader of this code.
-    let upid = pid + o.pid_numbers as u64 + (level & 63) as u64 * o.upid_size as u64;
-    let nr: i32 = read(upid, o.upid_nr)?;
-    let ns: u64 = read(upid, o.upid_ns)?;
-    let inum: u32 = read(ns, o.pidns_inum)?;
+    let upid = pid + off!(pid_numbers) as u64 + (level & 63) as u64 * off!(upid_size) as u64;
+    let nr: i32 = read(upid, off!(upid_nr))?;
+    let ns: u64 = read(upid, off!(upid_ns))?;
+    let inum: u32 = read(ns, off!(pidns_inum))?;
     Some((nr as u32, inum))
 }
 
@@ -237,12 +245,11 @@ pub fn ns_tgid() -> Option<(u32, u32)> {
 // kernel: task->cgroups->dfl_cgrp->kn, kn->parent (renamed __parent in 6.15: offset from BTF)
 #[inline(always)]
 pub fn cgroup_nodes() -> Option<(u64, u64)> {
-    let o = offsets();
     // SAFETY: returns the current task_struct pointer; only ever read through probe_read.
     let task = unsafe { bpf_get_current_task() };
-    let cset: u64 = read(task, o.task_cgroups)?;
-    let cgrp: u64 = read(cset, o.css_set_dfl_cgrp)?;
-    let kn: u64 = read(cgrp, o.cgroup_kn)?;
-    let parent: u64 = read(kn, o.kn_parent).unwrap_or(0);
+    let cset: u64 = read(task, off!(task_cgroups))?;
+    let cgrp: u64 = read(cset, off!(css_set_dfl_cgrp))?;
+    let kn: u64 = read(cgrp, off!(cgroup_kn))?;
+    let parent: u64 = read(kn, off!(kn_parent)).unwrap_or(0);
     Some((kn, parent))
 }

@@ -26,7 +26,7 @@ use crate::{
     datagram::{
         Scratch, bound, copy_control, copy_payload, read_val, user_msghdr, user_u32, zero_words,
     },
-    kernel::{offsets, read, unix_dgram_sock_of_fd, watched_receiver},
+    kernel::{off, read, unix_dgram_sock_of_fd, watched_receiver},
     maps::{EVENTS, SCRATCH, count},
     pending::{MsgParts, SRC_SINGLE_USER},
     regs::recvmsg_msghdr,
@@ -85,7 +85,7 @@ pub fn unix_dgram_recvmsg_exit(ctx: FExitContext) -> i32 {
     if ret < 0 || flags & MSG_PEEK != 0 || !is_reader() {
         return 0;
     }
-    if let Some(sk) = read::<u64>(ctx.arg::<*const u8>(0) as u64, offsets().socket_sk) {
+    if let Some(sk) = read::<u64>(ctx.arg::<*const u8>(0) as u64, off!(socket_sk)) {
         read_in_kernel(sk, ret);
     }
     0

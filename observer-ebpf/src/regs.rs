@@ -21,7 +21,7 @@ use observer_common::MAX_MMSG;
 
 use crate::{
     datagram::{MMSGHDR_SIZE, user_msghdr, user_u32},
-    kernel::{is_unix_dgram, offsets, read},
+    kernel::{is_unix_dgram, off, read},
     pending::{MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER},
 };
 
@@ -73,13 +73,12 @@ fn user_regs() -> u64 {
     unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) as u64 }
 }
 
-/// The syscall number the current task entered the kernel with, read straight from its
-/// registers: `bpf_task_pt_regs` returns a BTF-typed pointer, which the verifier lets us
+/// The syscall number in `regs` ([`user_regs`]), read straight from them: `bpf_task_pt_regs` returns a BTF-typed pointer, which the verifier lets us
 /// load from at the (load-time constant) offset of `orig_ax`, with no probe_read call. This
 /// runs on every AF_UNIX send without a watched receiver (skip_mmsg_datagram).
 #[inline(always)]
-fn syscall_nr() -> u64 {
-    let at = user_regs() + offsets().regs_orig_ax as u64;
+fn syscall_nr(regs: u64) -> u64 {
+    let at = regs + off!(regs_orig_ax) as u64;
     // SAFETY: a field of the task's pt_regs, checked by the verifier against the kernel's BTF.
     unsafe { core::ptr::read_volatile(at as *const u64) }
 }
@@ -88,7 +87,7 @@ fn syscall_nr() -> u64 {
 #[inline(always)]
 pub fn in_known_syscall() -> bool {
     matches!(
-        read::<u64>(user_regs(), offsets().regs_orig_ax),
+        read::<u64>(user_regs(), off!(regs_orig_ax)),
         Some(NR_WRITE | NR_WRITEV | NR_SENDTO | NR_SENDMSG)
     )
 }
@@ -97,11 +96,10 @@ pub fn in_known_syscall() -> bool {
 /// on `sk` that concerns nobody (to a socket nobody watches): its index still counts.
 #[inline(always)]
 pub fn skip_mmsg_datagram(sk: u64, ret: i32) {
-    let o = offsets();
     let regs = user_regs();
-    if syscall_nr() == NR_SENDMMSG && is_unix_dgram(sk) {
+    if syscall_nr(regs) == NR_SENDMMSG && is_unix_dgram(sk) {
         let arg = |off: u32| read::<u64>(regs, off).unwrap_or(0);
-        mmsg_index(arg(o.regs_si), arg(o.regs_dx), ret);
+        mmsg_index(arg(off!(regs_si)), arg(off!(regs_dx)), ret);
     }
 }
 
@@ -153,15 +151,14 @@ fn mmsg_index(vec: u64, vlen: u64, ret: i32) -> u32 {
 // kernel: task_pt_regs(current)->{orig_ax, si, dx, r8, r9}
 #[inline(always)]
 pub fn syscall_parts(ret: i32) -> Option<(MsgParts, u32)> {
-    let o = offsets();
     let regs = user_regs();
-    let nr: u64 = read(regs, o.regs_orig_ax)?;
+    let nr: u64 = read(regs, off!(regs_orig_ax))?;
     let arg = |off: u32| read::<u64>(regs, off).unwrap_or(0);
     let parts = match nr {
         // write(fd, buf, count), writev(fd, iov, iovcnt)
         NR_WRITE | NR_WRITEV => Some(MsgParts {
-            base: arg(o.regs_si),
-            count: arg(o.regs_dx),
+            base: arg(off!(regs_si)),
+            count: arg(off!(regs_dx)),
             name: 0,
             control: 0,
             controllen: 0,
@@ -174,20 +171,20 @@ pub fn syscall_parts(ret: i32) -> Option<(MsgParts, u32)> {
         }),
         // sendto(fd, buf, len, flags, addr, addrlen)
         NR_SENDTO => Some(MsgParts {
-            base: arg(o.regs_si),
-            count: arg(o.regs_dx),
-            name: arg(o.regs_r8),
+            base: arg(off!(regs_si)),
+            count: arg(off!(regs_dx)),
+            name: arg(off!(regs_r8)),
             control: 0,
             controllen: 0,
-            namelen: arg(o.regs_r9) as u32,
+            namelen: arg(off!(regs_r9)) as u32,
             source: SRC_SINGLE_USER,
         }),
         // sendmsg(fd, msg, flags)
-        NR_SENDMSG => user_msghdr(arg(o.regs_si)),
+        NR_SENDMSG => user_msghdr(arg(off!(regs_si))),
         // sendmmsg(fd, vec, vlen, flags)
         NR_SENDMMSG => {
-            let vec = arg(o.regs_si);
-            let index = mmsg_index(vec, arg(o.regs_dx), ret);
+            let vec = arg(off!(regs_si));
+            let index = mmsg_index(vec, arg(off!(regs_dx)), ret);
             if index >= MAX_MMSG {
                 return None;
             }
@@ -203,9 +200,8 @@ pub fn syscall_parts(ret: i32) -> Option<(MsgParts, u32)> {
 // kernel: task_pt_regs(current)->{orig_ax, si}: recvmsg(fd, msg, flags)
 #[inline(always)]
 pub fn recvmsg_msghdr() -> Option<u64> {
-    let o = offsets();
     let regs = user_regs();
-    (read::<u64>(regs, o.regs_orig_ax)? == NR_RECVMSG).then(|| read(regs, o.regs_si))?
+    (read::<u64>(regs, off!(regs_orig_ax))? == NR_RECVMSG).then(|| read(regs, off!(regs_si)))?
 }
 
 /// The state of the current syscall's send on `sk` whose result is `ret`, its arguments read

@@ -149,9 +149,9 @@ pub fn sys_exit_send(ctx: TracePointContext) -> u32 {
     0
 }
 
-/// How many messages of one sendmmsg(2) the exit path reports (kernels without
-/// sock_send_length only; with it, every message is reported as it is sent). Each one costs the
-/// verifier a copy of emit(), so this stays small.
+/// How many messages of one sendmmsg(2) the exit path reports (kernels < 6.3 that refuse
+/// fentry only: with sock_send_length or fentry every message is reported as it is sent). Each
+/// one costs the verifier a copy of emit(), so this stays small.
 const MAX_MMSG_AT_EXIT: u32 = 8;
 
 /// sys_exit_sendmmsg: the call returns how many messages went out; each mmsghdr's msg_len holds
