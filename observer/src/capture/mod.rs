@@ -62,12 +62,15 @@ impl Capture {
         // the blob) never share the peak of the collector's memory.
         let btf = Btf::from_sys_fs()?;
         let offsets = offsets::read(&btf)?;
-        let checked: Vec<(Strategy, Result<(), String>)> = candidates
-            .iter()
-            .map(|&s| (s, s.check(&btf, &offsets).map_err(|e| format!("{e:#}"))))
-            .collect();
         let optional_hooks = strategy::optional_tp_btf(&btf);
         let regs_usable = strategy::regs_usable(&btf, &offsets);
+        let checked: Vec<(Strategy, Result<(), String>)> = candidates
+            .iter()
+            .map(|&s| {
+                let check = s.check(&btf, &offsets, &optional_hooks, regs_usable);
+                (s, check.map_err(|e| format!("{e:#}")))
+            })
+            .collect();
         let receive_hooks = receive::ReceiveHooks::probe(&btf, regs_usable);
         let typed_loads = u32::from(strategy::typed_loads_usable(&btf));
         let data = btf.into_data();

@@ -35,7 +35,15 @@ const SEND_SYSCALLS: [&str; 5] = ["sendto", "sendmsg", "sendmmsg", "write", "wri
 
 impl Strategy {
     /// Cheap checks before loading anything, so a refusal says why in plain words.
-    pub fn check(self, btf: &Btf, o: &Offsets) -> anyhow::Result<()> {
+    /// `optional_hooks`, `regs_usable`: as for [`Self::attach`]; with both tp_btf hooks the
+    /// tracepoint strategy attaches no syscall tracepoint, and needs no tracefs.
+    pub fn check(
+        self,
+        btf: &Btf,
+        o: &Offsets,
+        optional_hooks: &[&'static str],
+        regs_usable: bool,
+    ) -> anyhow::Result<()> {
         match self {
             Self::Fentry => {
                 for f in ["unix_dgram_sendmsg", "sock_def_readable"] {
@@ -43,6 +51,7 @@ impl Strategy {
                 }
                 offsets::fentry_ready(o)
             }
+            Self::Tracepoint if self.args_from_regs(optional_hooks, regs_usable) => Ok(()),
             Self::Tracepoint => Ok(preflight::ensure_tracefs()?),
         }
     }
