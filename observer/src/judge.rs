@@ -65,6 +65,7 @@ fn message_of(ev: &Event, sender: &Sender) -> Message {
         fds: ev.fds,
         creds_attached: sender.pid.is_some(),
         control_truncated: ev.flags & observer_common::flags::CONTROL_TRUNCATED != 0,
+        sent_ns: Some(ev.mono_ns),
     }
 }
 

@@ -23,7 +23,9 @@
 //! `Subscribe()` (both are done).
 //! The signals are queued and sent when systemd's event loop gets to its D-Bus queue, so they
 //! arrive after the change: a history entry's time is an upper bound for MainPID/ControlPID, and
-//! for SubState the manager's own StateChangeTimestampMonotonic is used.
+//! for SubState the manager's own StateChangeTimestampMonotonic is used. For the main process
+//! systemd's own record, ExecMainPID with ExecMain{Start,Exit}TimestampMonotonic, is kept too:
+//! it places a main process that notified and exited before its MainPID was heard of.
 #![cfg_attr(
     not(test),
     expect(
@@ -53,7 +55,7 @@ use zbus::{
 
 use crate::{
     notify::NotifyAccess,
-    verdict::{ServiceState, ServiceType, SystemdVersion, UnitState},
+    verdict::{ExecMain, ServiceState, ServiceType, SystemdVersion, UnitState},
 };
 
 mod changes;
@@ -334,6 +336,7 @@ impl Manager {
         st.n_restarts = prop_u32(&s, "NRestarts");
         st.watchdogs_enabled = watchdogs;
         st.manager_pid = self.manager_pid;
+        st.exec_main = exec_main(None, &s);
         let snapshot = UnitChange::snapshot(&st.id, &u, &s, monotonic_ns());
         Ok((st, seq, snapshot))
     }
@@ -758,6 +761,27 @@ fn prop_str(m: &HashMap<String, OwnedVariant>, k: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// `was` updated with the ExecMain* properties in `p` (all of them in a full read and in systemd's
+/// PropertiesChanged, which carries every EMITS_CHANGE property of the interface). Unlike MainPID
+/// they survive the main process's exit, with systemd's own timestamps: see `verdict::ExecMain`.
+fn exec_main(was: Option<ExecMain>, p: &HashMap<String, OwnedVariant>) -> Option<ExecMain> {
+    let mut e = was.unwrap_or(ExecMain {
+        pid: 0,
+        start_us: 0,
+        exit_us: 0,
+    });
+    let pid = prop_u32(p, "ExecMainPID");
+    let start = prop_u64(p, "ExecMainStartTimestampMonotonic");
+    let exit = prop_u64(p, "ExecMainExitTimestampMonotonic");
+    if pid.is_none() && start.is_none() && exit.is_none() {
+        return was;
+    }
+    e.pid = pid.unwrap_or(e.pid);
+    e.start_us = start.unwrap_or(e.start_us);
+    e.exit_us = exit.unwrap_or(e.exit_us);
+    Some(e)
+}
+
 fn service_type(s: &str) -> Option<ServiceType> {
     serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
 }
@@ -840,7 +864,24 @@ pub struct History {
     pub main_pid: Timeline<u32>,
     pub control_pid: Timeline<u32>,
     pub sub_state: Timeline<String>,
+    /// systemd's latest record of the main process, from signals: kept here too because an
+    /// inactive unit may be unloaded (garbage-collected) at once, and a read after that finds
+    /// a fresh unit whose ExecMain* are all 0.
+    pub exec_main: Option<ExecMain>,
     last_change: u64,
+}
+
+/// The later of two records of the main process (a later start; for the same start, the one
+/// that has its exit).
+fn newest(a: Option<ExecMain>, b: Option<ExecMain>) -> Option<ExecMain> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if (y.start_us, y.exit_us) > (x.start_us, x.exit_us) {
+            y
+        } else {
+            x
+        }),
+        (x, y) => x.or(y),
+    }
 }
 
 /// One unit's state at a moment, from the history.
@@ -921,6 +962,7 @@ impl Watcher {
         if let Some(s) = st.state {
             h.sub_state.record(now, sub_state_name(s));
         }
+        h.exec_main = newest(h.exec_main, st.exec_main);
         sh.states.insert(st.id.clone(), st.clone());
         Ok(st)
     }
@@ -969,6 +1011,7 @@ impl Watcher {
             if let Some(sub) = h.sub_state.at(t_ns).filter(|_| st.id.ends_with(".service")) {
                 st.state = ServiceState::from_sub_state(sub);
             }
+            st.exec_main = newest(st.exec_main, h.exec_main);
         }
         Some(st)
     }
@@ -1085,6 +1128,9 @@ const TRACKED: &[&str] = &[
     "NRestarts",
     "NotifyAccess",
     "NFileDescriptorStore",
+    "ExecMainPID",
+    "ExecMainStartTimestampMonotonic",
+    "ExecMainExitTimestampMonotonic",
 ];
 
 /// JobNew/JobRemoved as a unit change: "start queued", "start done", "start timeout", ….
@@ -1162,6 +1208,7 @@ fn apply(sh: &mut Shared, unit: &str, iface: &str, p: &HashMap<String, OwnedVari
             if let Some(v) = prop_u32(p, "ControlPID") {
                 h.control_pid.record(now, v);
             }
+            h.exec_main = exec_main(h.exec_main, p);
         }
         UNIT_IFACE => {
             if let Some(v) = prop_str(p, "SubState") {
@@ -1195,6 +1242,7 @@ fn apply(sh: &mut Shared, unit: &str, iface: &str, p: &HashMap<String, OwnedVari
             if let Some(v) = prop_u32(p, "NFileDescriptorStore") {
                 st.fd_store_count = Some(v);
             }
+            st.exec_main = exec_main(st.exec_main, p);
             if let Some(a) =
                 prop_str(p, "NotifyAccess").and_then(|a| NotifyAccess::from_value(a.as_bytes()))
             {
@@ -1509,7 +1557,7 @@ mod tests {
             "systemctl",
             "show",
             "-p",
-            "MainPID,ControlPID,NotifyAccess,SubState,Type,StatusText,FileDescriptorStoreMax,NFileDescriptorStore,NRestarts",
+            "MainPID,ControlPID,NotifyAccess,SubState,Type,StatusText,FileDescriptorStoreMax,NFileDescriptorStore,NRestarts,ExecMainPID,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic",
             unit,
         ])?;
         Ok(out
@@ -1517,6 +1565,15 @@ mod tests {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect())
+    }
+
+    fn exec_main_shown(shown: &HashMap<String, String>) -> ExecMain {
+        let n = |k: &str| shown[k].parse::<u64>().unwrap();
+        ExecMain {
+            pid: n("ExecMainPID") as u32,
+            start_us: n("ExecMainStartTimestampMonotonic"),
+            exit_us: n("ExecMainExitTimestampMonotonic"),
+        }
     }
 
     /// The unit's main process: sends READY=1, then waits for /run/mgr-test-go; then forks a child
@@ -1601,6 +1658,8 @@ time.sleep(600)
         );
         assert_eq!(st.watchdogs_enabled, Some(true));
         assert_eq!(st.manager_pid, 1);
+        assert_eq!(Some(exec_main_shown(&shown)), st.exec_main);
+        assert_eq!(st.exec_main.unwrap().pid, st.main_pid.unwrap());
         assert_eq!(bus.unit_state("mgr-test.service").await.unwrap(), st);
         // A loaded but inactive unit, and one that does not exist.
         let inactive = m.unit_state("systemd-journald-audit.socket").await.unwrap();
@@ -1686,6 +1745,11 @@ time.sleep(600)
                 .main_pid,
             Some(old_main)
         );
+        // The handover restarted systemd's record of the main process; signals carry it.
+        let e = now.exec_main.unwrap();
+        assert_eq!(Some(e), Some(exec_main_shown(&shown)));
+        assert_eq!((e.pid, e.exit_us), (new_main, 0));
+        assert!(e.start_us * 1000 >= before && e.start_us * 1000 <= after);
         // The bus watcher saw it too.
         until(5, || async {
             bus_watcher
@@ -1715,6 +1779,25 @@ time.sleep(600)
         let subs: Vec<_> = h.sub_state.points().cloned().collect();
         eprintln!("SubState history: {subs:?} (stop requested at {stop_at})");
         assert!(subs.iter().any(|(t, s)| s == "dead" && *t >= stop_at));
+        // ExecMain* outlive the main process, in the history also when the dead unit is unloaded
+        // (then read afresh, all 0), so the history's record wins.
+        assert_eq!(
+            h.exec_main.map(|x| (x.pid, x.start_us)),
+            Some((e.pid, e.start_us))
+        );
+        let unloaded = m.unit_state("mgr-test.service").await.unwrap().exec_main;
+        eprintln!(
+            "ExecMain after the stop: history {:?}, read now {unloaded:?}",
+            h.exec_main
+        );
+        assert_eq!(
+            watcher
+                .unit_state_at("mgr-test.service", monotonic_ns())
+                .unwrap()
+                .exec_main
+                .map(|x| x.pid),
+            Some(new_main)
+        );
         assert_eq!(
             watcher
                 .state_at("mgr-test.service", monotonic_ns())
@@ -1730,6 +1813,14 @@ time.sleep(600)
         assert!(
             svc.contains("MainPID") && svc.contains("ControlPID") && svc.contains("StatusText")
         );
+        // systemd's own record of the main process, with its timestamps (see ExecMain).
+        for p in [
+            "ExecMainPID",
+            "ExecMainStartTimestampMonotonic",
+            "ExecMainExitTimestampMonotonic",
+        ] {
+            assert!(svc.contains(p), "{p} not signalled");
+        }
         assert!(
             !svc.contains("NFileDescriptorStore"),
             "never signalled: read it with unit_state()"

@@ -196,3 +196,79 @@ fn sockets(s: &Session) -> BTreeMap<u32, Watched> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        judge::VerdictInputs,
+        notify::NotifyAccess,
+        recording::records::tests::sample_event,
+        verdict::{ExecMain, Sender, ServiceState, SystemdVersion, UnitState},
+    };
+
+    /// systemd-notify as the main process, exited before the observer learnt its MainPID: the
+    /// recorded ExecMain* make replay judge it accepted, as live did; a recording from before
+    /// ExecMain* were kept still reads, and is judged as it was then.
+    #[test]
+    fn exec_main_in_recordings_old_and_new() {
+        let mut ev = sample_event();
+        ev.payload = b"READY=1".to_vec();
+        ev.len = 7;
+        ev.flags = 0;
+        ev.fds = 0;
+        ev.result = 7;
+        let mut st = UnitState::new("tb.service", NotifyAccess::Main);
+        st.state = Some(ServiceState::Start);
+        st.exec_main = Some(ExecMain {
+            pid: 56,
+            start_us: ev.mono_ns / 1000 - 5_000,
+            exit_us: ev.mono_ns / 1000 + 5_000,
+        });
+        let inputs = VerdictInputs {
+            sender: Sender {
+                pid: Some(56),
+                uid: 0,
+                gid: 0,
+                alive: None,
+            },
+            unit_state: Some(st),
+            version: SystemdVersion(252),
+        };
+        let live = judge::rejudge(&ev, Some("tb.service".into()), &inputs);
+        assert_eq!(live.outcome, "accepted");
+        let rec = Record::event(&ev, &live);
+        let json = serde_json::to_string(&rec).unwrap();
+        assert!(json.contains("\"exec_main\":{\"pid\":56"), "{json}");
+        let Record::Event(back) = serde_json::from_str::<Record>(&json).unwrap() else {
+            panic!("not an event: {json}");
+        };
+        let again = judgement_of(&back);
+        assert_eq!(again.outcome, "accepted");
+        assert!(again.verdict.unwrap().caveats.is_empty());
+
+        // Written by an observer that did not keep ExecMain*: judged (and re-judged) without it.
+        let old = json
+            .replace(
+                &format!(
+                    ",\"exec_main\":{}",
+                    serde_json::to_string(&inputs.unit_state.unwrap().exec_main).unwrap()
+                ),
+                "",
+            )
+            .replace("\"kind\":\"accepted\"", "\"kind\":\"main_pid_unknown\"")
+            .replace("\"outcome\":\"accepted\"", "\"outcome\":\"rejected\"");
+        assert!(
+            !old.contains("exec_main") && old.contains("main_pid_unknown"),
+            "{old}"
+        );
+        let Record::Event(back) = serde_json::from_str::<Record>(&old).unwrap() else {
+            panic!("not an event: {old}");
+        };
+        let again = judgement_of(&back);
+        assert_eq!(again.outcome, "rejected");
+        let v = again.verdict.unwrap();
+        assert_eq!(v.kind, crate::verdict::Kind::MainPidUnknown);
+        assert!(v.caveats.is_empty(), "{:?}", v.caveats);
+    }
+}

@@ -61,6 +61,9 @@ pub struct Message {
     /// The control data would not fit systemd's buffer (MSG_CTRUNC). More than 768 fds always
     /// count as truncated, whatever this says.
     pub control_truncated: bool,
+    /// CLOCK_MONOTONIC ns when it was sent, to place it against `UnitState::exec_main`.
+    #[serde(default)]
+    pub sent_ns: Option<u64>,
 }
 
 /// Who systemd believes sent it.
@@ -157,6 +160,19 @@ pub struct PidFacts {
     pub ppid: Option<u32>,
 }
 
+/// systemd's own record of the service's current or last main process, `s->main_exec_status`
+/// (D-Bus ExecMainPID, ExecMainStartTimestampMonotonic, ExecMainExitTimestampMonotonic). Unlike
+/// MainPID it outlives the process: see `main_pid_when_read()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecMain {
+    /// In the manager's PID namespace.
+    pub pid: u32,
+    /// CLOCK_MONOTONIC µs when it became the main PID (`exec_status_start()`); 0: never set.
+    pub start_us: u64,
+    /// CLOCK_MONOTONIC µs when systemd handled its exit (`exec_status_exit()`); 0: not yet.
+    pub exit_us: u64,
+}
+
 /// What systemd knows about the unit the sender belongs to. Only `id` and `notify_access` are
 /// required; every `None` makes the affected judgement "depends" (`accepted: None`).
 ///
@@ -185,6 +201,9 @@ pub struct UnitState {
     /// PID of the manager: 1 for the system instance, the user manager's PID otherwise.
     pub manager_pid: u32,
     pub mainpid_target: Option<PidFacts>,
+    /// See `ExecMain`; absent in recordings made before it was read.
+    #[serde(default)]
+    pub exec_main: Option<ExecMain>,
 }
 
 impl UnitState {
@@ -205,7 +224,59 @@ impl UnitState {
             watchdogs_enabled: None,
             manager_pid: 1,
             mainpid_target: None,
+            exec_main: None,
         }
+    }
+
+    /// This state with `main_pid` as systemd had it when it read `msg` (`main_pid_when_read()`).
+    fn when_read(&self, msg: &Message) -> UnitState {
+        UnitState {
+            main_pid: main_pid_when_read(self, msg),
+            ..self.clone()
+        }
+    }
+}
+
+/// `s->main_pid` when systemd read the message.
+///
+/// `u.main_pid` is what the observer knew of MainPID at the send, from D-Bus signals, which come
+/// late: a main process that notifies and exits at once can be reaped (MainPID=0) before the
+/// observer hears MainPID was ever set. `u.exec_main` is systemd's own record, kept after the exit,
+/// with systemd's own times: `service_set_main_pid()` calls `exec_status_start()` whenever the main
+/// PID changes, and `service_sigchld_event()` resets `s->main_pid` to 0 together with
+/// `exec_status_exit()` (service.c v252.39). The manager reads the notify socket before it handles
+/// SIGCHLD (`manager_setup_notify()`: priority SD_EVENT_PRIORITY_NORMAL-8, "so that we can still
+/// identify to which service an exit message belongs"), and a process cannot exit before its
+/// own send: a message sent between that start and that exit was read while ExecMainPID was the
+/// main PID. Unless a state change dropped it first: `service_set_state()` unwatches the main PID
+/// in every state that has no main process (dead, failed, exited, auto-restart, start-pre, …).
+fn main_pid_when_read(u: &UnitState, msg: &Message) -> Option<u32> {
+    use ServiceState as S;
+    let (Some(e), Some(sent)) = (u.exec_main, msg.sent_ns) else {
+        return u.main_pid;
+    };
+    let started = e.start_us != 0 && sent >= e.start_us.saturating_mul(1000);
+    let not_exited = e.exit_us == 0 || sent < e.exit_us.saturating_mul(1000);
+    let no_main_process = matches!(
+        u.state,
+        Some(
+            S::Dead
+                | S::Condition
+                | S::StartPre
+                | S::Exited
+                | S::Failed
+                | S::DeadBeforeAutoRestart
+                | S::FailedBeforeAutoRestart
+                | S::DeadResourcesPinned
+                | S::AutoRestart
+                | S::AutoRestartQueued
+                | S::Cleaning
+        )
+    );
+    if e.pid != 0 && started && not_exited && !no_main_process {
+        Some(e.pid)
+    } else {
+        u.main_pid
     }
 }
 
@@ -525,6 +596,8 @@ pub fn manager_dispatch_notify_fd(
 ) -> Verdict {
     use LogLevel::*;
     use Stage::Manager;
+    let when_read = unit.map(|u| u.when_read(msg));
+    let unit = when_read.as_ref();
     let v = version.0.max(252);
     let mut j = Judge {
         v,
@@ -2163,6 +2236,179 @@ mod tests {
                 .hint
                 .contains("NotifyAccess=all")
         );
+    }
+
+    #[test]
+    fn main_pid_when_read_from_exec_main() {
+        // A main process that notifies and exits at once: MainPID may read 0 (or never have been
+        // seen) by the time the observer asks, but ExecMain* say it was the main PID when systemd
+        // read the message (main_pid_when_read(): exec_status_start()/exec_status_exit() in
+        // service_set_main_pid()/service_sigchld_event(), notify read before SIGCHLD).
+        const MS: u64 = 1_000_000;
+        let run_at = |history: Option<u32>,
+                      e: Option<(u32, u64, u64)>,
+                      state: ServiceState,
+                      sent_ms: Option<u64>,
+                      access: NotifyAccess| {
+            let mut u = svc(access);
+            u.main_pid = history;
+            u.state = Some(state);
+            u.exec_main = e.map(|(pid, start_ms, exit_ms)| ExecMain {
+                pid,
+                start_us: start_ms * 1000,
+                exit_us: exit_ms * 1000,
+            });
+            let mut m = msg(b"READY=1");
+            m.sent_ns = sent_ms.map(|t| t * MS);
+            let v = run(&m, &from(56), Some(&u), 252);
+            (v.kind, v.reason)
+        };
+        use NotifyAccess::{Exec as E, Main as M};
+        use ServiceState::{AutoRestart, Dead, Exited, Running, Start};
+        let unknown = "Got notification message from PID 56, but reception only permitted for main PID which is currently not known";
+        let not_main = |m: u32| {
+            format!(
+                "Got notification message from PID 56, but reception only permitted for main PID {m}"
+            )
+        };
+        let accepted = "Got notification message from PID 56 (READY=1)";
+        // (MainPID from history, ExecMain (pid, start ms, exit ms), state at the send, sent ms, access) → verdict
+        let rows: &[(_, _, _, _, _, (Kind, String))] = &[
+            // Exited after its send, never seen as MainPID: accepted (the flaky case).
+            (
+                None,
+                Some((56, 10, 30)),
+                Start,
+                Some(20),
+                M,
+                (Accepted, accepted.into()),
+            ),
+            // Not exited yet.
+            (
+                None,
+                Some((56, 10, 0)),
+                Start,
+                Some(20),
+                M,
+                (Accepted, accepted.into()),
+            ),
+            (
+                None,
+                Some((56, 10, 0)),
+                Running,
+                Some(20),
+                E,
+                (Accepted, accepted.into()),
+            ),
+            // History lagging behind a handover to 56: systemd's own record wins.
+            (
+                Some(53),
+                Some((56, 10, 0)),
+                Running,
+                Some(20),
+                M,
+                (Accepted, accepted.into()),
+            ),
+            // Sent before it became the main PID, or after its exit: the history decides.
+            (
+                None,
+                Some((56, 10, 30)),
+                Start,
+                Some(5),
+                M,
+                (MainPidUnknown, unknown.into()),
+            ),
+            (
+                Some(53),
+                Some((56, 10, 30)),
+                Start,
+                Some(5),
+                M,
+                (NotMainPid, not_main(53)),
+            ),
+            (
+                None,
+                Some((56, 10, 30)),
+                Start,
+                Some(30),
+                M,
+                (MainPidUnknown, unknown.into()),
+            ),
+            // Another process is the main PID: named in the rejection even when history lags.
+            (
+                None,
+                Some((60, 10, 0)),
+                Start,
+                Some(20),
+                M,
+                (NotMainPid, not_main(60)),
+            ),
+            // service_set_state() dropped the main PID (no exit stamped): not main.
+            (
+                None,
+                Some((56, 10, 0)),
+                Dead,
+                Some(20),
+                M,
+                (MainPidUnknown, unknown.into()),
+            ),
+            (
+                None,
+                Some((56, 10, 0)),
+                Exited,
+                Some(20),
+                M,
+                (MainPidUnknown, unknown.into()),
+            ),
+            (
+                None,
+                Some((56, 10, 0)),
+                AutoRestart,
+                Some(20),
+                M,
+                (MainPidUnknown, unknown.into()),
+            ),
+            // Never started (ExecMainPID 0), no ExecMain (old recordings), no send time: history.
+            (
+                None,
+                Some((0, 0, 0)),
+                Start,
+                Some(20),
+                M,
+                (MainPidUnknown, unknown.into()),
+            ),
+            (
+                None,
+                None,
+                Start,
+                Some(20),
+                M,
+                (MainPidUnknown, unknown.into()),
+            ),
+            (
+                None,
+                Some((56, 10, 0)),
+                Start,
+                None,
+                M,
+                (MainPidUnknown, unknown.into()),
+            ),
+            (
+                Some(56),
+                None,
+                Start,
+                Some(20),
+                M,
+                (Accepted, accepted.into()),
+            ),
+        ];
+        for (i, (history, e, state, sent, access, want)) in rows.iter().enumerate() {
+            assert_eq!(
+                &run_at(*history, *e, *state, *sent, *access),
+                want,
+                "row {i}"
+            );
+        }
     }
 
     #[test]
