@@ -8,6 +8,7 @@ mod dist;
 mod fuzz;
 mod test;
 mod vm;
+mod vm_bench;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +32,17 @@ enum Task {
     Dist,
     /// Only the VM lane: the capture tests with each strategy on Debian 12's kernel.
     VmTest,
+    /// The fentry strategy's cost where it runs (this host refuses fentry): workloads (a) and
+    /// (e) inside the QEMU guest, untraced and under each strategy. Emulated: ratios only.
+    /// Writes target/bench/vm.md.
+    VmBench {
+        /// Interleaved runs of each workload × configuration (the table shows medians).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Datagrams per run of (a); (e) makes 5× as many calls.
+        #[arg(long, default_value_t = 20_000)]
+        count: u64,
+    },
     /// Only the fuzz lane: each cargo-fuzz target (fuzz/) from its seeds and what earlier
     /// runs found (fuzz/corpus).
     Fuzz {
@@ -73,6 +85,7 @@ fn main() -> anyhow::Result<()> {
             let results = vm::run_capture_tests(&bins)?;
             test::report(&results)
         }
+        Task::VmBench { runs, count } => vm_bench::run(runs, count),
         Task::Fuzz { seconds } => test::report(&[fuzz::run(seconds)?]),
         Task::Demo { seconds } => demo::run(seconds),
         Task::Dist => dist::run_dist(true).map(|_| ()),

@@ -1,0 +1,163 @@
+//! What the fentry strategy costs, measured where it can run: this host refuses fentry, so the
+//! load runs inside the QEMU guest on Debian 12's 6.1 kernel (scripts/vm/run), untraced and
+//! under each strategy, interleaved. TCG emulates every instruction, hooks and kernel alike, so
+//! the absolute times say nothing about a real machine; the ratios are an indication only.
+//! Workloads: (a) AF_UNIX datagrams to a socket nobody watches, and (e) recvmsg(2) on an empty
+//! socket by a process that is not a manager, both as in `cargo xtask bench`.
+
+use std::{fs, process::Command};
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+use crate::build::{self, workspace_root};
+
+const CONFIGS: [&str; 3] = ["untraced", "fentry", "tracepoint"];
+
+/// One workload: its name, and nload's arguments (sockets under /tmp/b in the guest).
+const WORKLOADS: [(&str, &str); 2] = [
+    (
+        "(a) other AF_UNIX dgrams",
+        "--to /tmp/b/other --bind --idle /tmp/b/watched --reader process --payload READY=1",
+    ),
+    (
+        "(e) recvmsg, not a manager",
+        "--recvmsg-empty --idle /tmp/b/watched",
+    ),
+];
+
+pub fn run(runs: usize, count: u64) -> anyhow::Result<()> {
+    anyhow::ensure!(runs >= 1, "--runs must be at least 1");
+    build::run(Command::new("cargo").args([
+        "build",
+        "--release",
+        "-p",
+        "observer",
+        "-p",
+        "observer-tests",
+        "--bin",
+        "observer",
+        "--bin",
+        "nload",
+    ]))?;
+    let release = workspace_root().join("target/release");
+    eprintln!("xtask: booting Debian 12's kernel under QEMU (TCG) for the fentry bench");
+    let out = Command::new(workspace_root().join("scripts/vm/run"))
+        .args(["--timeout", "3600", "--mem", "2G"])
+        .arg("--file")
+        .arg(release.join("observer"))
+        .arg("--file")
+        .arg(release.join("nload"))
+        .args(["--", "sh", "-c", &guest_script(runs, count)])
+        .output()
+        .context("running scripts/vm/run")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let results = parse(&text);
+    anyhow::ensure!(
+        !results.is_empty(),
+        "the guest reported no results: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = table(&results, runs, count);
+    println!("{table}");
+    let dir = workspace_root().join("target/bench");
+    fs::create_dir_all(&dir)?;
+    fs::write(dir.join("vm.md"), &table)?;
+    eprintln!("xtask: wrote {}", dir.join("vm.md").display());
+    Ok(())
+}
+
+/// Runs every workload × configuration `runs` times, each run starting with the next
+/// configuration; prints `@@RESULT <workload#> <config> <nload's JSON>` per run. The load binds
+/// its sockets and waits; the observer attaches; then the load is released (as the host bench)
+/// and ends when the fifo on its stdin closes (so the observer must not inherit its writer).
+fn guest_script(runs: usize, count: u64) -> String {
+    let mut s = String::from(
+        "mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; \
+         attach() { i=0; until grep -q 'observer: watching' /tmp/b/err; do \
+           i=$((i+1)); [ $i -gt 1200 ] && { echo '@@FAIL attach'; cat /tmp/b/err; return 1; }; sleep 0.5; done; }; ",
+    );
+    for run in 0..runs {
+        for (w, (_, args)) in WORKLOADS.iter().enumerate() {
+            for i in 0..CONFIGS.len() {
+                let config = CONFIGS[(i + run) % CONFIGS.len()];
+                let n = if w == 0 { count } else { count * 5 };
+                s.push_str(&format!(
+                    "rm -rf /tmp/b; mkdir /tmp/b; mkfifo /tmp/b/go; \
+                     nload {args} --count {n} --wait </tmp/b/go >/tmp/b/out 2>&1 & L=$!; exec 3>/tmp/b/go; \
+                     until grep -q ready /tmp/b/out; do sleep 0.2; done; "
+                ));
+                if config != "untraced" {
+                    s.push_str(&format!(
+                        "observer trace --json --no-default-sockets --socket /tmp/b/watched --probe {config} >/dev/null 2>/tmp/b/err 3>&- & O=$!; attach; "
+                    ));
+                }
+                s.push_str("echo go >&3; exec 3>&-; wait $L; ");
+                if config != "untraced" {
+                    s.push_str("kill -INT $O; wait $O; ");
+                }
+                s.push_str(&format!(
+                    "echo \"@@RESULT {w} {config} $(tail -n 1 /tmp/b/out)\"; "
+                ));
+            }
+        }
+    }
+    s
+}
+
+/// (workload index, config, ns/msg, sender CPU ns/msg) per run.
+fn parse(text: &str) -> Vec<(usize, String, f64, f64)> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.trim().strip_prefix("@@RESULT ")?;
+            let mut it = rest.splitn(3, ' ');
+            let w: usize = it.next()?.parse().ok()?;
+            let config = it.next()?.to_string();
+            let v: Value = serde_json::from_str(it.next()?).ok()?;
+            Some((
+                w,
+                config,
+                v["ns_per_msg"].as_f64()?,
+                v["cpu_ns_per_msg"].as_f64()?,
+            ))
+        })
+        .collect()
+}
+
+fn table(results: &[(usize, String, f64, f64)], runs: usize, count: u64) -> String {
+    let mut t = format!(
+        "Inside QEMU TCG (emulated: only the ratios mean anything), Debian 12's 6.1 kernel, \
+         {runs} interleaved runs, {count} datagrams for (a), {} calls for (e); medians.\n\n\
+         | workload | configuration | ns/msg | × untraced | sender CPU ns/msg | × untraced |\n\
+         | -------- | ------------- | -----: | ---------: | ----------------: | ---------: |\n",
+        count * 5
+    );
+    for (w, (name, _)) in WORKLOADS.iter().enumerate() {
+        let median_of = |config: &str, cpu: bool| {
+            let mut v: Vec<f64> = results
+                .iter()
+                .filter(|r| r.0 == w && r.1 == config)
+                .map(|r| if cpu { r.3 } else { r.2 })
+                .collect();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied()
+        };
+        let (Some(base), Some(base_cpu)) =
+            (median_of("untraced", false), median_of("untraced", true))
+        else {
+            continue;
+        };
+        for config in CONFIGS {
+            let (Some(ns), Some(cpu)) = (median_of(config, false), median_of(config, true)) else {
+                t.push_str(&format!("| {name} | {config} | failed | | | |\n"));
+                continue;
+            };
+            t.push_str(&format!(
+                "| {name} | {config} | {ns:.0} | {:.3} | {cpu:.0} | {:.3} |\n",
+                ns / base,
+                cpu / base_cpu
+            ));
+        }
+    }
+    t
+}
