@@ -10,8 +10,8 @@ use libfuzzer_sys::fuzz_target;
 use observer::{
     notify::{self, NotifyAccess},
     verdict::{
-        self, Message, NotifyState, PidFacts, Sender, ServiceState, ServiceType, SystemdVersion,
-        UnitState,
+        self, ExecMain, Message, NotifyState, PidFacts, Sender, ServiceState, ServiceType,
+        SystemdVersion, UnitState,
     },
 };
 
@@ -101,6 +101,8 @@ fn setup_from(
         fds: u32::from(s[7]) * if bit(5, 7) { 8 } else { 1 },
         creds_attached: bit(5, 0),
         control_truncated: bit(4, 6),
+        // Sent at 0–255 µs, against an ExecMain window drawn from the same bytes below.
+        sent_ns: Some(u64::from(s[14]) * 1000),
     };
     let sender = Sender {
         pid: bit(4, 2).then(|| small_pid(10) - 1),
@@ -140,6 +142,12 @@ fn setup_from(
         zombie: bit(5, 5),
         unit: bit(15, 2).then(|| id.to_owned()),
         ppid: bit(15, 1).then(|| if bit(15, 0) { 1 } else { small_pid(13) }),
+    });
+    // systemd's record of the main process: sometimes the sender, its window from bytes 12–13.
+    unit.exec_main = bit(4, 5).then(|| ExecMain {
+        pid: small_pid(10),
+        start_us: u64::from(s[12]),
+        exit_us: u64::from(s[13]),
     });
     (msg, sender, Some(unit), version)
 }
