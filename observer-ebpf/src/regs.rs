@@ -75,7 +75,7 @@ fn user_regs() -> u64 {
 
 /// The syscall number in `regs` ([`user_regs`]), read straight from them: `bpf_task_pt_regs` returns a BTF-typed pointer, which the verifier lets us
 /// load from at the (load-time constant) offset of `orig_ax`, with no probe_read call. This
-/// runs on every AF_UNIX send without a watched receiver (skip_mmsg_datagram).
+/// runs on every AF_UNIX send (fentry: in_known_syscall; tracepoint: skip_mmsg_datagram).
 #[inline(always)]
 fn syscall_nr(regs: u64) -> u64 {
     let at = regs + off!(regs_orig_ax) as u64;
@@ -87,8 +87,8 @@ fn syscall_nr(regs: u64) -> u64 {
 #[inline(always)]
 pub fn in_known_syscall() -> bool {
     matches!(
-        read::<u64>(user_regs(), off!(regs_orig_ax)),
-        Some(NR_WRITE | NR_WRITEV | NR_SENDTO | NR_SENDMSG)
+        syscall_nr(user_regs()),
+        NR_WRITE | NR_WRITEV | NR_SENDTO | NR_SENDMSG
     )
 }
 
