@@ -215,19 +215,7 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         return rerun_optimized();
     }
-    build::run(Command::new("cargo").args([
-        "build",
-        "--release",
-        "-p",
-        "observer",
-        "-p",
-        "observer-tests",
-        "--bin",
-        "observer",
-        "--bin",
-        "nload",
-    ]))?;
-    let release = workspace_root().join("target/release");
+    let release = build::bench_binaries()?;
     remove_stale_dirs();
     let dir = PathBuf::from(format!("/tmp/observer-bench-{}", std::process::id()));
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

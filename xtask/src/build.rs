@@ -31,16 +31,29 @@ pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `cargo build --release` of the observer and the test crate's binaries, `which` of them.
+fn build_release(which: &[&str]) -> anyhow::Result<()> {
+    run(Command::new("cargo")
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "observer",
+            "-p",
+            "observer-tests",
+        ])
+        .args(which))
+}
+
+/// Builds the release `observer` and the load generator `nload` (the benches); returns their
+/// directory.
+pub fn bench_binaries() -> anyhow::Result<PathBuf> {
+    build_release(&["--bin", "observer", "--bin", "nload"])?;
+    Ok(workspace_root().join("target/release"))
+}
+
 pub fn release_binaries() -> anyhow::Result<Binaries> {
-    run(Command::new("cargo").args([
-        "build",
-        "--release",
-        "-p",
-        "observer",
-        "-p",
-        "observer-tests",
-        "--bins",
-    ]))?;
+    build_release(&["--bins"])?;
     eprintln!("xtask: building the integration test executables");
     let out = Command::new("cargo")
         .args([

@@ -28,19 +28,7 @@ const WORKLOADS: [(&str, &str); 2] = [
 
 pub fn run(runs: usize, count: u64) -> anyhow::Result<()> {
     anyhow::ensure!(runs >= 1, "--runs must be at least 1");
-    build::run(Command::new("cargo").args([
-        "build",
-        "--release",
-        "-p",
-        "observer",
-        "-p",
-        "observer-tests",
-        "--bin",
-        "observer",
-        "--bin",
-        "nload",
-    ]))?;
-    let release = workspace_root().join("target/release");
+    let release = build::bench_binaries()?;
     eprintln!("xtask: booting Debian 12's kernel under QEMU (TCG) for the fentry bench");
     let out = Command::new(workspace_root().join("scripts/vm/run"))
         .args(["--timeout", "3600", "--mem", "2G"])
