@@ -417,6 +417,65 @@ fn missing_socket_is_a_one_line_error() {
     );
 }
 
+/// A kernel without BTF (here: /sys/kernel/btf hidden under an empty tmpfs, in a mount
+/// namespace of the observer's own) is one line naming the kernel option.
+#[test]
+fn kernel_without_btf_is_a_one_line_error() {
+    require_root!();
+    // A socket that exists, so that the only thing wrong is the BTF.
+    let path = std::env::temp_dir().join(format!("observer-no-btf-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let _socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    let mut cmd = Command::new(workspace_bin("observer"));
+    cmd.args(["trace", "--no-default-sockets", "--socket"])
+        .arg(&path);
+    // SAFETY: unshare/mount between fork and exec; the strings are NUL-terminated literals.
+    unsafe {
+        cmd.pre_exec(|| {
+            let fail = || Err(std::io::Error::last_os_error());
+            if libc::unshare(libc::CLONE_NEWNS) != 0 {
+                return fail();
+            }
+            // Private, so the tmpfs never shows outside this process.
+            let root = c"/".as_ptr();
+            if libc::mount(
+                std::ptr::null(),
+                root,
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) != 0
+            {
+                return fail();
+            }
+            let (none, btf, tmpfs) = (c"none", c"/sys/kernel/btf", c"tmpfs");
+            if libc::mount(
+                none.as_ptr(),
+                btf.as_ptr(),
+                tmpfs.as_ptr(),
+                0,
+                std::ptr::null(),
+            ) != 0
+            {
+                return fail();
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        "observer: error: no BTF at /sys/kernel/btf/vmlinux: the kernel must be built with CONFIG_DEBUG_INFO_BTF=y"
+    );
+    assert!(
+        std::path::Path::new("/sys/kernel/btf/vmlinux").exists(),
+        "the host's BTF is untouched"
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
 #[test]
 fn unprivileged_user_is_told_to_use_root() {
     require_root!();
