@@ -188,15 +188,37 @@ pub fn watched_receiver_typed(sk: u64) -> Option<u32> {
         // Abstract or unbound: known by its sockfs inode, which typed loads cannot reach.
         return watched_receiver(sk);
     }
-    let inode: u64 = load(dentry, off!(dentry_inode));
-    let sb: u64 = load(inode, off!(inode_sb));
-    let key = SocketKey {
-        ino: load(inode, off!(inode_ino)),
-        dev: load(sb, off!(sb_dev)),
+    watch_id(&path_key(true, dentry)?)
+}
+
+/// A field at `base + off`: by a direct load when `typed` ([`load`]), else by probe_read.
+/// `typed` is a constant at every call site, so only one of the two is ever compiled in.
+#[inline(always)]
+fn field<T: Copy>(typed: bool, base: u64, off: u32) -> Option<T> {
+    if typed {
+        Some(load(base, off))
+    } else {
+        read(base, off)
+    }
+}
+
+/// The identity of a socket bound to a path: the inode the path names (so any alias of the path
+/// matches), from the socket's `unix_sk(sk)->path.dentry`.
+#[inline(always)]
+fn path_key(typed: bool, dentry: u64) -> Option<SocketKey> {
+    let inode: u64 = field(typed, dentry, off!(dentry_inode))?;
+    let sb: u64 = field(typed, inode, off!(inode_sb))?;
+    Some(SocketKey {
+        ino: field(typed, inode, off!(inode_ino))?,
+        dev: field(typed, sb, off!(sb_dev))?,
         _pad: 0,
-    };
+    })
+}
+
+#[inline(always)]
+fn watch_id(key: &SocketKey) -> Option<u32> {
     // SAFETY: plain lookup; the value is copied out at once.
-    unsafe { WATCHED_SOCKETS.get(&key) }.copied()
+    unsafe { WATCHED_SOCKETS.get(key) }.copied()
 }
 
 /// Watch id of receiving socket `sk` if we watch it. A socket bound to a path is known by the
@@ -205,13 +227,7 @@ pub fn watched_receiver_typed(sk: u64) -> Option<u32> {
 pub fn watched_receiver(sk: u64) -> Option<u32> {
     let dentry: u64 = read(sk, off!(unix_path_dentry))?;
     let key = if dentry != 0 {
-        let inode: u64 = read(dentry, off!(dentry_inode))?;
-        let sb: u64 = read(inode, off!(inode_sb))?;
-        SocketKey {
-            ino: read(inode, off!(inode_ino))?,
-            dev: read(sb, off!(sb_dev))?,
-            _pad: 0,
-        }
+        path_key(false, dentry)?
     } else {
         let socket: u64 = read(sk, off!(sk_socket))?;
         SocketKey {
@@ -220,8 +236,7 @@ pub fn watched_receiver(sk: u64) -> Option<u32> {
             _pad: 0,
         }
     };
-    // SAFETY: plain lookup; the value is copied out at once.
-    unsafe { WATCHED_SOCKETS.get(&key) }.copied()
+    watch_id(&key)
 }
 
 /// The current process's id in its innermost PID namespace and that namespace's inode.

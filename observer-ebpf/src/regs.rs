@@ -73,9 +73,10 @@ fn user_regs() -> u64 {
     unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) as u64 }
 }
 
-/// The syscall number in `regs` ([`user_regs`]), read straight from them: `bpf_task_pt_regs` returns a BTF-typed pointer, which the verifier lets us
-/// load from at the (load-time constant) offset of `orig_ax`, with no probe_read call. This
-/// runs on every AF_UNIX send (fentry: in_known_syscall; tracepoint: skip_mmsg_datagram).
+/// The syscall number in `regs` ([`user_regs`]), read straight from them: `bpf_task_pt_regs`
+/// returns a BTF-typed pointer, which the verifier lets us load from at the (load-time
+/// constant) offset of `orig_ax`, with no probe_read call. This runs on every AF_UNIX send
+/// (fentry: in_known_syscall; tracepoint: skip_mmsg_datagram).
 #[inline(always)]
 fn syscall_nr(regs: u64) -> u64 {
     let at = regs + off!(regs_orig_ax) as u64;
@@ -152,7 +153,7 @@ fn mmsg_index(vec: u64, vlen: u64, ret: i32) -> u32 {
 #[inline(always)]
 pub fn syscall_parts(ret: i32) -> Option<(MsgParts, u32)> {
     let regs = user_regs();
-    let nr: u64 = read(regs, off!(regs_orig_ax))?;
+    let nr = syscall_nr(regs);
     let arg = |off: u32| read::<u64>(regs, off).unwrap_or(0);
     let parts = match nr {
         // write(fd, buf, count), writev(fd, iov, iovcnt)
@@ -201,7 +202,7 @@ pub fn syscall_parts(ret: i32) -> Option<(MsgParts, u32)> {
 #[inline(always)]
 pub fn recvmsg_msghdr() -> Option<u64> {
     let regs = user_regs();
-    (read::<u64>(regs, off!(regs_orig_ax))? == NR_RECVMSG).then(|| read(regs, off!(regs_si)))?
+    (syscall_nr(regs) == NR_RECVMSG).then(|| read(regs, off!(regs_si)))?
 }
 
 /// The state of the current syscall's send on `sk` whose result is `ret`, its arguments read
