@@ -397,22 +397,26 @@ fn sendmmsg_reports_each_datagram() {
     }
 }
 
+/// What a run that must fail printed on stderr, trimmed (the one-line error tests compare it
+/// whole, so a second line fails them).
+fn failure_message(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success(), "{cmd:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).trim().to_string()
+}
+
 #[test]
 fn missing_socket_is_a_one_line_error() {
     require_root!();
-    let out = Command::new(workspace_bin("observer"))
-        .args([
-            "trace",
-            "--no-default-sockets",
-            "--socket",
-            "/nonexistent/notify",
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let mut cmd = Command::new(workspace_bin("observer"));
+    cmd.args([
+        "trace",
+        "--no-default-sockets",
+        "--socket",
+        "/nonexistent/notify",
+    ]);
     assert_eq!(
-        err.trim(),
+        failure_message(&mut cmd),
         "observer: error: --socket /nonexistent/notify: no such socket"
     );
 }
@@ -462,11 +466,8 @@ fn kernel_without_btf_is_a_one_line_error() {
             Ok(())
         });
     }
-    let out = cmd.output().unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
-        err.trim(),
+        failure_message(&mut cmd),
         "observer: error: no BTF at /sys/kernel/btf/vmlinux: the kernel must be built with CONFIG_DEBUG_INFO_BTF=y"
     );
     assert!(
@@ -490,11 +491,8 @@ fn unprivileged_user_is_told_to_use_root() {
             Ok(())
         });
     }
-    let out = cmd.output().unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
-        err.trim(),
+        failure_message(&mut cmd),
         "observer: error: needs root, or CAP_BPF and CAP_PERFMON (run it with sudo)"
     );
 }
