@@ -159,6 +159,27 @@ pub struct PathKey {
     pub path: [u8; SUN_PATH_MAX],
 }
 
+/// The `PREFILTER` array map: one 4096-bit set per entry, a bit set for every member's number
+/// (`bit()`). The hooks that see every AF_UNIX datagram and every socket read test it before the
+/// exact hash-map lookup, which then runs only for members and the rare number sharing a bit
+/// with one: a bit test costs a few instructions, a hash lookup some hundred. Userspace sets a
+/// member's bit before the member enters its hash map and clears it only after it left.
+pub mod prefilter {
+    pub const WORDS: usize = 64;
+    pub type Bits = [u64; WORDS];
+    /// Inode numbers of watched sockets (`WATCHED_SOCKETS` keys' `ino`).
+    pub const WATCHED_INO: u32 = 0;
+    /// Tgids of readers (`READERS` keys).
+    pub const READERS: u32 = 1;
+    pub const COUNT: u32 = 2;
+
+    /// The word and mask of `x`'s bit.
+    #[inline(always)]
+    pub fn bit(x: u64) -> (usize, u64) {
+        ((x >> 6) as usize & (WORDS - 1), 1 << (x & 63))
+    }
+}
+
 /// Indices into the per-CPU `STATS` array.
 pub mod stats {
     /// Datagrams to watched sockets that the ring buffer had no room for.

@@ -8,9 +8,9 @@ use aya_ebpf::{
         generated::{bpf_probe_read_kernel, bpf_skc_to_unix_sock},
     },
 };
-use observer_common::{Offsets, SocketKey};
+use observer_common::{Offsets, SocketKey, prefilter};
 
-use crate::maps::WATCHED_SOCKETS;
+use crate::maps::{WATCHED_SOCKETS, may_hold};
 
 #[unsafe(no_mangle)]
 pub static OFFSETS: Global<Offsets> = Global::new(Offsets {
@@ -217,6 +217,9 @@ fn path_key(typed: bool, dentry: u64) -> Option<SocketKey> {
 
 #[inline(always)]
 fn watch_id(key: &SocketKey) -> Option<u32> {
+    if !may_hold(prefilter::WATCHED_INO, key.ino) {
+        return None;
+    }
     // SAFETY: plain lookup; the value is copied out at once.
     unsafe { WATCHED_SOCKETS.get(key) }.copied()
 }

@@ -3,9 +3,9 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
-use observer_common::{PathKey, SocketKey, stats};
+use observer_common::{PathKey, SocketKey, prefilter, stats};
 
 use crate::{datagram::Scratch, pending::Pending};
 
@@ -16,6 +16,20 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(4 * 1024 * 1024, 0);
 /// Receiving sockets we watch, by identity → userspace's watch id.
 #[map]
 pub static WATCHED_SOCKETS: HashMap<SocketKey, u32> = HashMap::with_max_entries(1024, 0);
+
+/// Bit sets in front of `WATCHED_SOCKETS` and `READERS` (see `observer_common::prefilter`).
+#[map]
+pub static PREFILTER: Array<prefilter::Bits> = Array::with_max_entries(prefilter::COUNT, 0);
+
+/// Whether `x` may be in set `set` (a `prefilter` index): false means it is surely not. An array
+/// lookup, which the verifier turns into an address computation: no helper call, no hashing.
+#[inline(always)]
+pub fn may_hold(set: u32, x: u64) -> bool {
+    let (word, mask) = prefilter::bit(x);
+    PREFILTER
+        .get(set)
+        .is_none_or(|bits| bits.get(word).is_none_or(|w| w & mask != 0))
+}
 
 /// Destination addresses we watch, for sends that fail before the kernel resolves a receiver.
 #[map]

@@ -20,14 +20,14 @@ use aya_ebpf::{
     maps::{HashMap, LruHashMap},
     programs::{BtfTracePointContext, FExitContext, TracePointContext},
 };
-use observer_common::{Hook, PAYLOAD_MAX, SendEvent, flags, stats};
+use observer_common::{Hook, PAYLOAD_MAX, SendEvent, flags, prefilter, stats};
 
 use crate::{
     datagram::{
         Scratch, bound, copy_control, copy_payload, read_val, user_msghdr, user_u32, zero_words,
     },
     kernel::{off, read, unix_dgram_sock_of_fd, watched_receiver},
-    maps::{EVENTS, SCRATCH, count},
+    maps::{EVENTS, SCRATCH, count, may_hold},
     pending::{MsgParts, SRC_SINGLE_USER},
     regs::recvmsg_msghdr,
     syscalls::{arg, exit_ret},
@@ -58,10 +58,12 @@ const MSG_CTRUNC: u32 = 0x8;
 /// A peek leaves the datagram queued: its real read comes later.
 const MSG_PEEK: i32 = 0x2;
 
+/// Whether the current process is a reader; every socket read on the machine asks.
 #[inline(always)]
 fn is_reader() -> bool {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
     // SAFETY: plain lookup; only its presence matters.
-    unsafe { READERS.get(&((bpf_get_current_pid_tgid() >> 32) as u32)) }.is_some()
+    may_hold(prefilter::READERS, tgid as u64) && unsafe { READERS.get(&tgid) }.is_some()
 }
 
 // kernel ≥ 6.3: net/socket.c: sock_recvmsg_nosec() → trace_sock_recv_length(sk, ret, flags),
@@ -116,9 +118,7 @@ fn read_in_kernel(sk: u64, len: i32) {
 // kernel: long recvmsg(int fd, struct user_msghdr *msg, unsigned int flags)
 #[tracepoint]
 pub fn sys_enter_recvmsg(ctx: TracePointContext) -> u32 {
-    let id = bpf_get_current_pid_tgid();
-    // SAFETY: plain lookup; only its presence matters.
-    if unsafe { READERS.get(&((id >> 32) as u32)) }.is_none() {
+    if !is_reader() {
         return 0;
     }
     let Some(sk) = unix_dgram_sock_of_fd(arg(&ctx, 0)) else {
@@ -134,7 +134,7 @@ pub fn sys_enter_recvmsg(ctx: TracePointContext) -> u32 {
         watch_id,
         _pad: 0,
     };
-    let _ = READING.insert(&(id as u32), &r, 0);
+    let _ = READING.insert(&(bpf_get_current_pid_tgid() as u32), &r, 0);
     0
 }
 

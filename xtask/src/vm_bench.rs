@@ -1,7 +1,10 @@
 //! What the fentry strategy costs, measured where it can run: this host refuses fentry, so the
 //! load runs inside the QEMU guest on Debian 12's 6.1 kernel (scripts/vm/run), untraced and
-//! under each strategy, interleaved. TCG emulates every instruction, hooks and kernel alike, so
-//! the absolute times say nothing about a real machine; the ratios are an indication only.
+//! under each strategy, interleaved. Emulated time says nothing about a real machine, so the
+//! guest runs with `--icount` on one CPU: its clock advances one ns per instruction executed,
+//! which turns nload's timings into instructions per message, whole system (sender, reader,
+//! kernel, hooks, collector) and sender's own. Those are exact and repeatable to 0.1 % whatever
+//! the host is doing; they do not weigh cache misses or branch mispredictions.
 //! Workloads: (a) AF_UNIX datagrams to a socket nobody watches, and (e) recvmsg(2) on an empty
 //! socket by a process that is not a manager, both as in `cargo xtask bench`.
 
@@ -31,7 +34,7 @@ pub fn run(runs: usize, count: u64) -> anyhow::Result<()> {
     let release = build::bench_binaries()?;
     eprintln!("xtask: booting Debian 12's kernel under QEMU (TCG) for the fentry bench");
     let out = Command::new(workspace_root().join("scripts/vm/run"))
-        .args(["--timeout", "3600", "--mem", "2G"])
+        .args(["--timeout", "3600", "--mem", "2G", "--icount", "--smp", "1"])
         .arg("--file")
         .arg(release.join("observer"))
         .arg("--file")
@@ -93,7 +96,8 @@ fn guest_script(runs: usize, count: u64) -> String {
     s
 }
 
-/// (workload index, config, ns/msg, sender CPU ns/msg) per run.
+/// (workload index, config, instructions/msg, sender's instructions/msg) per run (under
+/// --icount a guest ns is one instruction).
 fn parse(text: &str) -> Vec<(usize, String, f64, f64)> {
     text.lines()
         .filter_map(|l| {
@@ -114,10 +118,13 @@ fn parse(text: &str) -> Vec<(usize, String, f64, f64)> {
 
 fn table(results: &[(usize, String, f64, f64)], runs: usize, count: u64) -> String {
     let mut t = format!(
-        "Inside QEMU TCG (emulated: only the ratios mean anything), Debian 12's 6.1 kernel, \
-         {runs} interleaved runs, {count} datagrams for (a), {} calls for (e); medians.\n\n\
-         | workload | configuration | ns/msg | × untraced | sender CPU ns/msg | × untraced |\n\
-         | -------- | ------------- | -----: | ---------: | ----------------: | ---------: |\n",
+        "Instructions executed, counted by QEMU (TCG --icount, one CPU), Debian 12's 6.1 kernel, \
+         {runs} interleaved runs, {count} datagrams for (a), {} calls for (e); medians. \
+         \"whole system\" counts every instruction between the load's first and last message \
+         (sender, reader, kernel, hooks, the observer's collector); \"sender\" only the \
+         sending thread's (kernel included).\n\n\
+         | workload | configuration | instr/msg, whole system | × untraced | instr/msg, sender | × untraced |\n\
+         | -------- | ------------- | ----------------------: | ---------: | ----------------: | ---------: |\n",
         count * 5
     );
     for (w, (name, _)) in WORKLOADS.iter().enumerate() {

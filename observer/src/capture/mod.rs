@@ -2,6 +2,7 @@
 //! allows, attach them, and hand out the ring buffer and counters.
 
 mod offsets;
+mod prefilter;
 mod receive;
 mod strategy;
 
@@ -10,7 +11,11 @@ use aya::{
     Ebpf, EbpfLoader,
     maps::{HashMap, MapData, PerCpuArray, RingBuf},
 };
-use observer_common::{PathKey, SocketKey, stats};
+use observer_common::{
+    PathKey, SocketKey,
+    prefilter::{READERS, WATCHED_INO},
+    stats,
+};
 pub use strategy::Strategy;
 
 use crate::{btf::Btf, cli::Probe, preflight, watch::Watched};
@@ -162,7 +167,10 @@ impl Capture {
                 add_first(&mut paths, *k, w.id);
             }
         }
-        sync_map(&mut self.ebpf, "WATCHED_SOCKETS", &sockets)?;
+        let inos = sockets.iter().map(|(k, _)| k.ino);
+        prefilter::sync_with(&mut self.ebpf, WATCHED_INO, inos, |ebpf| {
+            sync_map(ebpf, "WATCHED_SOCKETS", &sockets)
+        })?;
         sync_map(&mut self.ebpf, "WATCHED_PATHS", &paths)
     }
 }
@@ -175,7 +183,10 @@ impl Capture {
             return Ok(());
         }
         let wanted: Vec<(u32, u32)> = tgids.iter().map(|t| (*t, 1)).collect();
-        sync_map(&mut self.ebpf, "READERS", &wanted)
+        let members = tgids.iter().map(|t| u64::from(*t));
+        prefilter::sync_with(&mut self.ebpf, READERS, members, |ebpf| {
+            sync_map(ebpf, "READERS", &wanted)
+        })
     }
 }
 
