@@ -214,6 +214,8 @@ pub struct Offsets {
     pub unix_addr_len: u32,
     pub unix_addr_name: u32,
     pub unix_path_dentry: u32,
+    /// `sk_buff.len`: a datagram's length (fentry skb_free_datagram).
+    pub skb_len: u32,
     pub dentry_inode: u32,
     pub inode_ino: u32,
     pub inode_sb: u32,
@@ -256,6 +258,7 @@ pub struct Offsets {
     pub regs_dx: u32,
     pub regs_r8: u32,
     pub regs_r9: u32,
+    pub _pad: u32,
 }
 
 const _: () = assert!(size_of::<Offsets>().is_multiple_of(8));

@@ -29,6 +29,7 @@ pub static OFFSETS: Global<Offsets> = Global::new(Offsets {
     unix_addr_len: 0,
     unix_addr_name: 0,
     unix_path_dentry: 0,
+    skb_len: 0,
     dentry_inode: 0,
     inode_ino: 0,
     inode_sb: 0,
@@ -64,6 +65,7 @@ pub static OFFSETS: Global<Offsets> = Global::new(Offsets {
     regs_dx: 0,
     regs_r8: 0,
     regs_r9: 0,
+    _pad: 0,
 });
 
 pub const AF_UNIX: u16 = 1;

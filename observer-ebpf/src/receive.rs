@@ -2,12 +2,13 @@
 //! with the credentials the kernel handed it and when.
 //!
 //! systemd reads its notify socket with recvmsg(2) and one iovec in every version (252:
-//! manager_dispatch_notify_fd(); 256+: notify_recv() → recvmsg_safe()). Three ways to see it,
+//! manager_dispatch_notify_fd(); 256+: notify_recv() → recvmsg_safe()). Four ways to see it,
 //! userspace attaches the cheapest the kernel allows (observer/src/capture/receive.rs):
-//! - `tp_btf/sock_recv_length` (≥ 6.3) or `fexit/unix_dgram_recvmsg` (fentry kernels): they run
-//!   inside the read, after the data and control were copied out, and read the reader's msghdr
-//!   from its syscall registers (regs.rs). A failed read returns on the first test and anyone
-//!   else after one hash lookup; no syscall tracepoint is enabled, which every syscall on the
+//! - `fentry/skb_free_datagram`, `fexit/unix_dgram_recvmsg` (fentry kernels) or
+//!   `tp_btf/sock_recv_length` (≥ 6.3): they run inside the read, after the data and control
+//!   were copied out, and read the reader's msghdr from its syscall registers (regs.rs). A
+//!   failed read returns on the first test (skb_free_datagram never even sees one) and anyone
+//!   else after a prefilter bit; no syscall tracepoint is enabled, which every syscall on the
 //!   machine would pay for.
 //! - syscall tracepoints on recvmsg(2), for older kernels: at entry the fd is resolved to its
 //!   socket and kept only if it is a watched one; at exit the reader's own msghdr holds what
@@ -16,9 +17,9 @@
 use aya_ebpf::{
     bindings::BPF_RB_NO_WAKEUP,
     helpers::{bpf_get_current_pid_tgid, generated::bpf_ktime_get_ns},
-    macros::{btf_tracepoint, fexit, map, tracepoint},
+    macros::{btf_tracepoint, fentry, fexit, map, tracepoint},
     maps::{HashMap, LruHashMap},
-    programs::{BtfTracePointContext, FExitContext, TracePointContext},
+    programs::{BtfTracePointContext, FEntryContext, FExitContext, TracePointContext},
 };
 use observer_common::{Hook, PAYLOAD_MAX, SendEvent, flags, prefilter, stats};
 
@@ -26,10 +27,10 @@ use crate::{
     datagram::{
         Scratch, bound, copy_control, copy_payload, read_val, user_msghdr, user_u32, zero_words,
     },
-    kernel::{off, read, unix_dgram_sock_of_fd, watched_receiver},
+    kernel::{is_unix, off, read, unix_dgram_sock_of_fd, watched_receiver},
     maps::{EVENTS, SCRATCH, count, may_hold},
     pending::{MsgParts, SRC_SINGLE_USER},
-    regs::recvmsg_msghdr,
+    regs::recvmsg_args,
     syscalls::{arg, exit_ret},
 };
 
@@ -57,6 +58,10 @@ const MSGHDR_FLAGS_OFFSET: u64 = 48;
 const MSG_CTRUNC: u32 = 0x8;
 /// A peek leaves the datagram queued: its real read comes later.
 const MSG_PEEK: i32 = 0x2;
+/// recvmsg(2) returns the datagram's whole length, not what fitted (systemd asks for it).
+const MSG_TRUNC: u64 = 0x20;
+/// Iovecs of a reader's msghdr summed to size its buffer (systemd passes one).
+const MAX_READ_IOVECS: u64 = 4;
 
 /// Whether the current process is a reader; every socket read on the machine asks.
 #[inline(always)]
@@ -75,7 +80,7 @@ pub fn sock_recv_length(ctx: BtfTracePointContext) -> i32 {
     if ret < 0 || flags & MSG_PEEK != 0 || !is_reader() {
         return 0;
     }
-    read_in_kernel(ctx.arg::<*const u8>(0) as u64, ret);
+    read_in_kernel(ctx.arg::<*const u8>(0) as u64, ReadLen::Result(ret));
     0
 }
 
@@ -88,31 +93,82 @@ pub fn unix_dgram_recvmsg_exit(ctx: FExitContext) -> i32 {
         return 0;
     }
     if let Some(sk) = read::<u64>(ctx.arg::<*const u8>(0) as u64, off!(socket_sk)) {
-        read_in_kernel(sk, ret);
+        read_in_kernel(sk, ReadLen::Result(ret));
     }
     0
 }
 
-/// A reader's read of `sk` that just copied `len` bytes out, seen before recvmsg(2) returns.
+// kernel: net/core/datagram.c: void skb_free_datagram(struct sock *sk, struct sk_buff *skb).
+// __unix_dgram_recvmsg() releases the datagram it dequeued here, after the data and the cmsgs
+// were copied out (out_free:). A read that found nothing (EAGAIN) never comes here, nor does
+// any TCP or UDP read: unlike the other two hooks, only reads that took a datagram pay.
+#[fentry(function = "skb_free_datagram")]
+pub fn skb_free_datagram(ctx: FEntryContext) -> i32 {
+    if !is_reader() {
+        return 0;
+    }
+    let sk = ctx.arg::<*const u8>(0) as u64;
+    // Readers free netlink and other datagrams here too.
+    if is_unix(sk)
+        && let Some(skb_len) = read::<u32>(ctx.arg::<*const u8>(1) as u64, off!(skb_len))
+    {
+        read_in_kernel(sk, ReadLen::Datagram(skb_len as u64));
+    }
+    0
+}
+
+/// What a hook knows of how much a read took.
+enum ReadLen {
+    /// recvmsg(2)'s result.
+    Result(i32),
+    /// Only the datagram's length (skb_free_datagram).
+    Datagram(u64),
+}
+
+/// A reader's read of `sk` that just copied its data out, seen before recvmsg(2) returns.
 #[inline(always)]
-fn read_in_kernel(sk: u64, len: i32) {
+fn read_in_kernel(sk: u64, how: ReadLen) {
     let Some(watch_id) = watched_receiver(sk) else {
         return;
     };
-    let Some(msg) = recvmsg_msghdr() else {
+    let Some((msg, rflags)) = recvmsg_args() else {
         return;
     };
-    if let Some(parts) = user_msghdr(msg) {
-        // SAFETY: no preconditions.
-        let now = unsafe { bpf_ktime_get_ns() };
-        let r = Reading {
-            msg,
-            start_ns: now,
-            watch_id,
-            _pad: 0,
-        };
-        emit_read(&r, &parts, len as u64, false);
+    let Some(parts) = user_msghdr(msg) else {
+        return;
+    };
+    let len = match how {
+        ReadLen::Result(ret) => ret as u64,
+        // The result as __unix_dgram_recvmsg() computes it: `flags & MSG_TRUNC ? skb->len :
+        // min(size, skb->len)` (less a SO_PEEK_OFF offset, which systemd never sets). A read
+        // whose copy to user memory faulted gets here too, and is reported as read.
+        ReadLen::Datagram(_) if rflags as i32 & MSG_PEEK != 0 => return,
+        ReadLen::Datagram(skb_len) if rflags & MSG_TRUNC != 0 => skb_len,
+        ReadLen::Datagram(skb_len) => skb_len.min(iov_size(&parts)),
+    };
+    // SAFETY: no preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    let r = Reading {
+        msg,
+        start_ns: now,
+        watch_id,
+        _pad: 0,
+    };
+    emit_read(&r, &parts, len, false);
+}
+
+/// The room a reader's user iovecs give (the first [`MAX_READ_IOVECS`]).
+#[inline(always)]
+fn iov_size(parts: &MsgParts) -> u64 {
+    let mut size = 0u64;
+    for i in 0..MAX_READ_IOVECS {
+        if i >= parts.count {
+            break;
+        }
+        // struct iovec { void *iov_base; size_t iov_len; }
+        size += read_val::<[u64; 2]>(false, parts.base + i * 16).map_or(0, |v| v[1]);
     }
+    size
 }
 
 // kernel: long recvmsg(int fd, struct user_msghdr *msg, unsigned int flags)

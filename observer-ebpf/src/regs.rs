@@ -196,13 +196,16 @@ pub fn syscall_parts(ret: i32) -> Option<(MsgParts, u32)> {
     Some((parts?, 0))
 }
 
-/// The reader's `struct user_msghdr *`, if the current task is in recvmsg(2) (the only way any
-/// systemd version reads its notify socket).
-// kernel: task_pt_regs(current)->{orig_ax, si}: recvmsg(fd, msg, flags)
+/// The reader's `struct user_msghdr *` and flags, if the current task is in recvmsg(2) (the
+/// only way any systemd version reads its notify socket).
+// kernel: task_pt_regs(current)->{orig_ax, si, dx}: recvmsg(fd, msg, flags)
 #[inline(always)]
-pub fn recvmsg_msghdr() -> Option<u64> {
+pub fn recvmsg_args() -> Option<(u64, u64)> {
     let regs = user_regs();
-    (syscall_nr(regs) == NR_RECVMSG).then(|| read(regs, off!(regs_si)))?
+    if syscall_nr(regs) != NR_RECVMSG {
+        return None;
+    }
+    Some((read(regs, off!(regs_si))?, read(regs, off!(regs_dx))?))
 }
 
 /// The state of the current syscall's send on `sk` whose result is `ret`, its arguments read

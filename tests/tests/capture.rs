@@ -610,7 +610,7 @@ fn the_readers_side_credentials_queue_delay_and_unread_datagrams() {
     };
     // The cheapest way the kernel allows (observer/src/capture/receive.rs).
     let expected = if f.strategy() == "fentry" {
-        "fexit/unix_dgram_recvmsg"
+        "fentry/skb_free_datagram"
     } else if kernel_at_least(6, 3) {
         "tp_btf/sock_recv_length"
     } else {

@@ -94,6 +94,7 @@ fn read_all(btf: &Btf) -> anyhow::Result<Offsets> {
         unix_addr_len: m("unix_address", "len")?,
         unix_addr_name: m("unix_address", "name")?,
         unix_path_dentry: m("unix_sock", "path.dentry")?,
+        skb_len: m("sk_buff", "len")?,
         dentry_inode: m("dentry", "d_inode")?,
         inode_ino: m("inode", "i_ino")?,
         inode_sb: m("inode", "i_sb")?,
@@ -129,5 +130,6 @@ fn read_all(btf: &Btf) -> anyhow::Result<Offsets> {
         regs_dx: opt("pt_regs", &["dx"]),
         regs_r8: opt("pt_regs", &["r8"]),
         regs_r9: opt("pt_regs", &["r9"]),
+        _pad: 0,
     })
 }

@@ -1,18 +1,21 @@
 //! The manager side of capture: the programs that see a watched socket's reader (systemd) read
 //! it, independent of the send strategy. Three ways, cheapest first (observer-ebpf's
 //! receive.rs says what each costs whom):
-//! - `fexit/unix_dgram_recvmsg` with the fentry strategy: only AF_UNIX datagram reads pay;
+//! - `fentry/skb_free_datagram` with the fentry strategy: only reads that took a datagram pay
+//!   (AF_UNIX, netlink, packet; a failed read, TCP and UDP never get there);
+//! - `fexit/unix_dgram_recvmsg` with the fentry strategy, where skb_free_datagram cannot be
+//!   hooked: only AF_UNIX datagram reads pay;
 //! - `tp_btf/sock_recv_length` (kernel ≥ 6.3): every socket read pays one tracepoint call, and
 //!   a hash lookup if it succeeded;
 //! - syscall tracepoints on recvmsg(2), on any kernel.
 //!
-//! The first two read the reader's msghdr from its syscall registers, so they need
+//! All but the last read the reader's msghdr from its syscall registers, so they need
 //! [`super::strategy::regs_usable`].
 
 use anyhow::Context as _;
 use aya::{
     Ebpf,
-    programs::{BtfTracePoint, FExit, TracePoint},
+    programs::{BtfTracePoint, FEntry, FExit, TracePoint},
 };
 
 use super::Strategy;
@@ -24,6 +27,7 @@ pub struct ReceiveHooks {
     regs_usable: bool,
     sock_recv_length: bool,
     unix_dgram_recvmsg: bool,
+    skb_free_datagram: bool,
 }
 
 impl ReceiveHooks {
@@ -32,6 +36,7 @@ impl ReceiveHooks {
             regs_usable,
             sock_recv_length: btf.has_type("btf_trace_sock_recv_length"),
             unix_dgram_recvmsg: btf.has_func("unix_dgram_recvmsg"),
+            skb_free_datagram: btf.has_func("skb_free_datagram"),
         }
     }
 }
@@ -45,7 +50,14 @@ pub fn attach(
     aya_btf: &aya::Btf,
     refused: &mut Vec<String>,
 ) -> anyhow::Result<Vec<String>> {
-    if hooks.regs_usable && strategy == Strategy::Fentry && hooks.unix_dgram_recvmsg {
+    let fentry = hooks.regs_usable && strategy == Strategy::Fentry;
+    if fentry && hooks.skb_free_datagram {
+        match attach_fentry(ebpf, aya_btf) {
+            Ok(h) => return Ok(h),
+            Err(e) => refused.push(format!("{e:#}")),
+        }
+    }
+    if fentry && hooks.unix_dgram_recvmsg {
         match attach_fexit(ebpf, aya_btf) {
             Ok(h) => return Ok(h),
             Err(e) => refused.push(format!("{e:#}")),
@@ -58,6 +70,14 @@ pub fn attach(
         }
     }
     attach_syscall_tracepoints(ebpf)
+}
+
+fn attach_fentry(ebpf: &mut Ebpf, aya_btf: &aya::Btf) -> anyhow::Result<Vec<String>> {
+    let p: &mut FEntry = super::strategy::program(ebpf, "skb_free_datagram")?;
+    p.load("skb_free_datagram", aya_btf)
+        .context("fentry skb_free_datagram")?;
+    p.attach().context("fentry skb_free_datagram")?;
+    Ok(vec!["fentry/skb_free_datagram".into()])
 }
 
 fn attach_fexit(ebpf: &mut Ebpf, aya_btf: &aya::Btf) -> anyhow::Result<Vec<String>> {
