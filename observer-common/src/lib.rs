@@ -180,6 +180,10 @@ pub mod prefilter {
     }
 }
 
+/// How many kernel functions' text the `UNIX_READ_TEXT` global holds (`[start, end)` pairs):
+/// the callers of consume_skb() that free a datagram a unix read took.
+pub const UNIX_READ_FUNCS: usize = 4;
+
 /// Indices into the per-CPU `STATS` array.
 pub mod stats {
     /// Datagrams to watched sockets that the ring buffer had no room for.
@@ -254,11 +258,11 @@ pub struct Offsets {
     // struct pt_regs: a syscall's number and arguments as the task entered it (x86_64 names),
     // so the tracepoint strategy can read a send's arguments without a syscall entry hook
     pub regs_orig_ax: u32,
+    pub regs_di: u32,
     pub regs_si: u32,
     pub regs_dx: u32,
     pub regs_r8: u32,
     pub regs_r9: u32,
-    pub _pad: u32,
 }
 
 const _: () = assert!(size_of::<Offsets>().is_multiple_of(8));

@@ -61,11 +61,11 @@ pub static OFFSETS: Global<Offsets> = Global::new(Offsets {
     kn_name: 0,
     kn_parent: 0,
     regs_orig_ax: 0,
+    regs_di: 0,
     regs_si: 0,
     regs_dx: 0,
     regs_r8: 0,
     regs_r9: 0,
-    _pad: 0,
 });
 
 pub const AF_UNIX: u16 = 1;

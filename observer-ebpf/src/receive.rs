@@ -15,13 +15,14 @@
 //!   the kernel wrote.
 
 use aya_ebpf::{
+    Global,
     bindings::BPF_RB_NO_WAKEUP,
     helpers::{bpf_get_current_pid_tgid, generated::bpf_ktime_get_ns},
     macros::{btf_tracepoint, fentry, fexit, map, tracepoint},
     maps::{HashMap, LruHashMap},
     programs::{BtfTracePointContext, FEntryContext, FExitContext, TracePointContext},
 };
-use observer_common::{Hook, PAYLOAD_MAX, SendEvent, flags, prefilter, stats};
+use observer_common::{Hook, PAYLOAD_MAX, SendEvent, UNIX_READ_FUNCS, flags, prefilter, stats};
 
 use crate::{
     datagram::{
@@ -30,7 +31,7 @@ use crate::{
     kernel::{is_unix, off, read, unix_dgram_sock_of_fd, watched_receiver},
     maps::{EVENTS, SCRATCH, count, may_hold},
     pending::{MsgParts, SRC_SINGLE_USER},
-    regs::recvmsg_args,
+    regs::{RecvmsgArgs, recvmsg_args},
     syscalls::{arg, exit_ret},
 };
 
@@ -69,6 +70,58 @@ fn is_reader() -> bool {
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
     // SAFETY: plain lookup; only its presence matters.
     may_hold(prefilter::READERS, tgid as u64) && unsafe { READERS.get(&tgid) }.is_some()
+}
+
+/// `[start, end)` of the kernel functions that free, through consume_skb(), the datagram a unix
+/// read took: skb_free_datagram() (where it calls consume_skb; x86 builds make that a tail
+/// call, so the caller shows instead), __unix_dgram_recvmsg(), and unix_dgram_recvmsg() and
+/// unix_seqpacket_recvmsg() in case the compiler inlined it. Userspace fills it from
+/// /proc/kallsyms (observer/src/capture/kallsyms.rs).
+#[unsafe(no_mangle)]
+pub static UNIX_READ_TEXT: Global<[u64; 2 * UNIX_READ_FUNCS]> =
+    Global::new([0; 2 * UNIX_READ_FUNCS]);
+
+/// Whether code address `at` lies in [`UNIX_READ_TEXT`].
+#[inline(always)]
+fn in_unix_read(at: u64) -> bool {
+    let text: *const [u64; 2 * UNIX_READ_FUNCS] = (&raw const UNIX_READ_TEXT).cast();
+    let mut i = 0;
+    while i < UNIX_READ_FUNCS {
+        // SAFETY: elements of a global, read one at a time (volatile: see kernel::off!).
+        let (start, end) = unsafe {
+            (
+                core::ptr::read_volatile(&raw const (*text)[2 * i]),
+                core::ptr::read_volatile(&raw const (*text)[2 * i + 1]),
+            )
+        };
+        if start <= at && at < end {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+// kernel ≥ 6.3: net/core/skbuff.c: consume_skb() → trace_consume_skb(skb, location), for
+// every skb freed as consumed (not dropped), with the address it was freed from.
+// __unix_dgram_recvmsg() frees the datagram it took after the data and the cmsgs were copied
+// out (skb_free_datagram). A read that found nothing frees nothing, so it never comes here;
+// the first test (code address, no helper call) sends every other free away.
+#[btf_tracepoint(function = "consume_skb")]
+pub fn consume_skb(ctx: BtfTracePointContext) -> i32 {
+    // TP_PROTO(struct sk_buff *skb, void *location)
+    if !in_unix_read(ctx.arg::<u64>(1)) || !is_reader() {
+        return 0;
+    }
+    let Some(args) = recvmsg_args() else {
+        return 0;
+    };
+    if let Some(sk) = unix_dgram_sock_of_fd(args.fd)
+        && let Some(skb_len) = read::<u32>(ctx.arg::<*const u8>(0) as u64, off!(skb_len))
+    {
+        read_in_kernel(sk, ReadLen::Datagram(skb_len as u64));
+    }
+    0
 }
 
 // kernel ≥ 6.3: net/socket.c: sock_recvmsg_nosec() → trace_sock_recv_length(sk, ret, flags),
@@ -131,7 +184,10 @@ fn read_in_kernel(sk: u64, how: ReadLen) {
     let Some(watch_id) = watched_receiver(sk) else {
         return;
     };
-    let Some((msg, rflags)) = recvmsg_args() else {
+    let Some(RecvmsgArgs {
+        msg, flags: rflags, ..
+    }) = recvmsg_args()
+    else {
         return;
     };
     let Some(parts) = user_msghdr(msg) else {

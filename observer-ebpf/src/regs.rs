@@ -196,16 +196,27 @@ pub fn syscall_parts(ret: i32) -> Option<(MsgParts, u32)> {
     Some((parts?, 0))
 }
 
-/// The reader's `struct user_msghdr *` and flags, if the current task is in recvmsg(2) (the
-/// only way any systemd version reads its notify socket).
-// kernel: task_pt_regs(current)->{orig_ax, si, dx}: recvmsg(fd, msg, flags)
+/// The arguments of the current task's recvmsg(2) call, if it is in one (the only way any
+/// systemd version reads its notify socket).
+pub struct RecvmsgArgs {
+    pub fd: u64,
+    /// `struct user_msghdr *`
+    pub msg: u64,
+    pub flags: u64,
+}
+
+// kernel: task_pt_regs(current)->{orig_ax, di, si, dx}: recvmsg(fd, msg, flags)
 #[inline(always)]
-pub fn recvmsg_args() -> Option<(u64, u64)> {
+pub fn recvmsg_args() -> Option<RecvmsgArgs> {
     let regs = user_regs();
     if syscall_nr(regs) != NR_RECVMSG {
         return None;
     }
-    Some((read(regs, off!(regs_si))?, read(regs, off!(regs_dx))?))
+    Some(RecvmsgArgs {
+        fd: read(regs, off!(regs_di))?,
+        msg: read(regs, off!(regs_si))?,
+        flags: read(regs, off!(regs_dx))?,
+    })
 }
 
 /// The state of the current syscall's send on `sk` whose result is `ret`, its arguments read

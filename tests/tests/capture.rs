@@ -612,7 +612,7 @@ fn the_readers_side_credentials_queue_delay_and_unread_datagrams() {
     let expected = if f.strategy() == "fentry" {
         "fentry/skb_free_datagram"
     } else if kernel_at_least(6, 3) {
-        "tp_btf/sock_recv_length"
+        "tp_btf/consume_skb"
     } else {
         "tracepoint/syscalls/sys_exit_recvmsg"
     };

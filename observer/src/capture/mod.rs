@@ -1,6 +1,7 @@
 //! Step 1 of the pipeline: load the kernel programs of the best strategy the running kernel
 //! allows, attach them, and hand out the ring buffer and counters.
 
+mod kallsyms;
 mod offsets;
 mod prefilter;
 mod receive;
@@ -78,6 +79,7 @@ impl Capture {
             .collect();
         let receive_hooks = receive::ReceiveHooks::probe(&btf, regs_usable);
         let typed_loads = u32::from(strategy::typed_loads_usable(&btf));
+        let unix_read_text = receive_hooks.unix_read_text_global();
         let data = btf.into_data();
         let aya_btf =
             aya::Btf::parse(&data, aya::Endianness::default()).context("reading kernel BTF")?;
@@ -94,6 +96,7 @@ impl Capture {
                     .override_global("WAKEUP_BYTES", &wakeup_bytes, true)
                     .override_global("ARGS_FROM_REGS", &args_from_regs, true)
                     .override_global("TYPED_LOADS", &typed_loads, true)
+                    .override_global("UNIX_READ_TEXT", &unix_read_text, true)
                     .map_max_entries("EVENTS", ring_size)
                     .load(EBPF_OBJECT)
                     .context("loading the eBPF object")?;

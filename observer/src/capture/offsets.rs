@@ -40,7 +40,15 @@ pub fn fentry_ready(o: &Offsets) -> anyhow::Result<()> {
 /// Whether the tracepoint strategy can read a send's arguments from the syscall registers
 /// (x86_64's `struct pt_regs`), instead of recording them at every syscall entry.
 pub fn syscall_regs_ready(o: &Offsets) -> bool {
-    ![o.regs_orig_ax, o.regs_si, o.regs_dx, o.regs_r8, o.regs_r9].contains(&ABSENT)
+    ![
+        o.regs_orig_ax,
+        o.regs_di,
+        o.regs_si,
+        o.regs_dx,
+        o.regs_r8,
+        o.regs_r9,
+    ]
+    .contains(&ABSENT)
 }
 
 /// Fields the kernel programs read with a fixed width: a kernel whose field has another size
@@ -126,10 +134,10 @@ fn read_all(btf: &Btf) -> anyhow::Result<Offsets> {
         kn_name: m("kernfs_node", "name")?,
         kn_parent: any("kernfs_node", &["__parent", "parent"])?,
         regs_orig_ax: opt("pt_regs", &["orig_ax"]),
+        regs_di: opt("pt_regs", &["di"]),
         regs_si: opt("pt_regs", &["si"]),
         regs_dx: opt("pt_regs", &["dx"]),
         regs_r8: opt("pt_regs", &["r8"]),
         regs_r9: opt("pt_regs", &["r9"]),
-        _pad: 0,
     })
 }

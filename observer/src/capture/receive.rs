@@ -5,8 +5,11 @@
 //!   (AF_UNIX, netlink, packet; a failed read, TCP and UDP never get there);
 //! - `fexit/unix_dgram_recvmsg` with the fentry strategy, where skb_free_datagram cannot be
 //!   hooked: only AF_UNIX datagram reads pay;
+//! - `tp_btf/consume_skb` (kernel ≥ 6.3, addresses in /proc/kallsyms): every skb freed as
+//!   consumed pays one tracepoint call and a few compares of the code address that freed it;
+//!   a read that found nothing (EAGAIN) frees nothing and pays nothing;
 //! - `tp_btf/sock_recv_length` (kernel ≥ 6.3): every socket read pays one tracepoint call, and
-//!   a hash lookup if it succeeded;
+//!   a prefilter bit if it succeeded;
 //! - syscall tracepoints on recvmsg(2), on any kernel.
 //!
 //! All but the last read the reader's msghdr from its syscall registers, so they need
@@ -17,8 +20,9 @@ use aya::{
     Ebpf,
     programs::{BtfTracePoint, FEntry, FExit, TracePoint},
 };
+use observer_common::UNIX_READ_FUNCS;
 
-use super::Strategy;
+use super::{Strategy, kallsyms};
 use crate::{btf::Btf, preflight};
 
 /// What the running kernel offers the receive side, asked of our BTF index before it is dropped.
@@ -28,16 +32,46 @@ pub struct ReceiveHooks {
     sock_recv_length: bool,
     unix_dgram_recvmsg: bool,
     skb_free_datagram: bool,
+    /// The kernel side's `UNIX_READ_TEXT`, when /proc/kallsyms gave every function's address.
+    unix_read_text: Option<[u64; 2 * UNIX_READ_FUNCS]>,
 }
 
 impl ReceiveHooks {
     pub fn probe(btf: &Btf, regs_usable: bool) -> Self {
+        let sock_recv_length = btf.has_type("btf_trace_sock_recv_length");
         Self {
             regs_usable,
-            sock_recv_length: btf.has_type("btf_trace_sock_recv_length"),
+            sock_recv_length,
+            // consume_skb got its `location` argument in 6.3, with sock_recv_length.
+            unix_read_text: sock_recv_length.then(unix_read_text).flatten(),
             unix_dgram_recvmsg: btf.has_func("unix_dgram_recvmsg"),
             skb_free_datagram: btf.has_func("skb_free_datagram"),
         }
+    }
+}
+
+/// The kernel functions whose consume_skb() calls free a datagram a unix read took (see the
+/// kernel side's `UNIX_READ_TEXT`), as `[start, end)` pairs.
+fn unix_read_text() -> Option<[u64; 2 * UNIX_READ_FUNCS]> {
+    const FUNCS: [&str; UNIX_READ_FUNCS] = [
+        "skb_free_datagram",
+        "__unix_dgram_recvmsg",
+        "unix_dgram_recvmsg",
+        "unix_seqpacket_recvmsg",
+    ];
+    let ranges = kallsyms::text_ranges(&FUNCS)?;
+    let mut text = [0; 2 * UNIX_READ_FUNCS];
+    for (i, (start, end)) in ranges.into_iter().enumerate() {
+        text[2 * i] = start;
+        text[2 * i + 1] = end;
+    }
+    Some(text)
+}
+
+impl ReceiveHooks {
+    /// The value for the kernel side's `UNIX_READ_TEXT` global (zeros: consume_skb unused).
+    pub fn unix_read_text_global(&self) -> [u64; 2 * UNIX_READ_FUNCS] {
+        self.unix_read_text.unwrap_or_default()
     }
 }
 
@@ -63,8 +97,14 @@ pub fn attach(
             Err(e) => refused.push(format!("{e:#}")),
         }
     }
+    if hooks.regs_usable && hooks.unix_read_text.is_some() {
+        match attach_tp_btf(ebpf, aya_btf, "consume_skb") {
+            Ok(h) => return Ok(h),
+            Err(e) => refused.push(format!("{e:#}")),
+        }
+    }
     if hooks.regs_usable && hooks.sock_recv_length {
-        match attach_tp_btf(ebpf, aya_btf) {
+        match attach_tp_btf(ebpf, aya_btf, "sock_recv_length") {
             Ok(h) => return Ok(h),
             Err(e) => refused.push(format!("{e:#}")),
         }
@@ -88,12 +128,12 @@ fn attach_fexit(ebpf: &mut Ebpf, aya_btf: &aya::Btf) -> anyhow::Result<Vec<Strin
     Ok(vec!["fexit/unix_dgram_recvmsg".into()])
 }
 
-fn attach_tp_btf(ebpf: &mut Ebpf, aya_btf: &aya::Btf) -> anyhow::Result<Vec<String>> {
-    let p: &mut BtfTracePoint = super::strategy::program(ebpf, "sock_recv_length")?;
-    p.load("sock_recv_length", aya_btf)
-        .context("tp_btf/sock_recv_length")?;
-    p.attach().context("tp_btf/sock_recv_length")?;
-    Ok(vec!["tp_btf/sock_recv_length".into()])
+fn attach_tp_btf(ebpf: &mut Ebpf, aya_btf: &aya::Btf, tp: &str) -> anyhow::Result<Vec<String>> {
+    let hook = format!("tp_btf/{tp}");
+    let p: &mut BtfTracePoint = super::strategy::program(ebpf, tp)?;
+    p.load(tp, aya_btf).context(hook.clone())?;
+    p.attach().context(hook.clone())?;
+    Ok(vec![hook])
 }
 
 fn attach_syscall_tracepoints(ebpf: &mut Ebpf) -> anyhow::Result<Vec<String>> {
