@@ -56,7 +56,7 @@ const NOTIFY_STATES: [NotifyState; 4] = [
     NotifyState::Reloading,
     NotifyState::Stopping,
 ];
-/// Releases around each rule change (verdict.rs's V_* constants), and one before and after.
+/// Releases around each rule change (the V_* constants in verdict/mod.rs), and one before and after.
 const VERSIONS: [u32; 9] = [249, 252, 253, 254, 255, 257, 258, 262, 263];
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //!
 //! Pure logic, no I/O. Every rule names the systemd function it mirrors and where it lives in the
 //! versions read: v252.39, v254.26, v257.13 and v262 (Debian source packages), plus a v255-era git
-//! snapshot (commit 8017ed7e). Version-dependent *judgement* lives in `verdict.rs`; this module
+//! snapshot (commit 8017ed7e). Version-dependent *judgement* lives in `verdict/`; this module
 //! only describes what is in the payload, using the value rules that hold in every version read.
 //!
 //! Splitting (`strv_split_newlines()`, src/basic/strv.c:241 v252.39, :383 v257.13, :380 v262),

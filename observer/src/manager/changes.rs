@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use zbus::OwnedVariant;
 
-use super::{prop_str, prop_u32, prop_u64};
+use super::props::{prop_str, prop_u32, prop_u64};
 
 /// At most this many changes wait to be taken; past it the oldest are dropped (and counted).
 pub const PENDING_MAX: usize = 16_384;

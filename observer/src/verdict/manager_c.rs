@@ -1,0 +1,274 @@
+//! Mirrors systemd's src/core/manager.c: `manager_dispatch_notify_fd()` (the receive checks; from
+//! v258 in src/shared/notify-recv.c), `manager_process_barrier_fd()` and
+//! `manager_invoke_notify_message()`, which hands the message to its unit's service.c handlers.
+
+use super::{
+    Judge, Kind, LogLevel, Message, Rejection, Sender, Stage, SystemdVersion, UnitState, V_257,
+    V_NOTIFY_RECV, V_NOTIFYACCESS, Verdict,
+    citations::{R, cite, hint_for},
+    service_c::{service_notify_message, service_notify_message_authorized},
+};
+use crate::notify::{self, NOTIFY_BUFFER_MAX, NOTIFY_FD_MAX, Payload};
+
+/// `manager_dispatch_notify_fd()`: manager.c:2493 v252.39, :2579 v254.26, :2822 v257.13, :3093 v262.
+/// `unit` is the unit systemd would find for the sender (`manager_get_units_for_pidref()`: the
+/// cgroup's unit, else one watching the PID); None when there is none. A PID several units
+/// watch gets one call per unit.
+pub fn manager_dispatch_notify_fd(
+    msg: &Message,
+    sender: &Sender,
+    unit: Option<&UnitState>,
+    version: SystemdVersion,
+) -> Verdict {
+    use LogLevel::*;
+    use Stage::Manager;
+    let when_read = unit.map(|u| u.when_read(msg));
+    let unit = when_read.as_ref();
+    let v = version.0.max(252);
+    let mut j = Judge {
+        v,
+        unit: None,
+        logs: Vec::new(),
+        notes: Vec::new(),
+        caveats: Vec::new(),
+    };
+    if ![252, 254, 257, 262].contains(&version.0) {
+        j.caveats.push(format!(
+            "systemd v{} not read directly: rules of the nearest verified version applied",
+            version.0
+        ));
+    }
+    if msg.truncated || msg.payload.len() < msg.len.min(NOTIFY_BUFFER_MAX) {
+        j.caveats.push(format!(
+            "payload capture incomplete ({} of {} bytes): fields judged on the captured part",
+            msg.payload.len(),
+            msg.len
+        ));
+    }
+    let payload = notify::parse_payload(&msg.payload);
+
+    // recvmsg_safe() turns MSG_CTRUNC into an error before anything else is looked at.
+    if msg.control_truncated || msg.fds > NOTIFY_FD_MAX {
+        let src = cite(v, R::CtrlTrunc);
+        let r =
+            "Got message with truncated control data (too many fds sent?), ignoring.".to_owned();
+        return j.drop_at(Manager, Kind::ControlTruncated, Warning, r, src, "send at most 768 fds per message (NOTIFY_FD_MAX), and make sure PID 1 is not out of file descriptors");
+    }
+    let oversize = msg.len > NOTIFY_BUFFER_MAX;
+    const OVERSIZE_HINT: &str = "keep the datagram at most 4096 bytes (NOTIFY_BUFFER_MAX = PIPE_BUF): shorten STATUS= or split it into several messages";
+    if v >= V_257 && oversize {
+        // From v257 recvmsg_safe() also refuses MSG_TRUNC, before credentials are checked.
+        let src = cite(v, R::PayloadTrunc);
+        return j.drop_at(
+            Manager,
+            Kind::Oversize,
+            Warning,
+            "Got message with truncated payload data, ignoring.".into(),
+            src,
+            OVERSIZE_HINT,
+        );
+    }
+    let pid = match sender.pid {
+        Some(p) if p > 0 && msg.creds_attached => p,
+        _ => {
+            let r = if v >= V_NOTIFY_RECV {
+                "Got notification datagram lacking valid credential information, ignoring."
+            } else {
+                "Received notify message without valid credentials. Ignoring."
+            };
+            return j.drop_at(Manager, Kind::NoCredentials, Warning, r.into(), cite(v, R::NoCreds), "the sender's PID is not visible in the manager's PID namespace (pid 0 in SCM_CREDENTIALS): send from a process systemd can see");
+        }
+    };
+    if oversize {
+        let src = cite(v, R::Oversize);
+        return j.drop_at(
+            Manager,
+            Kind::Oversize,
+            Warning,
+            "Received notify message exceeded maximum size. Ignoring.".into(),
+            src,
+            OVERSIZE_HINT,
+        );
+    }
+    if v == V_257 && sender.alive == Some(false) {
+        // Only v257 pins the sender with pidref_set_pid(); v258's notify_recv_with_fds() no longer does.
+        return j.drop_at(Manager, Kind::SenderDied, Debug, "Notify sender died before message is processed. Ignoring.".into(), cite(v, R::SenderDied),
+            "the sender exited before systemd read the message: keep it alive until processed (sd_notify_barrier(); systemd-notify waits unless --no-block)");
+    }
+    if payload.embedded_nul {
+        let r = if v >= V_NOTIFY_RECV {
+            "Got notification message with embedded NUL, ignoring."
+        } else {
+            "Received notify message with embedded NUL bytes. Ignoring."
+        };
+        return j.drop_at(Manager, Kind::EmbeddedNul, Warning, r.into(), cite(v, R::EmbeddedNul), "do not put NUL bytes in the message (one trailing NUL is tolerated); separate fields with \\n");
+    }
+    if payload.split_error.is_some() {
+        // strv_split_newlines() fails with -EINVAL on a trailing backslash, reported as OOM.
+        let level = if v >= V_257 { Warning } else { Error };
+        let src = cite(v, R::SplitOom);
+        return j.drop_at(Manager, Kind::SplitFailed, level, "Out of memory.".into(), src, "systemd treats '\\' as an escape character: do not end the message with a lone backslash (write \\\\ for a literal one)");
+    }
+    if let Some(v) = manager_process_barrier_fd(&mut j, &payload, msg.fds, pid) {
+        return v;
+    }
+
+    let mut fds_left = msg.fds;
+    let verdict = match unit {
+        None => {
+            let level = if v >= V_257 { Debug } else { Warning };
+            let src = cite(v, R::NoUnit);
+            let r = format!("Cannot find unit for notify message of PID {pid}, ignoring.");
+            j.manager_log(level, r.clone(), src.clone());
+            Some((Kind::NoUnit, Manager, level, r, src))
+        }
+        Some(u) => {
+            manager_invoke_notify_message(&mut j, u, pid, sender, msg, &payload, &mut fds_left)
+        }
+    };
+    if fds_left > 0 {
+        let src = cite(v, R::ExtraFds);
+        j.manager_log(
+            Warning,
+            "Got extra auxiliary fds with notification message, closing them.".into(),
+            src,
+        );
+    }
+    match verdict {
+        Some((kind, stage, level, reason, source)) => {
+            let hint = hint_for(kind, unit);
+            j.verdict(false, stage, kind, level, reason, source, &hint)
+        }
+        None => {
+            let accepted = j.logs.iter().find(|l| l.unit.is_some()).cloned();
+            let (reason, source) = accepted.map(|l| (l.message, l.source)).unwrap_or_default();
+            j.verdict(true, Stage::Unit, Kind::Accepted, Debug, reason, source, "")
+        }
+    }
+}
+
+/// `manager_process_barrier_fd()` (manager.c:2444 v252.39, :2531 v254.26, :2722 v257.13, :2993 v262):
+/// BARRIER=1 must come alone with exactly one fd; the message never reaches a unit.
+fn manager_process_barrier_fd(j: &mut Judge, p: &Payload, fds: u32, pid: u32) -> Option<Verdict> {
+    use LogLevel::*;
+    if !p.fields.iter().any(|f| f.raw == b"BARRIER=1") {
+        return None;
+    }
+    let v = j.v;
+    let (kind, problem) = if p.fields.len() != 1 {
+        let src = cite(v, R::BarrierExtra);
+        (
+            Kind::BarrierExtraFields,
+            Some((
+                "Extra notification messages sent with BARRIER=1, ignoring everything.",
+                src,
+            )),
+        )
+    } else if fds != 1 {
+        let src = cite(v, R::BarrierFds);
+        (
+            Kind::BarrierBadFds,
+            Some((
+                "Got incorrect number of fds with BARRIER=1, closing them.",
+                src,
+            )),
+        )
+    } else {
+        (Kind::Barrier, None)
+    };
+    if let Some((m, src)) = &problem {
+        j.manager_log(Warning, m.to_string(), src.clone());
+    }
+    let debug = format!("Received barrier notification message from PID {pid}.");
+    let debug_src = cite(v, R::BarrierDebug);
+    if v >= V_NOTIFYACCESS {
+        j.manager_log(Debug, debug.clone(), debug_src.clone());
+    }
+    let j = std::mem::replace(
+        j,
+        Judge {
+            v,
+            unit: None,
+            logs: Vec::new(),
+            notes: Vec::new(),
+            caveats: Vec::new(),
+        },
+    );
+    Some(match problem {
+        Some((m, src)) => j.verdict(false, Stage::Manager, kind, Warning, m.into(), src, "send BARRIER=1 alone, in its own datagram, with exactly one fd (that is what sd_notify_barrier() does)"),
+        // v252 logs nothing for a good barrier; the reason still says what happened.
+        None => j.verdict(true, Stage::Manager, kind, Debug, debug, debug_src, ""),
+    })
+}
+
+/// `manager_invoke_notify_message()` (manager.c:2461 v252.39, :2738 v257.13, :3009 v262): only
+/// service units have a notify handler; the rest log at debug and ignore the message.
+fn manager_invoke_notify_message<'a>(
+    j: &mut Judge<'a>,
+    u: &'a UnitState,
+    pid: u32,
+    sender: &Sender,
+    msg: &Message,
+    p: &Payload,
+    fds_left: &mut u32,
+) -> Option<Rejection> {
+    let v = j.v;
+    if !u.id.ends_with(".service") {
+        let joined: Vec<u8> = p
+            .fields
+            .iter()
+            .map(|f| f.raw.as_slice())
+            .collect::<Vec<_>>()
+            .join(&b", "[..]);
+        let (r, src) = if v >= V_257 {
+            let src = cite(v, R::NotServiceNew);
+            (
+                format!(
+                    "Got notification message from unexpected unit type, ignoring: {}",
+                    notify::cellescape(&joined, 64)
+                ),
+                src,
+            )
+        } else {
+            let src = cite(v, R::NotServiceOld);
+            (
+                format!(
+                    "Got notification message \"{}\", ignoring.",
+                    notify::cescape(&ellipsize_20_90(&joined))
+                ),
+                src,
+            )
+        };
+        j.unit = Some(&u.id);
+        j.log(LogLevel::Debug, r.clone(), src.clone());
+        return Some((Kind::NotAService, Stage::Unit, LogLevel::Debug, r, src));
+    }
+    j.unit = Some(&u.id);
+    if let Some(rej) = service_notify_message_authorized(j, u, pid) {
+        return Some(rej);
+    }
+    service_notify_message(j, u, pid, sender, msg, p, fds_left);
+    None
+}
+
+/// `ellipsize(s, 20, 90)` for the pre-v257 debug line (string-util.c `ascii_ellipsize_mem()`,
+/// UTF-8 locale: "…" counts as one column). Exact for ASCII; non-ASCII is cut by characters,
+/// where systemd counts display columns.
+fn ellipsize_20_90(s: &[u8]) -> Vec<u8> {
+    const NEW: usize = 20;
+    let x = ((NEW - 1) * 90 + 50) / 100;
+    let suffix = NEW - x - 1;
+    if s.is_ascii() {
+        if s.len() <= NEW {
+            return s.to_vec();
+        }
+        return [&s[..x], "…".as_bytes(), &s[s.len() - suffix..]].concat();
+    }
+    let chars: Vec<char> = String::from_utf8_lossy(s).chars().collect();
+    if chars.len() <= NEW {
+        return s.to_vec();
+    }
+    let head: String = chars[..x].iter().collect();
+    let tail: String = chars[chars.len() - suffix..].iter().collect();
+    format!("{head}…{tail}").into_bytes()
+}

@@ -1,0 +1,328 @@
+//! The checks of manager.c (and notify-recv.c): truncation, size, credentials, NUL bytes,
+//! barriers, no unit, and units that are not services.
+
+use super::*;
+
+#[test]
+fn control_truncated() {
+    // recvmsg_safe() MSG_CTRUNC: manager.c:2533 v252.39, :2851 v257.13, notify-recv.c:124 v262.
+    let mut m = msg(b"FDSTORE=1");
+    m.fds = 769;
+    let r = "Got message with truncated control data (too many fds sent?), ignoring.";
+    table(
+        &m,
+        &from(MAIN),
+        Some(&svc(NotifyAccess::All)),
+        &[
+            (252, ControlTruncated, r, Warning, Mgr),
+            (262, ControlTruncated, r, Warning, Mgr),
+        ],
+    );
+    let mut m = msg(b"READY=1");
+    m.control_truncated = true;
+    assert_eq!(run(&m, &from(MAIN), None, 257).kind, ControlTruncated);
+}
+
+#[test]
+fn oversize_and_its_order_against_credentials() {
+    let mut m = msg(&[b'x'; 10]);
+    m.len = 4097;
+    let u = svc(NotifyAccess::All);
+    // v252: size is checked after credentials (manager.c:2576 v252.39); v257 at receive (:2855).
+    table(
+        &m,
+        &from(MAIN),
+        Some(&u),
+        &[
+            (
+                252,
+                Oversize,
+                "Received notify message exceeded maximum size. Ignoring.",
+                Warning,
+                Mgr,
+            ),
+            (
+                254,
+                Oversize,
+                "Received notify message exceeded maximum size. Ignoring.",
+                Warning,
+                Mgr,
+            ),
+            (
+                257,
+                Oversize,
+                "Got message with truncated payload data, ignoring.",
+                Warning,
+                Mgr,
+            ),
+            (
+                262,
+                Oversize,
+                "Got message with truncated payload data, ignoring.",
+                Warning,
+                Mgr,
+            ),
+        ],
+    );
+    let nobody = Sender {
+        pid: None,
+        ..from(0)
+    };
+    assert_eq!(run(&m, &nobody, None, 252).kind, NoCredentials);
+    assert_eq!(run(&m, &nobody, None, 257).kind, Oversize);
+    // Exactly NOTIFY_BUFFER_MAX bytes fit: iov_len is 4096 (manager.c:2500 v252.39).
+    let mut full = b"STATUS=".to_vec();
+    full.resize(4096, b'a');
+    for v in [252, 257, 262] {
+        assert_eq!(run(&msg(&full), &from(MAIN), Some(&u), v).kind, Accepted);
+    }
+}
+
+#[test]
+fn no_credentials() {
+    // manager.c:2571 v252.39, :2904 v257.13; notify-recv.c:189 v262.
+    let s = Sender {
+        pid: Some(0),
+        ..from(0)
+    };
+    table(
+        &msg(b"READY=1"),
+        &s,
+        None,
+        &[
+            (
+                252,
+                NoCredentials,
+                "Received notify message without valid credentials. Ignoring.",
+                Warning,
+                Mgr,
+            ),
+            (
+                257,
+                NoCredentials,
+                "Received notify message without valid credentials. Ignoring.",
+                Warning,
+                Mgr,
+            ),
+            (
+                258,
+                NoCredentials,
+                "Got notification datagram lacking valid credential information, ignoring.",
+                Warning,
+                Mgr,
+            ),
+        ],
+    );
+    let mut m = msg(b"READY=1");
+    m.creds_attached = false;
+    assert_eq!(run(&m, &from(MAIN), None, 262).kind, NoCredentials);
+}
+
+#[test]
+fn sender_died_only_in_257() {
+    // pidref_set_pid() pin: manager.c:2916 v257.13; v252 looks the unit up by PID instead.
+    let s = Sender {
+        alive: Some(false),
+        ..from(MAIN)
+    };
+    let r = "Notify sender died before message is processed. Ignoring.";
+    table(
+        &msg(b"READY=1"),
+        &s,
+        Some(&svc(NotifyAccess::Main)),
+        &[
+            (257, SenderDied, r, Debug, Mgr),
+            (
+                252,
+                Accepted,
+                "Got notification message from PID 53 (READY=1)",
+                Debug,
+                Per,
+            ),
+            (
+                262,
+                Accepted,
+                "Got notification message from PID 53: READY=1",
+                Debug,
+                Per,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn embedded_nul() {
+    // manager.c:2583 v252.39, :2933 v257.13; notify-recv.c:194 v262. A trailing NUL is fine.
+    table(
+        &msg(b"READY=1\0X=1"),
+        &from(MAIN),
+        None,
+        &[
+            (
+                252,
+                EmbeddedNul,
+                "Received notify message with embedded NUL bytes. Ignoring.",
+                Warning,
+                Mgr,
+            ),
+            (
+                257,
+                EmbeddedNul,
+                "Received notify message with embedded NUL bytes. Ignoring.",
+                Warning,
+                Mgr,
+            ),
+            (
+                262,
+                EmbeddedNul,
+                "Got notification message with embedded NUL, ignoring.",
+                Warning,
+                Mgr,
+            ),
+        ],
+    );
+    assert_eq!(
+        run(
+            &msg(b"READY=1\0"),
+            &from(MAIN),
+            Some(&svc(NotifyAccess::Main)),
+            252
+        )
+        .kind,
+        Accepted
+    );
+}
+
+#[test]
+fn trailing_backslash_is_reported_as_oom() {
+    // strv_split_newlines() -EINVAL → log_oom() (manager.c:2591 v252.39) / log_oom_warning() (:2942 v257.13).
+    table(
+        &msg(b"STATUS=C:\\"),
+        &from(MAIN),
+        None,
+        &[
+            (252, SplitFailed, "Out of memory.", Error, Mgr),
+            (257, SplitFailed, "Out of memory.", Warning, Mgr),
+            (262, SplitFailed, "Out of memory.", Warning, Mgr),
+        ],
+    );
+}
+
+#[test]
+fn barrier() {
+    // manager_process_barrier_fd(): manager.c:2444 v252.39, :2722 v257.13.
+    let mut m = msg(b"BARRIER=1");
+    m.fds = 1;
+    let v = run(&m, &from(77), None, 257);
+    assert!(
+        v.accepted
+            && v.kind == Barrier
+            && v.reason == "Received barrier notification message from PID 77."
+    );
+    // v252 has no debug line for it (added in v254, manager.c:2683 v254.26).
+    assert!(run(&m, &from(77), None, 252).logs.is_empty());
+    m.fds = 0;
+    table(
+        &m,
+        &from(77),
+        None,
+        &[(
+            252,
+            BarrierBadFds,
+            "Got incorrect number of fds with BARRIER=1, closing them.",
+            Warning,
+            Mgr,
+        )],
+    );
+    let mut m = msg(b"BARRIER=1\nREADY=1");
+    m.fds = 1;
+    table(
+        &m,
+        &from(77),
+        Some(&svc(NotifyAccess::All)),
+        &[
+            (
+                252,
+                BarrierExtraFields,
+                "Extra notification messages sent with BARRIER=1, ignoring everything.",
+                Warning,
+                Mgr,
+            ),
+            (
+                262,
+                BarrierExtraFields,
+                "Extra notification messages sent with BARRIER=1, ignoring everything.",
+                Warning,
+                Mgr,
+            ),
+        ],
+    );
+    // Only the exact line counts (strv_contains()).
+    assert_eq!(
+        run(
+            &msg(b"BARRIER=0"),
+            &from(MAIN),
+            Some(&svc(NotifyAccess::Main)),
+            257
+        )
+        .kind,
+        Accepted
+    );
+}
+
+#[test]
+fn no_unit_level_changed_in_257() {
+    // manager.c:2633 v252.39 log_warning → :2964 v257.13 log_debug.
+    let r = "Cannot find unit for notify message of PID 99, ignoring.";
+    table(
+        &msg(b"READY=1"),
+        &from(99),
+        None,
+        &[
+            (252, NoUnit, r, Warning, Mgr),
+            (256, NoUnit, r, Warning, Mgr),
+            (257, NoUnit, r, Debug, Mgr),
+            (262, NoUnit, r, Debug, Mgr),
+        ],
+    );
+}
+
+#[test]
+fn non_service_unit() {
+    // manager_invoke_notify_message(): manager.c:2489 v252.39 (ellipsize+cescape),
+    // :2764 v257.13 (cellescape).
+    let u = UnitState::new("session-3.scope", NotifyAccess::None);
+    table(
+        &msg(b"READY=1\nSTATUS=waiting for things"),
+        &from(9),
+        Some(&u),
+        &[
+            (
+                252,
+                NotAService,
+                "Got notification message \"READY=1, STATUS=w\\342\\200\\246gs\", ignoring.",
+                Debug,
+                Per,
+            ),
+            (
+                257,
+                NotAService,
+                "Got notification message from unexpected unit type, ignoring: READY=1, STATUS=waiting for things",
+                Debug,
+                Per,
+            ),
+        ],
+    );
+    table(
+        &msg(b"A=1"),
+        &from(9),
+        Some(&u),
+        &[(
+            252,
+            NotAService,
+            "Got notification message \"A=1\", ignoring.",
+            Debug,
+            Per,
+        )],
+    );
+}
