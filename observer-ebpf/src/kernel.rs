@@ -205,13 +205,19 @@ fn field<T: Copy>(typed: bool, base: u64, off: u32) -> Option<T> {
 }
 
 /// The identity of a socket bound to a path: the inode the path names (so any alias of the path
-/// matches), from the socket's `unix_sk(sk)->path.dentry`.
+/// matches), from the socket's `unix_sk(sk)->path.dentry`. `None` as soon as the inode number
+/// is surely not watched (the prefilter), before the superblock is read: this runs for every
+/// datagram delivered on the machine.
 #[inline(always)]
 fn path_key(typed: bool, dentry: u64) -> Option<SocketKey> {
     let inode: u64 = field(typed, dentry, off!(dentry_inode))?;
+    let ino: u64 = field(typed, inode, off!(inode_ino))?;
+    if !may_hold(prefilter::WATCHED_INO, ino) {
+        return None;
+    }
     let sb: u64 = field(typed, inode, off!(inode_sb))?;
     Some(SocketKey {
-        ino: field(typed, inode, off!(inode_ino))?,
+        ino,
         dev: field(typed, sb, off!(sb_dev))?,
         _pad: 0,
     })
