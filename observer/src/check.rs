@@ -14,7 +14,7 @@ pub fn run() -> anyhow::Result<()> {
         match Capture::start(probe, 4096 * 16) {
             Ok(c) => {
                 usable += 1;
-                table.add_row(row![name, "usable", c.hooks.join("\n")]);
+                table.add_row(row![name, "usable", detail(&c)]);
             }
             Err(e) => {
                 let why = format!("{e:#}");
@@ -25,4 +25,20 @@ pub fn run() -> anyhow::Result<()> {
     table.printstd();
     anyhow::ensure!(usable > 0, "no capture strategy loads on this kernel");
     Ok(())
+}
+
+/// The hooks a strategy attached: the sends', then how the managers' reads are seen (and why
+/// each cheaper way was not).
+fn detail(c: &Capture) -> String {
+    let mut lines = c.hooks.clone();
+    match &c.receive {
+        Ok(hooks) => lines.extend(hooks.iter().map(|h| format!("reads: {h}"))),
+        Err(why) => lines.push(format!("reads: not captured ({why})")),
+    }
+    lines.extend(
+        c.receive_refused
+            .iter()
+            .map(|why| format!("  (reads: refused {why})")),
+    );
+    lines.join("\n")
 }

@@ -102,6 +102,11 @@ pub fn attach(
             Ok(h) => return Ok(h),
             Err(e) => refused.push(format!("{e:#}")),
         }
+    } else if hooks.regs_usable && hooks.sock_recv_length {
+        refused.push(
+            "tp_btf/consume_skb: /proc/kallsyms hides the unix read functions' addresses (kernel.kptr_restrict=2?)"
+                .into(),
+        );
     }
     if hooks.regs_usable && hooks.sock_recv_length {
         match attach_tp_btf(ebpf, aya_btf, "sock_recv_length") {
