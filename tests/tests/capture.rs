@@ -11,7 +11,10 @@ use std::{
     time::Duration,
 };
 
-use observer_tests::{fixture::Fixture, probe, require_root, unique, workspace_bin};
+use observer_tests::{
+    fixture::Fixture, observer::Observer, probe, reader::Reader, require_root, unique,
+    workspace_bin,
+};
 use serde_json::Value;
 
 /// Generous: the VM lane emulates its CPU.
@@ -679,4 +682,67 @@ fn the_readers_side_credentials_queue_delay_and_unread_datagrams() {
             .contains("reader exited"),
         "{d}"
     );
+}
+
+/// Where /proc/kallsyms hides kernel addresses (`kernel.kptr_restrict=2`), consume_skb cannot
+/// tell a unix read's free from any other: the tracepoint strategy then reads the managers'
+/// side through sock_recv_length, says why, and still sees the reads.
+#[test]
+fn hidden_kallsyms_fall_back_to_sock_recv_length() {
+    require_root!();
+    let f = fixture();
+    if f.strategy() != "tracepoint" || !kernel_at_least(6, 3) {
+        eprintln!("skipped: consume_skb is used only by the tracepoint strategy on kernels ≥ 6.3");
+        return;
+    }
+    let path = std::env::temp_dir().join(format!("{}.sock", unique("kallsyms")));
+    let reader = Reader::start(&path);
+    let mut obs = {
+        let _hidden = Sysctl::set("/proc/sys/kernel/kptr_restrict", "2");
+        Observer::start(&[
+            "--socket",
+            &reader.path,
+            "--receiver",
+            &reader.pid.to_string(),
+        ])
+    };
+    assert!(
+        obs.start["hooks"]
+            .to_string()
+            .contains("tp_btf/sock_recv_length"),
+        "{}",
+        obs.start["hooks"]
+    );
+    assert!(
+        obs.stderr_lines()
+            .iter()
+            .any(|l| l.contains("refused tp_btf/consume_skb") && l.contains("kptr_restrict")),
+        "the fallback is explained: {:?}",
+        obs.stderr_lines()
+    );
+    let (pid, _) = nsend(&["--to", &reader.path, "STATUS=read via sock_recv_length"]);
+    let ev = &obs.events(1, WAIT)[0];
+    assert_eq!(ev["pid"], pid);
+    assert_eq!(ev["delivered"], true, "{ev}");
+    assert_eq!(ev["manager_creds"]["pid"], pid);
+}
+
+/// Sets a sysctl file for as long as it lives, then puts the old value back.
+struct Sysctl {
+    path: &'static str,
+    old: String,
+}
+
+impl Sysctl {
+    fn set(path: &'static str, value: &str) -> Sysctl {
+        let old = std::fs::read_to_string(path).unwrap();
+        std::fs::write(path, value).unwrap();
+        Sysctl { path, old }
+    }
+}
+
+impl Drop for Sysctl {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.path, self.old.trim());
+    }
 }
