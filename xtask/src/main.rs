@@ -23,14 +23,14 @@ struct Cli {
 enum Task {
     /// Unit tests, the fuzz lane, root-only capture tests on this kernel, and the VM lane.
     Test {
-        /// Skip the VM lane (fentry on Debian 12's 6.1 kernel under QEMU).
+        /// Skip the VM lanes (fentry on Debian 12's 6.1 and Debian 13's 6.12 under QEMU).
         #[arg(long)]
         no_vm: bool,
     },
     /// Man pages and completions from cli.rs into dist/, the release binary, the .deb
     /// (target/debian/).
     Dist,
-    /// Only the VM lane: the capture tests with each strategy on Debian 12's kernel.
+    /// Only the VM lanes: the capture tests with each strategy on Debian 12's and 13's kernels.
     VmTest,
     /// The fentry strategy's cost where it runs (this host refuses fentry): workloads (a) and
     /// (e) inside the QEMU guest, untraced and under each strategy. Emulated: ratios only.

@@ -1,5 +1,7 @@
-//! The VM lane: the capture tests inside QEMU on Debian 12's stock 6.1 kernel, where fentry
-//! works and sock_send_length / sk_data_ready do not exist (scripts/vm/run does the booting).
+//! The VM lanes: the capture tests inside QEMU on Debian's stock kernels, where fentry works
+//! (scripts/vm/run does the booting): Debian 12's 6.1, where sock_send_length / sk_data_ready
+//! do not exist, and Debian 13's 6.12, which has them, consume_skb's `location`, and the struct
+//! changes of the ≥ 6.8 kernels Ubuntu 24.04 and Fedora run (iov_iter's `__iov`, ...).
 
 use std::{
     io::{BufRead, BufReader},
@@ -11,7 +13,20 @@ use crate::{build::Binaries, test::LaneResult};
 /// Strategies tested in the guest. Each is a separate test run, so results say which failed.
 const STRATEGIES: [&str; 2] = ["fentry", "tracepoint"];
 
+/// The kernels booted (scripts/vm/run --kernel), each with its distribution for messages.
+const KERNELS: [(&str, &str); 2] = [("bookworm", "Debian 12"), ("trixie", "Debian 13")];
+
+/// Every strategy on every kernel; lanes are named after the kernel release the guest reports.
 pub fn run_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
+    let mut results = Vec::new();
+    for (suite, distro) in KERNELS {
+        results.extend(run_on(bins, suite, distro)?);
+    }
+    Ok(results)
+}
+
+/// One guest on `suite`'s kernel runs the capture tests with each strategy.
+fn run_on(bins: &Binaries, suite: &str, distro: &str) -> anyhow::Result<Vec<LaneResult>> {
     let mut script = String::from("uname -r; ");
     for s in STRATEGIES {
         // One marker line per strategy with the test runner's exit status, parsed below.
@@ -20,9 +35,10 @@ pub fn run_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
         ));
     }
     let root = crate::build::workspace_root();
-    eprintln!("xtask: booting Debian 12's kernel under QEMU for the fentry lane");
+    eprintln!("xtask: booting {distro}'s kernel under QEMU for the fentry lanes");
+    let started = std::time::Instant::now();
     let mut out = Command::new(root.join("scripts/vm/run"))
-        .args(["--timeout", "3600", "--mem", "2G"])
+        .args(["--kernel", suite, "--timeout", "3600", "--mem", "2G"])
         .arg("--file")
         .arg(&bins.observer)
         .arg("--file")
@@ -41,6 +57,10 @@ pub fn run_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
         text.push('\n');
     }
     out.wait()?;
+    eprintln!(
+        "xtask: the {distro} guest took {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     // The guest prints `uname -r` first; vm/run's own lines start with "vm:" or "[vm]".
     let kernel = text
         .lines()
