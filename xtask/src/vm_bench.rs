@@ -1,6 +1,6 @@
 //! What the fentry strategy costs, measured where it can run: this host refuses fentry, so the
-//! load runs inside the QEMU guest on Debian 12's 6.1 kernel (scripts/vm/run), untraced and
-//! under each strategy, interleaved. Emulated time says nothing about a real machine, so the
+//! load runs inside QEMU guests on Debian 12's 6.1 and Debian 13's 6.12 kernels
+//! (scripts/vm/run), untraced and under each strategy, interleaved. Emulated time says nothing about a real machine, so the
 //! guest runs with `--icount` on one CPU: its clock advances one ns per instruction executed,
 //! which turns nload's timings into instructions per message, whole system (sender, reader,
 //! kernel, hooks, collector) and sender's own. Those are exact and repeatable to 0.1 % whatever
@@ -29,31 +29,45 @@ const WORKLOADS: [(&str, &str); 2] = [
     ),
 ];
 
+/// The kernels measured (scripts/vm/run --kernel): 6.1, where the tracepoint strategy falls
+/// back to syscall tracepoints, and 6.12, where it runs as on this host (tp_btf only).
+const KERNELS: [(&str, &str); 2] = [("bookworm", "Debian 12"), ("trixie", "Debian 13")];
+
 pub fn run(runs: usize, count: u64) -> anyhow::Result<()> {
     anyhow::ensure!(runs >= 1, "--runs must be at least 1");
     let release = build::bench_binaries()?;
-    eprintln!("xtask: booting Debian 12's kernel under QEMU (TCG) for the fentry bench");
-    let out = Command::new(workspace_root().join("scripts/vm/run"))
-        .args(["--timeout", "3600", "--mem", "2G", "--icount", "--smp", "1"])
-        .arg("--file")
-        .arg(release.join("observer"))
-        .arg("--file")
-        .arg(release.join("nload"))
-        .args(["--", "sh", "-c", &guest_script(runs, count)])
-        .output()
-        .context("running scripts/vm/run")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let results = parse(&text);
-    anyhow::ensure!(
-        !results.is_empty(),
-        "the guest reported no results: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let table = table(&results, runs, count);
-    println!("{table}");
+    let mut tables = Vec::new();
+    for (suite, distro) in KERNELS {
+        eprintln!("xtask: booting {distro}'s kernel under QEMU (TCG, --icount) for the bench");
+        let out = Command::new(workspace_root().join("scripts/vm/run"))
+            .args(["--kernel", suite, "--timeout", "3600", "--mem", "2G"])
+            .args(["--icount", "--smp", "1"])
+            .arg("--file")
+            .arg(release.join("observer"))
+            .arg("--file")
+            .arg(release.join("nload"))
+            .args(["--", "sh", "-c", &guest_script(runs, count)])
+            .output()
+            .context("running scripts/vm/run")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let results = parse(&text);
+        anyhow::ensure!(
+            !results.is_empty(),
+            "the {distro} guest reported no results: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let kernel = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("@@KERNEL "))
+            .unwrap_or("?")
+            .to_string();
+        let table = table(&results, runs, count, &format!("{distro}'s {kernel}"));
+        println!("{table}");
+        tables.push(table);
+    }
     let dir = workspace_root().join("target/bench");
     fs::create_dir_all(&dir)?;
-    fs::write(dir.join("vm.md"), &table)?;
+    fs::write(dir.join("vm.md"), tables.join("\n"))?;
     eprintln!("xtask: wrote {}", dir.join("vm.md").display());
     Ok(())
 }
@@ -64,7 +78,7 @@ pub fn run(runs: usize, count: u64) -> anyhow::Result<()> {
 /// and ends when the fifo on its stdin closes (so the observer must not inherit its writer).
 fn guest_script(runs: usize, count: u64) -> String {
     let mut s = String::from(
-        "mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; \
+        "echo \"@@KERNEL $(uname -r)\"; mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; \
          attach() { i=0; until grep -q 'observer: watching' /tmp/b/err; do \
            i=$((i+1)); [ $i -gt 1200 ] && { echo '@@FAIL attach'; cat /tmp/b/err; return 1; }; sleep 0.5; done; }; ",
     );
@@ -116,9 +130,9 @@ fn parse(text: &str) -> Vec<(usize, String, f64, f64)> {
         .collect()
 }
 
-fn table(results: &[(usize, String, f64, f64)], runs: usize, count: u64) -> String {
+fn table(results: &[(usize, String, f64, f64)], runs: usize, count: u64, kernel: &str) -> String {
     let mut t = format!(
-        "Instructions executed, counted by QEMU (TCG --icount, one CPU), Debian 12's 6.1 kernel, \
+        "Instructions executed, counted by QEMU (TCG --icount, one CPU), {kernel} kernel, \
          {runs} interleaved runs, {count} datagrams for (a), {} calls for (e); medians. \
          \"whole system\" counts every instruction between the load's first and last message \
          (sender, reader, kernel, hooks, the observer's collector); \"sender\" only the \
