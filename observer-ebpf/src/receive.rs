@@ -154,7 +154,8 @@ pub fn unix_dgram_recvmsg_exit(ctx: FExitContext) -> i32 {
 // kernel: net/core/datagram.c: void skb_free_datagram(struct sock *sk, struct sk_buff *skb).
 // __unix_dgram_recvmsg() releases the datagram it dequeued here, after the data and the cmsgs
 // were copied out (out_free:). A read that found nothing (EAGAIN) never comes here, nor does
-// any TCP or UDP read: unlike the other two hooks, only reads that took a datagram pay.
+// any TCP or UDP read: as with consume_skb, and unlike sock_recv_length and the fexit, only
+// reads that took a datagram pay.
 #[fentry(function = "skb_free_datagram")]
 pub fn skb_free_datagram(ctx: FEntryContext) -> i32 {
     if !is_reader() {
