@@ -299,7 +299,7 @@ fn play(live: &mut dyn Live, script: &[(i128, Record)]) -> (String, usize) {
     let (mut text, mut most) = (String::new(), 0);
     live.push(session(), 0);
     let end = script.last().map_or(0, |(at, _)| *at) + S;
-    let mut tick = 0;
+    let mut tick = script.first().map_or(0, |(at, _)| *at);
     for (at, r) in script {
         while tick + TICK <= at {
             tick += TICK;
