@@ -4,28 +4,24 @@
 //! attempt settles).
 
 pub mod cause;
+pub mod live;
 pub mod story;
 
-use std::{collections::BTreeMap, io::Write as _};
-
-use story::{Attempt, Item, Phase, Story};
+use story::{Attempt, Item, Story};
 
 use crate::{
-    cli::{DiagnoseArgs, ReplayFilter, TraceArgs},
-    decode::{Clock, Event},
-    judge::Judgement,
+    cli::{DiagnoseArgs, ReplayFilter},
     manager::UnitChange,
     recording::{
         reader,
         records::{EventRecord, Record},
     },
-    sink::{Sink, Start, Summary, recording::session, rfc3339},
-    watch::Watched,
+    sink::rfc3339,
 };
 
 pub async fn run(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
     if args.files.is_empty() {
-        return live(args, verbose).await;
+        return live::run(args, verbose).await;
     }
     let reading = reader::read_all(&args.files, args.filter.force);
     let records: Vec<&Record> = reading.records.iter().map(|(_, _, r)| r).collect();
@@ -174,158 +170,6 @@ fn read_text(e: &EventRecord) -> String {
         }
         (Delivered::No, _) if e.event.result >= 0 => " (never read by the manager)".into(),
         _ => String::new(),
-    }
-}
-
-/// Live: trace into memory; print a unit's story a moment after each attempt settles (so
-/// the datagrams judged a little later are in it), and what is still open at the end.
-async fn live(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
-    let trace = TraceArgs {
-        probe: args.probe,
-        sockets: args.sockets.clone(),
-        receivers: Vec::new(),
-        no_default_sockets: false,
-        units: Vec::new(),
-        json: false,
-        count: None,
-        duration: args.duration,
-        ring_size: 4 * 1024 * 1024,
-        journal: false,
-        journal_level: crate::cli::JournalLevel::All,
-        journal_container: None,
-    };
-    let sink = LiveSink {
-        clock: Clock::now(),
-        records: Vec::new(),
-        filter: args.filter.clone(),
-        due: BTreeMap::new(),
-        printed: BTreeMap::new(),
-    };
-    eprintln!(
-        "observer: diagnosing live; each unit's story is printed when its start settles (Ctrl-C to stop)"
-    );
-    crate::trace::run_with(&trace, Box::new(sink), true, verbose).await
-}
-
-/// How long after an attempt settles its story is printed (events are judged 150 ms late).
-const SETTLE_NS: i128 = 500_000_000;
-
-struct LiveSink {
-    clock: Clock,
-    records: Vec<Record>,
-    filter: ReplayFilter,
-    /// unit → when to print its story.
-    due: BTreeMap<String, i128>,
-    /// unit → attempts already printed.
-    printed: BTreeMap<String, usize>,
-}
-
-impl LiveSink {
-    fn now(&self) -> i128 {
-        self.clock.wall_ns(crate::manager::monotonic_ns())
-    }
-
-    fn print(&mut self, only_due: bool) {
-        let now = self.now();
-        let units: Vec<String> = self
-            .due
-            .iter()
-            .filter(|(_, t)| !only_due || **t <= now)
-            .map(|(u, _)| u.clone())
-            .collect();
-        if units.is_empty() {
-            return;
-        }
-        let records: Vec<&Record> = self.records.iter().collect();
-        let mut out = String::new();
-        for s in story::stories(&records) {
-            if !units.contains(&s.unit) {
-                continue;
-            }
-            let done = self.printed.get(&s.unit).copied().unwrap_or(0);
-            let settled = s
-                .attempts
-                .iter()
-                .rposition(|a| !only_due || matches!(a.phase, Phase::Running | Phase::Ended))
-                .map_or(0, |i| i + 1);
-            let new: Vec<&Attempt> = s.attempts.iter().take(settled).skip(done).collect();
-            if !new.is_empty() {
-                out += &render(&s, &new);
-                self.printed.insert(s.unit.clone(), settled);
-            }
-        }
-        for u in units {
-            self.due.remove(&u);
-        }
-        print!("{out}");
-        let _ = std::io::stdout().flush();
-    }
-}
-
-impl Sink for LiveSink {
-    fn start(&mut self, start: &Start<'_>) -> std::io::Result<()> {
-        self.records
-            .push(Record::Session(session(start, &self.clock)));
-        Ok(())
-    }
-
-    fn event(
-        &mut self,
-        ev: &Event,
-        j: &Judgement,
-        _: &BTreeMap<u32, Watched>,
-    ) -> std::io::Result<()> {
-        self.records.push(Record::event(ev, j));
-        Ok(())
-    }
-
-    fn unit(&mut self, manager: &str, c: &UnitChange) -> std::io::Result<()> {
-        let settles = c.sub_state.as_deref().is_some_and(|s| {
-            matches!(s, "running" | "exited" | "failed" | "dead" | "auto-restart")
-        });
-        if settles && self.filter.keeps_unit(Some(&c.unit)) {
-            let at = self.now() + SETTLE_NS;
-            self.due.insert(c.unit.clone(), at);
-        }
-        self.records
-            .push(Record::unit(manager, c.clone(), &self.clock));
-        Ok(())
-    }
-
-    fn delivery(
-        &mut self,
-        c: &crate::delivery::Correction,
-        _: &BTreeMap<u32, Watched>,
-    ) -> std::io::Result<()> {
-        self.records.push(Record::delivery(c));
-        Ok(())
-    }
-
-    fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()> {
-        eprintln!(
-            "observer: {new} datagrams dropped (ring buffer full, {total} in all): stories may miss them"
-        );
-        Ok(())
-    }
-
-    fn finish(&mut self, _: &Summary) -> std::io::Result<()> {
-        // What has not settled yet: every unit with an attempt not printed.
-        let records: Vec<&Record> = self.records.iter().collect();
-        for s in story::stories(&records) {
-            if self.filter.keeps_unit(Some(&s.unit))
-                && s.attempts.len() > self.printed.get(&s.unit).copied().unwrap_or(0)
-                && s.attempts.iter().any(|a| a.start_ns.is_some())
-            {
-                self.due.insert(s.unit.clone(), 0);
-            }
-        }
-        self.print(false);
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.print(true);
-        Ok(())
     }
 }
 

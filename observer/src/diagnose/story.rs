@@ -22,6 +22,21 @@ pub struct Settings {
     pub watchdog_usec: Option<u64>,
 }
 
+impl Settings {
+    /// What a change says of the settings (full snapshots carry them); the latest word wins.
+    pub fn take(&mut self, c: &UnitChange) {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if c.$f.is_some() { self.$f = c.$f.clone(); } )* };
+        }
+        take!(
+            service_type,
+            notify_access,
+            timeout_start_usec,
+            watchdog_usec
+        );
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Item {
     Change(Box<UnitChange>, i128),
@@ -93,12 +108,33 @@ pub struct Story {
     pub unit: String,
     pub settings: Settings,
     pub attempts: Vec<Attempt>,
+    /// The index in `stories`' records of the record each item came from, in the order of
+    /// the attempts' items (live diagnose uses it to forget what printed attempts needed).
+    pub sources: Vec<usize>,
+}
+
+impl Story {
+    /// The records attempt `k`'s items came from.
+    pub fn sources_of(&self, k: usize) -> &[usize] {
+        let start: usize = self.attempts[..k].iter().map(|a| a.items.len()).sum();
+        &self.sources[start..start + self.attempts[k].items.len()]
+    }
+}
+
+/// The unit whose process sent it, by its cgroup's name at send time, when that is not the
+/// unit the message was found for: it went to some other manager's socket or the sender sat
+/// in a sub-cgroup; either way the unit never got it.
+pub fn sender_unit(e: &EventRecord) -> Option<&String> {
+    [&e.event.cgroup_name, &e.event.cgroup_parent_name]
+        .into_iter()
+        .find(|n| n.ends_with(".service"))
+        .filter(|o| e.unit.as_deref() != Some(o.as_str()))
 }
 
 /// Every unit's story, by (manager, unit). `manager_of` names the manager of an event's socket.
 pub fn stories(records: &[&Record]) -> Vec<Story> {
     let mut sockets: BTreeMap<u32, String> = BTreeMap::new();
-    let mut items: BTreeMap<(String, String), Vec<Item>> = BTreeMap::new();
+    let mut items: BTreeMap<(String, String), Vec<(usize, Item)>> = BTreeMap::new();
     let mut settings: BTreeMap<(String, String), Settings> = BTreeMap::new();
     // Reads that came after their event was shown (delivery.rs): fold them into the events.
     let late: BTreeMap<(u32, u64, u32, u32), Correction> = records
@@ -112,28 +148,18 @@ pub fn stories(records: &[&Record]) -> Vec<Story> {
             _ => None,
         })
         .collect();
-    for r in records {
+    for (i, r) in records.iter().enumerate() {
         match r {
             Record::Session(s) => {
                 sockets = s.watched.iter().map(|w| (w.id, w.owner.clone())).collect();
             }
             Record::Unit(u) => {
                 let key = (u.manager.clone(), u.change.unit.clone());
-                let s = settings.entry(key.clone()).or_default();
-                let c = &u.change;
-                macro_rules! take {
-                    ($($f:ident),*) => { $( if c.$f.is_some() { s.$f = c.$f.clone(); } )* };
-                }
-                take!(
-                    service_type,
-                    notify_access,
-                    timeout_start_usec,
-                    watchdog_usec
-                );
+                settings.entry(key.clone()).or_default().take(&u.change);
                 items
                     .entry(key)
                     .or_default()
-                    .push(Item::Change(Box::new(u.change.clone()), u.wall_ns));
+                    .push((i, Item::Change(Box::new(u.change.clone()), u.wall_ns)));
             }
             Record::Event(e) => {
                 let mut e = e.clone();
@@ -155,15 +181,9 @@ pub fn stories(records: &[&Record]) -> Vec<Story> {
                     items
                         .entry((manager.clone(), unit.clone()))
                         .or_default()
-                        .push(Item::Event(e.clone()));
+                        .push((i, Item::Event(e.clone())));
                 }
-                // The sender's own unit, by its cgroup's name at send time: when that is not
-                // the unit the message was found for, it went to some other manager's socket
-                // or the sender sat in a sub-cgroup; either way the unit never got it.
-                let own = [&e.event.cgroup_name, &e.event.cgroup_parent_name]
-                    .into_iter()
-                    .find(|n| n.ends_with(".service"));
-                if let Some(own) = own.filter(|o| e.unit.as_deref() != Some(o.as_str())) {
+                if let Some(own) = sender_unit(&e) {
                     let target = format!(
                         "{} ({})",
                         e.event.dest,
@@ -179,7 +199,7 @@ pub fn stories(records: &[&Record]) -> Vec<Story> {
                     items
                         .entry(key)
                         .or_default()
-                        .push(Item::Elsewhere(e.clone(), target));
+                        .push((i, Item::Elsewhere(e.clone(), target)));
                 }
             }
             _ => {}
@@ -188,13 +208,15 @@ pub fn stories(records: &[&Record]) -> Vec<Story> {
     items
         .into_iter()
         .map(|((manager, unit), mut list)| {
-            list.sort_by_key(Item::wall_ns);
+            list.sort_by_key(|(_, item)| item.wall_ns());
+            let (sources, list): (Vec<usize>, Vec<Item>) = list.into_iter().unzip();
             Story {
                 settings: settings
                     .get(&(manager.clone(), unit.clone()))
                     .cloned()
                     .unwrap_or_default(),
                 attempts: attempts(list),
+                sources,
                 manager,
                 unit,
             }
@@ -232,20 +254,15 @@ fn attempts(items: Vec<Item>) -> Vec<Attempt> {
         }
         let a = out.last_mut().expect("pushed above");
         if let Item::Change(c, _) = &item {
-            if let Some(ss) = c.sub_state.as_deref() {
-                if START_STATES.contains(&ss) && a.phase == Phase::Queued {
-                    a.phase = Phase::Starting;
-                    a.activating_ns = Some(wall);
-                } else if matches!(ss, "running" | "exited" | "reload")
-                    && matches!(a.phase, Phase::Starting | Phase::Queued | Phase::Unknown)
-                {
-                    a.phase = Phase::Running;
-                    a.started_ns.get_or_insert(wall);
-                } else if matches!(ss, "failed" | "dead" | "auto-restart")
-                    && a.phase != Phase::Ended
-                {
-                    a.phase = Phase::Ended;
-                    a.ended_ns = Some(wall);
+            if let Some(next) = next_phase(a.phase, c) {
+                a.phase = next;
+                match next {
+                    Phase::Starting => a.activating_ns = Some(wall),
+                    Phase::Running => {
+                        a.started_ns.get_or_insert(wall);
+                    }
+                    Phase::Ended => a.ended_ns = Some(wall),
+                    Phase::Unknown | Phase::Queued => {}
                 }
             }
             if let Some(r) = c.result.as_deref().filter(|r| *r != "success") {
@@ -260,4 +277,39 @@ fn attempts(items: Vec<Item>) -> Vec<Attempt> {
         a.items.push(item);
     }
     out
+}
+
+/// Where an attempt in `phase` moves on a change (its SubState), if anywhere.
+fn next_phase(phase: Phase, c: &UnitChange) -> Option<Phase> {
+    let ss = c.sub_state.as_deref()?;
+    if START_STATES.contains(&ss) && phase == Phase::Queued {
+        Some(Phase::Starting)
+    } else if matches!(ss, "running" | "exited" | "reload")
+        && matches!(phase, Phase::Starting | Phase::Queued | Phase::Unknown)
+    {
+        Some(Phase::Running)
+    } else if matches!(ss, "failed" | "dead" | "auto-restart") && phase != Phase::Ended {
+        Some(Phase::Ended)
+    } else {
+        None
+    }
+}
+
+/// The index of the item that settled an attempt (made it running or ended), if one did.
+/// Attempts are split only while the last one is starting, so once settled, nothing that
+/// came before this item in the attempt can affect how later items split into attempts.
+pub fn settled_by(a: &Attempt) -> Option<usize> {
+    let mut phase = if a.start_ns.is_some() {
+        Phase::Queued
+    } else {
+        Phase::Unknown
+    };
+    a.items.iter().position(|item| {
+        if let Item::Change(c, _) = item
+            && let Some(next) = next_phase(phase, c)
+        {
+            phase = next;
+        }
+        matches!(phase, Phase::Running | Phase::Ended)
+    })
 }
