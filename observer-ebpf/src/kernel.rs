@@ -223,11 +223,9 @@ fn path_key(typed: bool, dentry: u64) -> Option<SocketKey> {
     })
 }
 
+/// The watch id of `key`, which has passed the prefilter (path_key(), watched_receiver()).
 #[inline(always)]
 fn watch_id(key: &SocketKey) -> Option<u32> {
-    if !may_hold(prefilter::WATCHED_INO, key.ino) {
-        return None;
-    }
     // SAFETY: plain lookup; the value is copied out at once.
     unsafe { WATCHED_SOCKETS.get(key) }.copied()
 }
@@ -241,8 +239,12 @@ pub fn watched_receiver(sk: u64) -> Option<u32> {
         path_key(false, dentry)?
     } else {
         let socket: u64 = read(sk, off!(sk_socket))?;
+        let ino: u64 = read(socket + off!(socket_to_inode) as u64, off!(inode_ino))?;
+        if !may_hold(prefilter::WATCHED_INO, ino) {
+            return None;
+        }
         SocketKey {
-            ino: read(socket + off!(socket_to_inode) as u64, off!(inode_ino))?,
+            ino,
             dev: 0,
             _pad: 0,
         }

@@ -119,7 +119,7 @@ pub fn consume_skb(ctx: BtfTracePointContext) -> i32 {
     if let Some(sk) = unix_dgram_sock_of_fd(args.fd)
         && let Some(skb_len) = read::<u32>(ctx.arg::<*const u8>(0) as u64, off!(skb_len))
     {
-        read_in_kernel(sk, ReadLen::Datagram(skb_len as u64));
+        read_in_kernel(sk, &args, ReadLen::Datagram(skb_len as u64));
     }
     0
 }
@@ -133,7 +133,9 @@ pub fn sock_recv_length(ctx: BtfTracePointContext) -> i32 {
     if ret < 0 || flags & MSG_PEEK != 0 || !is_reader() {
         return 0;
     }
-    read_in_kernel(ctx.arg::<*const u8>(0) as u64, ReadLen::Result(ret));
+    if let Some(args) = recvmsg_args() {
+        read_in_kernel(ctx.arg::<*const u8>(0) as u64, &args, ReadLen::Result(ret));
+    }
     0
 }
 
@@ -145,8 +147,10 @@ pub fn unix_dgram_recvmsg_exit(ctx: FExitContext) -> i32 {
     if ret < 0 || flags & MSG_PEEK != 0 || !is_reader() {
         return 0;
     }
-    if let Some(sk) = read::<u64>(ctx.arg::<*const u8>(0) as u64, off!(socket_sk)) {
-        read_in_kernel(sk, ReadLen::Result(ret));
+    if let Some(sk) = read::<u64>(ctx.arg::<*const u8>(0) as u64, off!(socket_sk))
+        && let Some(args) = recvmsg_args()
+    {
+        read_in_kernel(sk, &args, ReadLen::Result(ret));
     }
     0
 }
@@ -165,8 +169,9 @@ pub fn skb_free_datagram(ctx: FEntryContext) -> i32 {
     // Readers free netlink and other datagrams here too.
     if is_unix(sk)
         && let Some(skb_len) = read::<u32>(ctx.arg::<*const u8>(1) as u64, off!(skb_len))
+        && let Some(args) = recvmsg_args()
     {
-        read_in_kernel(sk, ReadLen::Datagram(skb_len as u64));
+        read_in_kernel(sk, &args, ReadLen::Datagram(skb_len as u64));
     }
     0
 }
@@ -179,18 +184,14 @@ enum ReadLen {
     Datagram(u64),
 }
 
-/// A reader's read of `sk` that just copied its data out, seen before recvmsg(2) returns.
+/// A reader's read of `sk` that just copied its data out, seen before recvmsg(2) (`args`)
+/// returns.
 #[inline(always)]
-fn read_in_kernel(sk: u64, how: ReadLen) {
+fn read_in_kernel(sk: u64, args: &RecvmsgArgs, how: ReadLen) {
     let Some(watch_id) = watched_receiver(sk) else {
         return;
     };
-    let Some(RecvmsgArgs {
-        msg, flags: rflags, ..
-    }) = recvmsg_args()
-    else {
-        return;
-    };
+    let (msg, rflags) = (args.msg, args.flags);
     let Some(parts) = user_msghdr(msg) else {
         return;
     };

@@ -14,7 +14,7 @@ use crate::{build::Binaries, test::LaneResult};
 const STRATEGIES: [&str; 2] = ["fentry", "tracepoint"];
 
 /// The kernels booted (scripts/vm/run --kernel), each with its distribution for messages.
-const KERNELS: [(&str, &str); 2] = [("bookworm", "Debian 12"), ("trixie", "Debian 13")];
+pub const KERNELS: [(&str, &str); 2] = [("bookworm", "Debian 12"), ("trixie", "Debian 13")];
 
 /// Every strategy on every kernel; lanes are named after the kernel release the guest reports.
 pub fn run_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {

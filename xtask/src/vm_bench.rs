@@ -29,15 +29,13 @@ const WORKLOADS: [(&str, &str); 2] = [
     ),
 ];
 
-/// The kernels measured (scripts/vm/run --kernel): 6.1, where the tracepoint strategy falls
-/// back to syscall tracepoints, and 6.12, where it runs as on this host (tp_btf only).
-const KERNELS: [(&str, &str); 2] = [("bookworm", "Debian 12"), ("trixie", "Debian 13")];
-
 pub fn run(runs: usize, count: u64) -> anyhow::Result<()> {
     anyhow::ensure!(runs >= 1, "--runs must be at least 1");
     let release = build::bench_binaries()?;
     let mut tables = Vec::new();
-    for (suite, distro) in KERNELS {
+    // 6.1, where the tracepoint strategy falls back to syscall tracepoints, and 6.12, where it
+    // runs as on this host (tp_btf only): the VM lane's kernels.
+    for (suite, distro) in crate::vm::KERNELS {
         eprintln!("xtask: booting {distro}'s kernel under QEMU (TCG, --icount) for the bench");
         let out = Command::new(workspace_root().join("scripts/vm/run"))
             .args(["--kernel", suite, "--timeout", "3600", "--mem", "2G"])
