@@ -180,6 +180,49 @@ pub mod prefilter {
     }
 }
 
+/// The `UNWATCHED` array map: receiving AF_UNIX sockets the delivery hooks (which run for every
+/// datagram on the machine) found not watched, so that the next datagram to the same socket
+/// leaves after a few loads instead of a helper call and four dependent loads through the
+/// receiver's `unix_sock` (whose cache line the reader's lock keeps moving to its own CPU).
+/// Sockets are named by their sockfs inode number (the verifier lets no pointer be hashed).
+///
+/// A slot holds [`tag`]`(ino, generation)`. Userspace moves the generation (the one entry of the
+/// `WATCH_GENERATION` array map) on after every change to the watched sockets, so an answer found
+/// before a change is never used after it; a socket that becomes watched always becomes so by
+/// such a change (its key enters `WATCHED_SOCKETS`). The generation is read before the lookup
+/// whose answer is stored, so an answer stored during a change carries the older one.
+pub mod unwatched {
+    pub const SLOTS: u32 = 1024;
+    /// A slot's low bits hold the inode number (sockfs numbers them from 1 up, one per socket),
+    /// the high ones the generation's low bits.
+    const INO_BITS: u32 = 48;
+    pub const GENERATION_MASK: u64 = (1 << (64 - INO_BITS)) - 1;
+
+    /// The slot of the socket with sockfs inode `ino`: consecutive sockets, consecutive slots.
+    #[inline(always)]
+    pub fn slot(ino: u64) -> u32 {
+        ((ino ^ (ino >> 10) ^ (ino >> 20)) & (SLOTS as u64 - 1)) as u32
+    }
+
+    /// What the slot holds for socket `ino` found not watched in `generation`: never 0 (an empty
+    /// slot) for a generation [`next`] gave.
+    #[inline(always)]
+    pub fn tag(ino: u64, generation: u64) -> u64 {
+        (ino & ((1 << INO_BITS) - 1)) | ((generation & GENERATION_MASK) << INO_BITS)
+    }
+
+    /// The generation after `g`, skipping those whose tag bits are 0 (0 means no generation yet:
+    /// nothing is stored). `wrapped`: the tag bits started over, so slots stored 65 535 changes
+    /// ago could match again; userspace empties every slot before it publishes such a generation.
+    pub fn next(g: u64) -> (u64, bool) {
+        let mut n = g.wrapping_add(1);
+        if n & GENERATION_MASK == 0 {
+            n = n.wrapping_add(1);
+        }
+        (n, n & GENERATION_MASK <= g & GENERATION_MASK)
+    }
+}
+
 /// How many kernel functions' text the `UNIX_READ_TEXT` global holds (`[start, end)` pairs):
 /// the callers of consume_skb() that free a datagram a unix read took.
 pub const UNIX_READ_FUNCS: usize = 4;
@@ -263,6 +306,10 @@ pub struct Offsets {
     pub regs_dx: u32,
     pub regs_r8: u32,
     pub regs_r9: u32,
+    // a socket's sockfs inode number, the key of the delivery hooks' `UNWATCHED` cache:
+    // `sock.sk_ino` (kernel ≥ 6.17; ABSENT before) or `sk_socket->file->f_inode->i_ino`
+    pub sk_ino: u32,
+    pub file_inode: u32,
 }
 
 const _: () = assert!(size_of::<Offsets>().is_multiple_of(8));

@@ -10,7 +10,10 @@ use aya_ebpf::{
 };
 use observer_common::{Offsets, SocketKey, prefilter};
 
-use crate::maps::{WATCHED_SOCKETS, may_hold};
+use crate::{
+    maps::{WATCHED_SOCKETS, may_hold},
+    unwatched,
+};
 
 #[unsafe(no_mangle)]
 pub static OFFSETS: Global<Offsets> = Global::new(Offsets {
@@ -66,6 +69,8 @@ pub static OFFSETS: Global<Offsets> = Global::new(Offsets {
     regs_dx: 0,
     regs_r8: 0,
     regs_r9: 0,
+    sk_ino: 0,
+    file_inode: 0,
 });
 
 pub const AF_UNIX: u16 = 1;
@@ -169,8 +174,10 @@ fn load<T: Copy>(base: u64, off: u32) -> T {
 }
 
 /// [`watched_receiver`] for a BTF-typed `sk` (the delivery hooks' argument), which also says
-/// whether `sk` is AF_UNIX at all. This runs for every datagram and wakeup on the machine, and
-/// direct loads cost a fraction of the six probe_read calls the other way makes.
+/// whether `sk` is AF_UNIX at all. This runs for every datagram and wakeup on the machine: other
+/// families leave at the first load, sockets already found not watched after two more
+/// (unwatched.rs), and the rest are looked up by direct loads, a fraction of the six probe_read
+/// calls the other way makes.
 #[inline(always)]
 pub fn watched_receiver_typed(sk: u64) -> Option<u32> {
     if TYPED_LOADS.load() == 0 {
@@ -180,6 +187,40 @@ pub fn watched_receiver_typed(sk: u64) -> Option<u32> {
             None
         };
     }
+    if load::<u16>(sk, off!(sk_family)) != AF_UNIX {
+        return None;
+    }
+    // Read before the lookup: see observer_common::unwatched.
+    let generation = unwatched::generation();
+    let ino = sockfs_ino_typed(sk);
+    if unwatched::known(ino, generation) {
+        return None;
+    }
+    let id = unix_receiver_typed(sk);
+    if id.is_none() {
+        unwatched::remember(ino, generation);
+    }
+    id
+}
+
+/// The sockfs inode number of BTF-typed socket `sk`: what names it in the `UNWATCHED` cache
+/// (the verifier lets no pointer be hashed). 0 when it has no socket any more.
+#[inline(always)]
+fn sockfs_ino_typed(sk: u64) -> u64 {
+    let at = off!(sk_ino);
+    // A load-time constant: the verifier walks only one of the two ways.
+    if at != u32::MAX {
+        return load(sk, at);
+    }
+    let socket: u64 = load(sk, off!(sk_socket));
+    let file: u64 = load(socket, off!(socket_file));
+    let inode: u64 = load(file, off!(file_inode));
+    load(inode, off!(inode_ino))
+}
+
+/// The watch id of AF_UNIX socket `sk` (BTF-typed), if watched.
+#[inline(always)]
+fn unix_receiver_typed(sk: u64) -> Option<u32> {
     // SAFETY: takes any socket pointer; NULL unless it is an AF_UNIX one.
     let u = unsafe { bpf_skc_to_unix_sock(sk as *mut _) } as u64;
     if u == 0 {

@@ -22,6 +22,7 @@ mod pending;
 mod receive;
 mod regs;
 mod syscalls;
+mod unwatched;
 
 #[cfg(not(test))]
 #[panic_handler]

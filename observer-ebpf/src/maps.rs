@@ -5,7 +5,7 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
-use observer_common::{PathKey, SocketKey, prefilter, stats};
+use observer_common::{PathKey, SocketKey, prefilter, stats, unwatched};
 
 use crate::{datagram::Scratch, pending::Pending};
 
@@ -30,6 +30,15 @@ pub fn may_hold(set: u32, x: u64) -> bool {
         .get(set)
         .is_none_or(|bits| bits.get(word).is_none_or(|w| w & mask != 0))
 }
+
+/// Receiving sockets found not watched, tagged with the generation they were found in (see
+/// `observer_common::unwatched` and unwatched.rs).
+#[map]
+pub static UNWATCHED: Array<u64> = Array::with_max_entries(unwatched::SLOTS, 0);
+
+/// The watched sockets' generation: userspace moves it on after each change to them.
+#[map]
+pub static WATCH_GENERATION: Array<u64> = Array::with_max_entries(1, 0);
 
 /// Destination addresses we watch, for sends that fail before the kernel resolves a receiver.
 #[map]

@@ -5,8 +5,8 @@
 //! many sends that never are cost no map insert. With the tracepoint strategy this also keeps
 //! the syscall tracepoints off, which every syscall on the machine would pay for.
 //!
-//! sendmmsg's messages are numbered by a per-thread cursor moved on each of its AF_UNIX
-//! datagrams (see [`mmsg_index`]).
+//! sendmmsg's messages are numbered by a per-thread cursor moved on each of its datagrams to a
+//! watched socket (see [`mmsg_index`]).
 
 use aya_ebpf::{
     Global,
@@ -21,7 +21,7 @@ use observer_common::MAX_MMSG;
 
 use crate::{
     datagram::{MMSGHDR_SIZE, user_msghdr, user_u32},
-    kernel::{is_unix_dgram, off, read},
+    kernel::{off, read},
     pending::{MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER},
 };
 
@@ -75,8 +75,9 @@ fn user_regs() -> u64 {
 
 /// The syscall number in `regs` ([`user_regs`]), read straight from them: `bpf_task_pt_regs`
 /// returns a BTF-typed pointer, which the verifier lets us load from at the (load-time
-/// constant) offset of `orig_ax`, with no probe_read call. This runs on every AF_UNIX send
-/// (fentry: in_known_syscall; tracepoint: skip_mmsg_datagram).
+/// constant) offset of `orig_ax`, with no probe_read call. With fentry this runs on every
+/// AF_UNIX send (in_known_syscall); with the tracepoints only on those that may concern a
+/// watched socket.
 #[inline(always)]
 fn syscall_nr(regs: u64) -> u64 {
     let at = regs + off!(regs_orig_ax) as u64;
@@ -93,24 +94,21 @@ pub fn in_known_syscall() -> bool {
     )
 }
 
-/// Moves the cursor of the current task's sendmmsg(2), if it is in one, past a datagram sent
-/// on `sk` that concerns nobody (to a socket nobody watches): its index still counts.
-#[inline(always)]
-pub fn skip_mmsg_datagram(sk: u64, ret: i32) {
-    let regs = user_regs();
-    if syscall_nr(regs) == NR_SENDMMSG && is_unix_dgram(sk) {
-        let arg = |off: u32| read::<u64>(regs, off).unwrap_or(0);
-        mmsg_index(arg(off!(regs_si)), arg(off!(regs_dx)), ret);
-    }
-}
-
 /// The index, within the current sendmmsg(vec, vlen) call, of the AF_UNIX datagram whose result
-/// is `ret`; moves the thread's cursor past it. Called for every such datagram of the call, to
-/// a watched socket or not (__sys_sendmmsg() sends them in order, writes each one's msg_len
-/// before the next, and stops at the first failure). A call is known to go on when the cursor
-/// names the same vector and the previous message's msg_len holds what it sent; otherwise it
-/// is a new call. Only a call that stopped where no datagram hook saw it (a bad msghdr) and a
-/// next one on the same vector could be misnumbered.
+/// is `ret`; moves the thread's cursor past it. Called for each datagram of the call that is for
+/// a watched socket (__sys_sendmmsg() sends them in order, writes each one's msg_len before the
+/// next, and stops at the first failure). A call is known to go on when the cursor names the
+/// same vector and the previous message's msg_len holds what it sent; otherwise it is a new
+/// call.
+///
+/// Datagrams to sockets nobody watches move no cursor: counting them would cost every AF_UNIX
+/// send on the machine the two helper calls that find its syscall number (26 ns a datagram on
+/// the bench machine, a tenth of the tracepoint strategy's whole cost). So a call that sends
+/// to a watched socket and, before it, to another socket (one sendmmsg with several
+/// destinations; libsystemd, systemd-notify and every sd_notify() clone send one sendmsg)
+/// numbers the watched datagrams as if the others were not there, and takes each one's payload
+/// from the message at that number. A call that stopped where no
+/// datagram hook saw it (a bad msghdr) followed by one on the same vector can be misnumbered too.
 // kernel: net/socket.c: __sys_sendmmsg()
 #[inline(always)]
 fn mmsg_index(vec: u64, vlen: u64, ret: i32) -> u32 {

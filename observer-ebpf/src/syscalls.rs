@@ -18,7 +18,7 @@ use crate::{
     emit::emit,
     kernel::{is_unix_dgram, unix_dgram_sock_of_fd},
     pending::{self, MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER},
-    regs::{args_from_regs, from_regs, skip_mmsg_datagram},
+    regs::{args_from_regs, from_regs},
 };
 
 /// `sys_enter_*` arguments start at offset 16, 8 bytes each (include/trace/events/syscalls.h).
@@ -213,8 +213,9 @@ fn datagram_sent(sk: u64, ret: i32) -> Option<(Pending, MsgParts, u32, u32)> {
             let (p, index) = from_regs(sk, 0, 0, ret)?;
             return Some((p, p.parts, index, 0));
         }
-        // A sendmmsg's datagram to a socket nobody watches still counts in the call's numbering.
-        skip_mmsg_datagram(sk, ret);
+        // Every AF_UNIX datagram on the machine that went where nobody watches ends here, so
+        // nothing more is done for it: not even the syscall number is read (regs.rs,
+        // mmsg_index()).
         return None;
     };
     // SAFETY: map value pointer, valid for this program run.

@@ -369,6 +369,47 @@ fn heavy_other_unix_traffic_produces_no_events() {
     let _ = fs::remove_dir_all(other_dir);
 }
 
+/// The delivery hooks remember sockets they found not watched (observer_common::unwatched); a
+/// socket that becomes watched later must be seen from then on. Here a socket takes a watched
+/// path's place (rename) after it received datagrams as an unwatched one.
+#[test]
+fn socket_found_unwatched_is_seen_once_it_becomes_watched() {
+    require_root!();
+    let dir = std::env::temp_dir().join(unique("becomes"));
+    fs::create_dir_all(&dir).unwrap();
+    let watched = dir.join("w.sock");
+    let elsewhere = dir.join("s.sock");
+    let _old = UnixDatagram::bind(&watched).unwrap();
+    let sock = UnixDatagram::bind(&elsewhere).unwrap();
+    sock.set_nonblocking(true).unwrap();
+    let watched_str = watched.display().to_string();
+    let mut obs = Observer::start(&["--socket", &watched_str]);
+    let tx = UnixDatagram::unbound().unwrap();
+    let mut buf = [0u8; 64];
+    for _ in 0..100 {
+        tx.send_to(b"X_BEFORE=1", &elsewhere).unwrap();
+        sock.recv(&mut buf).unwrap();
+    }
+    fs::rename(&elsewhere, &watched).unwrap();
+    // The observer finds the new socket behind the path at its next rescan (every 2 s).
+    let deadline = std::time::Instant::now() + WAIT;
+    let ev = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no event for the socket that became watched in {WAIT:?}"
+        );
+        tx.send_to(b"X_AFTER=1", &watched).unwrap();
+        while sock.recv(&mut buf).is_ok() {}
+        if let Some(ev) = obs.next_event(Duration::from_millis(250)) {
+            break ev;
+        }
+    };
+    assert_eq!(ev["payload"], "X_AFTER=1", "{ev}");
+    assert_eq!(ev["dest"], watched_str, "{ev}");
+    drop(obs);
+    let _ = fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn sendmmsg_reports_each_datagram() {
     require_root!();

@@ -6,6 +6,7 @@ mod offsets;
 mod prefilter;
 mod receive;
 mod strategy;
+mod unwatched;
 
 use anyhow::Context as _;
 use aya::{
@@ -174,7 +175,8 @@ impl Capture {
         prefilter::sync_with(&mut self.ebpf, WATCHED_INO, inos, |ebpf| {
             sync_map(ebpf, "WATCHED_SOCKETS", &sockets)
         })?;
-        sync_map(&mut self.ebpf, "WATCHED_PATHS", &paths)
+        sync_map(&mut self.ebpf, "WATCHED_PATHS", &paths)?;
+        unwatched::changed(&mut self.ebpf)
     }
 }
 

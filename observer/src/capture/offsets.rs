@@ -139,5 +139,11 @@ fn read_all(btf: &Btf) -> anyhow::Result<Offsets> {
         regs_dx: opt("pt_regs", &["dx"]),
         regs_r8: opt("pt_regs", &["r8"]),
         regs_r9: opt("pt_regs", &["r9"]),
+        sk_ino: if btf.member_size("sock", "sk_ino").ok() == Some(8) {
+            m("sock", "sk_ino")?
+        } else {
+            ABSENT
+        },
+        file_inode: m("file", "f_inode")?,
     })
 }
