@@ -70,7 +70,7 @@ pub static OFFSETS: Global<Offsets> = Global::new(Offsets {
     regs_r8: 0,
     regs_r9: 0,
     sk_ino: 0,
-    file_inode: 0,
+    _pad: 0,
 });
 
 pub const AF_UNIX: u16 = 1;
@@ -175,9 +175,9 @@ fn load<T: Copy>(base: u64, off: u32) -> T {
 
 /// [`watched_receiver`] for a BTF-typed `sk` (the delivery hooks' argument), which also says
 /// whether `sk` is AF_UNIX at all. This runs for every datagram and wakeup on the machine: other
-/// families leave at the first load, sockets already found not watched after two more
-/// (unwatched.rs), and the rest are looked up by direct loads, a fraction of the six probe_read
-/// calls the other way makes.
+/// families leave at the first load, sockets already found not watched after three more where
+/// the kernel has `sk_ino` (unwatched.rs), and the rest are looked up by direct loads, a
+/// fraction of the six probe_read calls the other way makes.
 #[inline(always)]
 pub fn watched_receiver_typed(sk: u64) -> Option<u32> {
     if TYPED_LOADS.load() == 0 {
@@ -190,9 +190,14 @@ pub fn watched_receiver_typed(sk: u64) -> Option<u32> {
     if load::<u16>(sk, off!(sk_family)) != AF_UNIX {
         return None;
     }
+    let at = off!(sk_ino);
+    // A load-time constant: the verifier walks only one of the two ways.
+    if at == u32::MAX {
+        return unix_receiver_typed(sk);
+    }
     // Read before the lookup: see observer_common::unwatched.
     let generation = unwatched::generation();
-    let ino = sockfs_ino_typed(sk);
+    let ino: u64 = load(sk, at);
     if unwatched::known(ino, generation) {
         return None;
     }
@@ -201,21 +206,6 @@ pub fn watched_receiver_typed(sk: u64) -> Option<u32> {
         unwatched::remember(ino, generation);
     }
     id
-}
-
-/// The sockfs inode number of BTF-typed socket `sk`: what names it in the `UNWATCHED` cache
-/// (the verifier lets no pointer be hashed). 0 when it has no socket any more.
-#[inline(always)]
-fn sockfs_ino_typed(sk: u64) -> u64 {
-    let at = off!(sk_ino);
-    // A load-time constant: the verifier walks only one of the two ways.
-    if at != u32::MAX {
-        return load(sk, at);
-    }
-    let socket: u64 = load(sk, off!(sk_socket));
-    let file: u64 = load(socket, off!(socket_file));
-    let inode: u64 = load(file, off!(file_inode));
-    load(inode, off!(inode_ino))
 }
 
 /// The watch id of AF_UNIX socket `sk` (BTF-typed), if watched.

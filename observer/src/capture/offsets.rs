@@ -144,6 +144,6 @@ fn read_all(btf: &Btf) -> anyhow::Result<Offsets> {
         } else {
             ABSENT
         },
-        file_inode: m("file", "f_inode")?,
+        _pad: 0,
     })
 }
