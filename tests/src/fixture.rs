@@ -48,6 +48,7 @@ impl Fixture {
     }
 
     fn start() -> Fixture {
+        remove_leftovers();
         let dir = std::env::temp_dir().join(format!("observer-tests-{}", std::process::id()));
         fs::create_dir_all(&dir).expect("test dir");
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).expect("chmod dir");
@@ -212,5 +213,29 @@ impl Fixture {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A failed test may poison the lock; the state is still usable for the next one.
         self.observer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Removes what earlier test processes left in the temp dir (the fixture lives in a static, which
+/// is never dropped, and a failed test skips its own clean-up): the `observer-tests-PID` and
+/// `observer-test-PID-…` entries of processes that no longer run.
+fn remove_leftovers() {
+    let tmp = std::env::temp_dir();
+    let Ok(entries) = fs::read_dir(&tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("observer-tests-")
+            .or_else(|| name.strip_prefix("observer-test-"))
+            .and_then(|rest| rest.split('-').next()?.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let path = entry.path();
+            let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
+        }
     }
 }
