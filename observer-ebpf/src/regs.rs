@@ -95,20 +95,20 @@ pub fn in_known_syscall() -> bool {
 }
 
 /// The index, within the current sendmmsg(vec, vlen) call, of the AF_UNIX datagram whose result
-/// is `ret`; moves the thread's cursor past it. Called for each datagram of the call that is for
-/// a watched socket (__sys_sendmmsg() sends them in order, writes each one's msg_len before the
-/// next, and stops at the first failure). A call is known to go on when the cursor names the
-/// same vector and the previous message's msg_len holds what it sent; otherwise it is a new
-/// call.
+/// is `ret`; moves the thread's cursor past it. Called for each datagram of the call that was
+/// delivered to a watched socket, and for one that failed (which ends the call):
+/// __sys_sendmmsg() sends them in order, writes each one's msg_len before the next, and stops at
+/// the first failure. A call is known to go on when the cursor names the same vector and the
+/// previous message's msg_len holds what it sent; otherwise it is a new call.
 ///
-/// Datagrams to sockets nobody watches move no cursor: counting them would cost every AF_UNIX
-/// send on the machine the two helper calls that find its syscall number (26 ns a datagram on
-/// the bench machine, a tenth of the tracepoint strategy's whole cost). So a call that sends
-/// to a watched socket and, before it, to another socket (one sendmmsg with several
+/// Datagrams delivered to sockets nobody watches move no cursor: counting them would cost every
+/// AF_UNIX send on the machine the two helper calls that find its syscall number (26 ns a
+/// datagram on the bench machine, a tenth of the tracepoint strategy's whole cost). So a call
+/// that sends to another socket and then to a watched one (one sendmmsg with several
 /// destinations; libsystemd, systemd-notify and every sd_notify() clone send one sendmsg)
 /// numbers the watched datagrams as if the others were not there, and takes each one's payload
-/// from the message at that number. A call that stopped where no
-/// datagram hook saw it (a bad msghdr) followed by one on the same vector can be misnumbered too.
+/// from the message at that number. A call that stopped where no datagram hook saw it (a bad
+/// msghdr) followed by one on the same vector can be misnumbered too.
 // kernel: net/socket.c: __sys_sendmmsg()
 #[inline(always)]
 fn mmsg_index(vec: u64, vlen: u64, ret: i32) -> u32 {
