@@ -18,7 +18,7 @@ use crate::{
     decode::{Clock, Event, decode},
     delivery::{Correction, Delivered, Pairing},
     judge::Judge,
-    readers,
+    readers::{self, Reader},
     recording::writer::{Rotation, Writer},
     sink::{Sink, Start, Summary, json::JsonSink, recording::RecordingSink, table::TableSink},
     watch::{self, Request, WatchError, Watched},
@@ -86,7 +86,8 @@ pub async fn run_with(
     };
     capture.set_watched(&watched)?;
     let mut pairing = Pairing::default();
-    sync_readers(&mut capture, &mut pairing, &watched, &args.receivers)?;
+    let found = find_readers(&capture, &watched, &args.receivers);
+    set_readers(&mut capture, &mut pairing, found)?;
     if verbose > 0 {
         spawn_kernel_logger(&mut capture);
     }
@@ -165,7 +166,12 @@ pub async fn run_with(
                     out.judge.prepare(&watched).await;
                 }
                 // Readers come and go with their sockets (a manager restarts, a receiver exits).
-                let gone = sync_readers(&mut capture, &mut out.pairing, &watched, &args.receivers)?;
+                // They are looked for before the ring is drained: a datagram sent while its
+                // reader lived is then queued for it before the reader is given up, and shown
+                // as never read, not as sent to a socket whose reader is not captured.
+                let found = find_readers(&capture, &watched, &args.receivers);
+                out.drain(ring.get_mut(), &by_id, false).await?;
+                let gone = set_readers(&mut capture, &mut out.pairing, found)?;
                 out.corrections(&gone, &by_id)?;
             }
             _ = sigint.recv() => break,
@@ -307,19 +313,25 @@ impl Collector {
     }
 }
 
-/// Tells the kernel whose reads to capture (the managers of the watched sockets and the
-/// `--receiver` processes) and the pairing which sockets they read; returns the sends that
-/// lost their reader before it read them.
-fn sync_readers(
+/// The managers of the watched sockets and the `--receiver` processes: the readers whose reads
+/// are captured. None when the kernel gave no way to capture reads.
+fn find_readers(capture: &Capture, watched: &[Watched], receivers: &[u32]) -> Option<Vec<Reader>> {
+    capture
+        .receive
+        .is_ok()
+        .then(|| readers::find(watched, receivers))
+}
+
+/// Tells the kernel whose reads to capture and the pairing which sockets they read; returns the
+/// sends that lost their reader before it read them.
+fn set_readers(
     capture: &mut Capture,
     pairing: &mut Pairing,
-    watched: &[Watched],
-    receivers: &[u32],
+    found: Option<Vec<Reader>>,
 ) -> anyhow::Result<Vec<Correction>> {
-    if capture.receive.is_err() {
+    let Some(found) = found else {
         return Ok(Vec::new());
-    }
-    let found = readers::find(watched, receivers);
+    };
     let tgids: Vec<u32> = found.iter().map(|r| r.tgid).collect();
     capture.set_readers(&tgids)?;
     Ok(pairing.set_readers(found.iter().map(|r| r.watch_id).collect()))
