@@ -6,13 +6,12 @@ use aya_ebpf::helpers::generated::bpf_ktime_get_ns;
 
 use crate::{
     kernel::watched_receiver_typed,
-    pending::{self, MsgParts, Pending},
-    regs::args_from_regs,
+    pending::{self, MsgParts, Pending, args_at_result},
 };
 
 #[inline(always)]
 pub fn mark_delivery(receiver_sk: u64) {
-    if args_from_regs() {
+    if args_at_result() {
         mark_delivery_unrecorded(receiver_sk);
         return;
     }
@@ -27,8 +26,9 @@ pub fn mark_delivery(receiver_sk: u64) {
     }
 }
 
-/// Sends are not recorded at syscall entry (regs.rs): the receiver is checked first, and only a
-/// delivery to a watched socket starts the thread's send state, for sock_send_length to finish.
+/// Sends are not recorded as they start (pending.rs, `ARGS_AT_RESULT`): the receiver is checked
+/// first, and only a delivery to a watched socket starts the thread's send state, for the hook
+/// that sees the send's result (sock_send_length, fexit unix_dgram_sendmsg) to finish.
 #[inline(always)]
 fn mark_delivery_unrecorded(receiver_sk: u64) {
     // TCP, UDP, netlink… in any context, and other unix sockets. (A unix socket of another type
@@ -38,7 +38,7 @@ fn mark_delivery_unrecorded(receiver_sk: u64) {
         return;
     };
     if let Some(p) = pending::current() {
-        // A sendmmsg, recorded at its entry.
+        // The thread's send has state already: keep when it started.
         // SAFETY: map value pointer, valid for this program run.
         unsafe { (*p).delivered_to = id };
         return;

@@ -1,7 +1,7 @@
 //! Kernel side of the observer: capture every datagram sent to a watched systemd notify socket.
 //!
 //! Two strategies share one pipeline (pending → delivery → emit):
-//! - `fentry`: fentry/fexit on unix_dgram_sendmsg + fentry on sock_def_readable (fentry.rs);
+//! - `fentry`: fexit on unix_dgram_sendmsg + fentry on sock_def_readable (fentry.rs);
 //! - `tracepoint`: syscall tracepoints + tp_btf sock_send_length / sk_data_ready (syscalls.rs);
 //!   with both tp_btf hooks, no syscall tracepoint (regs.rs).
 //!

@@ -5,9 +5,21 @@
 
 use core::intrinsics::{AtomicOrdering, atomic_xadd};
 
-use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::map, maps::Array};
+use aya_ebpf::{Global, helpers::bpf_get_current_pid_tgid, macros::map, maps::Array};
 
 use crate::maps::{PENDING, count};
+
+/// 1 when sends are not recorded as they start: a send gets state only when it is delivered to
+/// a watched socket (delivery.rs), and its arguments are read where its result is seen, from
+/// its msghdr (fentry.rs) or from the syscall registers (regs.rs); the many sends that never
+/// concern a watched socket cost no map insert. Set by userspace (`Strategy::args_at_result`).
+#[unsafe(no_mangle)]
+pub static ARGS_AT_RESULT: Global<u32> = Global::new(0);
+
+#[inline(always)]
+pub fn args_at_result() -> bool {
+    ARGS_AT_RESULT.load() != 0
+}
 
 /// How many threads have a send in progress: an upper bound (an entry the LRU evicted stays
 /// counted). When sends start only at their delivery to a watched socket (regs.rs) it is 0

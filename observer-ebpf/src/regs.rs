@@ -1,15 +1,15 @@
-//! A send's arguments read from the registers the task entered its syscall with. The hooks that
-//! see a send's result (tp_btf sock_send_length, fexit unix_dgram_sendmsg) run inside the
-//! syscall, so for the syscalls below nothing has to be recorded when the send starts: a send
-//! gets per-thread state only once it is delivered to a watched socket (delivery.rs), and the
-//! many sends that never are cost no map insert. With the tracepoint strategy this also keeps
-//! the syscall tracepoints off, which every syscall on the machine would pay for.
+//! A send's arguments read from the registers the task entered its syscall with, for the
+//! tracepoint strategy where the kernel has tp_btf sock_send_length and sk_data_ready (the
+//! fentry strategy reads the send's msghdr instead, fentry.rs). sock_send_length sees the
+//! send's result inside the syscall, so for the syscalls below nothing has to be recorded when
+//! the send starts (pending.rs, `ARGS_AT_RESULT`), and the syscall tracepoints stay off, which
+//! every syscall on the machine would pay for. The reads of a watched socket's reader
+//! (receive.rs) find the reader's msghdr here too.
 //!
 //! sendmmsg's messages are numbered by a per-thread cursor moved on each of its datagrams to a
 //! watched socket (see [`mmsg_index`]).
 
 use aya_ebpf::{
-    Global,
     helpers::{
         bpf_get_current_pid_tgid,
         generated::{bpf_get_current_task_btf, bpf_ktime_get_ns, bpf_task_pt_regs},
@@ -24,17 +24,6 @@ use crate::{
     kernel::{off, read},
     pending::{MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER},
 };
-
-/// 1 when userspace chose this way of working (see the module comment and
-/// `Strategy::args_from_regs`): the tracepoint strategy then attaches no entry/exit hooks for
-/// sendto, sendmsg, write and writev, and the fentry strategy records no state at entry for them.
-#[unsafe(no_mangle)]
-pub static ARGS_FROM_REGS: Global<u32> = Global::new(0);
-
-#[inline(always)]
-pub fn args_from_regs() -> bool {
-    ARGS_FROM_REGS.load() != 0
-}
 
 // x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl); the user structs the
 // kernel side reads (msghdr, iovec) are x86_64's too.
@@ -75,23 +64,13 @@ fn user_regs() -> u64 {
 
 /// The syscall number in `regs` ([`user_regs`]), read straight from them: `bpf_task_pt_regs`
 /// returns a BTF-typed pointer, which the verifier lets us load from at the (load-time
-/// constant) offset of `orig_ax`, with no probe_read call. With fentry this runs on every
-/// AF_UNIX send (in_known_syscall); with the tracepoints only on those that may concern a
-/// watched socket.
+/// constant) offset of `orig_ax`, with no probe_read call. It runs only for sends that may
+/// concern a watched socket, and for the reads of its reader.
 #[inline(always)]
 fn syscall_nr(regs: u64) -> u64 {
     let at = regs + off!(regs_orig_ax) as u64;
     // SAFETY: a field of the task's pt_regs, checked by the verifier against the kernel's BTF.
     unsafe { core::ptr::read_volatile(at as *const u64) }
-}
-
-/// Whether the current task is in one of the syscalls [`syscall_parts`] reads.
-#[inline(always)]
-pub fn in_known_syscall() -> bool {
-    matches!(
-        syscall_nr(user_regs()),
-        NR_WRITE | NR_WRITEV | NR_SENDTO | NR_SENDMSG
-    )
 }
 
 /// The index, within the current sendmmsg(vec, vlen) call, of the AF_UNIX datagram whose result
@@ -145,7 +124,7 @@ fn mmsg_index(vec: u64, vlen: u64, ret: i32) -> u32 {
 }
 
 /// Where the data of the send the current task is making lives, and its index in a sendmmsg,
-/// if it is one of the syscalls above (io_uring and in-kernel senders are recorded at fentry).
+/// if it is one of the syscalls above (io_uring and in-kernel senders are not).
 /// `ret`: this datagram's result; it moves a sendmmsg's cursor.
 // kernel: task_pt_regs(current)->{orig_ax, si, dx, r8, r9}
 #[inline(always)]

@@ -17,8 +17,8 @@ use crate::{
     delivery::mark_delivery,
     emit::emit,
     kernel::{is_unix_dgram, unix_dgram_sock_of_fd},
-    pending::{self, MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER},
-    regs::{args_from_regs, from_regs},
+    pending::{self, MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER, args_at_result},
+    regs::from_regs,
 };
 
 /// `sys_enter_*` arguments start at offset 16, 8 bytes each (include/trace/events/syscalls.h).
@@ -204,7 +204,7 @@ pub fn sock_send_length(ctx: BtfTracePointContext) -> i32 {
 #[inline(always)]
 fn datagram_sent(sk: u64, ret: i32) -> Option<(Pending, MsgParts, u32, u32)> {
     let Some(pp) = pending::current() else {
-        if !args_from_regs() {
+        if !args_at_result() {
             return None;
         }
         // Not recorded at entry (regs.rs) and not delivered to a watched socket: only a send

@@ -90,12 +90,12 @@ impl Capture {
             let attempt = (|| -> anyhow::Result<(Ebpf, Vec<String>)> {
                 check.map_err(anyhow::Error::msg)?;
                 let wakeup_bytes = u64::from(ring_size / 8);
-                let args_from_regs =
-                    u32::from(strategy.args_from_regs(&optional_hooks, regs_usable));
+                let args_at_result =
+                    u32::from(strategy.args_at_result(&optional_hooks, regs_usable));
                 let mut ebpf = EbpfLoader::new()
                     .override_global("OFFSETS", &offsets, true)
                     .override_global("WAKEUP_BYTES", &wakeup_bytes, true)
-                    .override_global("ARGS_FROM_REGS", &args_from_regs, true)
+                    .override_global("ARGS_AT_RESULT", &args_at_result, true)
                     .override_global("TYPED_LOADS", &typed_loads, true)
                     .override_global("UNIX_READ_TEXT", &unix_read_text, true)
                     .map_max_entries("EVENTS", ring_size)

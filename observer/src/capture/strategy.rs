@@ -14,7 +14,7 @@ use crate::{btf::Btf, preflight};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
-    /// fentry/fexit on unix_dgram_sendmsg + fentry on sock_def_readable.
+    /// fexit on unix_dgram_sendmsg + fentry on sock_def_readable.
     Fentry,
     /// Syscall tracepoints + tp_btf sock_send_length / sk_data_ready where the kernel has them.
     Tracepoint,
@@ -51,29 +51,30 @@ impl Strategy {
                 }
                 offsets::fentry_ready(o)
             }
-            Self::Tracepoint if self.args_from_regs(optional_hooks, regs_usable) => Ok(()),
+            Self::Tracepoint if self.args_at_result(optional_hooks, regs_usable) => Ok(()),
             Self::Tracepoint => Ok(preflight::ensure_tracefs()?),
         }
     }
 
-    /// Loads and attaches this strategy's programs; the others in the object stay unloaded.
-    /// Whether this strategy reads sendto/sendmsg/write/writev arguments from the syscall
-    /// registers when a send turns out to matter, instead of recording every send as it starts
-    /// (the kernel side's `ARGS_FROM_REGS`, see observer-ebpf/src/regs.rs). fentry: whenever
-    /// `regs_usable`; tracepoint: when sock_send_length and sk_data_ready both run inside the
-    /// send too, and then no syscall tracepoint is attached (every syscall on the machine would
-    /// pay for one); sendmmsg's messages are numbered by a cursor (regs.rs).
-    pub fn args_from_regs(self, optional_hooks: &[&'static str], regs_usable: bool) -> bool {
-        regs_usable
-            && match self {
-                Self::Fentry => true,
-                Self::Tracepoint => {
-                    optional_hooks.contains(&"sock_send_length")
-                        && optional_hooks.contains(&"sk_data_ready")
-                }
+    /// Whether this strategy leaves a send unrecorded as it starts and reads its arguments where
+    /// its result is seen, once it turned out to matter (the kernel side's `ARGS_AT_RESULT`,
+    /// see observer-ebpf/src/pending.rs). fentry: always, from the send's msghdr at fexit;
+    /// tracepoint: from the syscall registers (`regs_usable`) when sock_send_length and
+    /// sk_data_ready both run inside the send, and then no syscall tracepoint is attached
+    /// (every syscall on the machine would pay for one); sendmmsg's messages are numbered by a
+    /// cursor (regs.rs).
+    pub fn args_at_result(self, optional_hooks: &[&'static str], regs_usable: bool) -> bool {
+        match self {
+            Self::Fentry => true,
+            Self::Tracepoint => {
+                regs_usable
+                    && optional_hooks.contains(&"sock_send_length")
+                    && optional_hooks.contains(&"sk_data_ready")
             }
+        }
     }
 
+    /// Loads and attaches this strategy's programs; the others in the object stay unloaded.
     /// `optional_hooks`: the tp_btf tracepoints this kernel has (see [`optional_tp_btf`]).
     pub fn attach(
         self,
@@ -85,10 +86,6 @@ impl Strategy {
         let mut attached = Vec::new();
         match self {
             Self::Fentry => {
-                let p: &mut FEntry = program(ebpf, "unix_dgram_sendmsg_enter")?;
-                p.load("unix_dgram_sendmsg", aya_btf)
-                    .context("fentry unix_dgram_sendmsg")?;
-                p.attach().context("fentry unix_dgram_sendmsg")?;
                 let p: &mut FExit = program(ebpf, "unix_dgram_sendmsg_exit")?;
                 p.load("unix_dgram_sendmsg", aya_btf)
                     .context("fexit unix_dgram_sendmsg")?;
@@ -98,16 +95,11 @@ impl Strategy {
                     .context("fentry sock_def_readable")?;
                 p.attach().context("fentry sock_def_readable")?;
                 attached.extend(
-                    [
-                        "fentry/unix_dgram_sendmsg",
-                        "fexit/unix_dgram_sendmsg",
-                        "fentry/sock_def_readable",
-                    ]
-                    .map(String::from),
+                    ["fexit/unix_dgram_sendmsg", "fentry/sock_def_readable"].map(String::from),
                 );
             }
             Self::Tracepoint => {
-                let from_regs = self.args_from_regs(optional_hooks, regs_usable);
+                let from_regs = self.args_at_result(optional_hooks, regs_usable);
                 if !from_regs {
                     attached.extend(attach_send_syscalls(ebpf)?);
                 }
