@@ -19,7 +19,8 @@ use crate::{observer::Observer, reader::Reader};
 
 /// Names of the receiving sockets, one per test that needs one.
 pub const ROLES: &[&str] = &[
-    "sendto", "connect", "iov", "creds", "nobody", "big", "eagain", "exit", "heavy", "mmsg",
+    "sendto", "connect", "iov", "uring", "creds", "nobody", "big", "eagain", "exit", "heavy",
+    "mmsg",
 ];
 
 pub struct Fixture {

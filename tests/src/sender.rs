@@ -1,5 +1,6 @@
 //! Sending datagrams with the exact syscalls notify clients use (sendto, sendmsg with several
-//! iovecs and ancillary data, write on a connected socket), through libc.
+//! iovecs and ancillary data, write on a connected socket), through libc; and the same sendmsg
+//! through io_uring, where no send syscall is made.
 
 use std::{ffi::c_void, io::Error, mem, os::fd::RawFd};
 
@@ -47,6 +48,8 @@ pub struct Datagram {
     pub use_write: bool,
     /// Send this many copies in one sendmmsg(2) call (0: plain sendmsg).
     pub mmsg: usize,
+    /// Submit the sendmsg to io_uring (IORING_OP_SENDMSG) instead of calling sendmsg(2).
+    pub io_uring: bool,
 }
 
 /// A fresh datagram socket sending `d` to `to`; returns bytes sent.
@@ -140,12 +143,36 @@ pub fn send_on(fd: RawFd, to: &Target, connect: bool, d: &Datagram) -> Result<us
             Ok(n as usize)
         };
     }
+    if d.io_uring {
+        return sendmsg_io_uring(fd, &msg, flags);
+    }
     // SAFETY: msg points at live buffers for the duration of the call.
     let n = unsafe { libc::sendmsg(fd, &msg, flags) };
     if n < 0 {
         Err(Error::last_os_error())
     } else {
         Ok(n as usize)
+    }
+}
+
+/// `msg` sent as an io_uring IORING_OP_SENDMSG: the kernel makes the send inside
+/// io_uring_enter(2) (or on an io-wq worker thread of this process), not from a send syscall.
+fn sendmsg_io_uring(fd: RawFd, msg: &libc::msghdr, flags: i32) -> Result<usize, Error> {
+    let mut ring = io_uring::IoUring::new(2)?;
+    let sqe = io_uring::opcode::SendMsg::new(io_uring::types::Fd(fd), msg)
+        .flags(flags as u32)
+        .build();
+    // SAFETY: `msg` and the buffers it points at outlive the operation: we wait for it below.
+    unsafe { ring.submission().push(&sqe) }.map_err(|_| Error::other("io_uring queue full"))?;
+    ring.submit_and_wait(1)?;
+    let cqe = ring
+        .completion()
+        .next()
+        .ok_or_else(|| Error::other("io_uring gave no completion"))?;
+    if cqe.result() < 0 {
+        Err(Error::from_raw_os_error(-cqe.result()))
+    } else {
+        Ok(cqe.result() as usize)
     }
 }
 

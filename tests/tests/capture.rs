@@ -182,6 +182,35 @@ fn sendmsg_with_three_iovecs_is_reassembled() {
     assert_eq!(field(ev, "MAINPID"), Some("1"));
 }
 
+/// A sendmsg submitted to io_uring: no send syscall is made. fentry hooks the function every
+/// AF_UNIX datagram passes through and reports it, its two iovecs found from the kernel's copy
+/// of them; the tracepoint strategy finds a send's data through its syscall and does not
+/// (README, "Capture strategies").
+#[test]
+fn sendmsg_through_io_uring() {
+    require_root!();
+    let f = fixture();
+    if f.strategy() != "fentry" {
+        eprintln!("sendmsg_through_io_uring: fentry only");
+        return;
+    }
+    let to = f.path("uring");
+    let (pid, lines) = nsend(&[
+        "--to",
+        &to,
+        "--io-uring",
+        "--part",
+        "READY=1\n",
+        "--part",
+        "STATUS=via io_uring",
+    ]);
+    assert_eq!(lines, ["27"]);
+    let ev = &f.events(&to, 1, WAIT)[0];
+    assert_eq!(ev["pid"], pid);
+    assert_eq!(ev["result"], 27);
+    assert_eq!(ev["payload"], "READY=1\\nSTATUS=via io_uring");
+}
+
 #[test]
 fn sendmsg_with_scm_credentials_and_fds() {
     require_root!();

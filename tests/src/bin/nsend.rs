@@ -3,7 +3,9 @@
 //!
 //! nsend --to PATH|@NAME [--connect] [--write] [--part BYTES]... [--creds PID:UID:GID]
 //!       [--fds N] [--dontwait] [--user UID:GID] [--repeat N] [--mmsg N] [--size N] [PAYLOAD]
-//! (--mmsg N: one sendmmsg(2) call carrying N copies of the datagram.)
+//!       [--io-uring]
+//! (--mmsg N: one sendmmsg(2) call carrying N copies of the datagram; --io-uring: the sendmsg
+//! submitted to io_uring instead of made as a syscall.)
 //! Prints one line per datagram: the bytes sent, or the errno name.
 
 use std::{io::Error, process::ExitCode};
@@ -40,6 +42,7 @@ fn run() -> Result<(), String> {
             "--creds" => d.creds = Some(triple(&val()?)?),
             "--fds" => d.fds = val()?.parse().map_err(|_| "bad --fds")?,
             "--dontwait" => d.dontwait = true,
+            "--io-uring" => d.io_uring = true,
             "--repeat" => repeat = val()?.parse().map_err(|_| "bad --repeat")?,
             "--mmsg" => d.mmsg = val()?.parse().map_err(|_| "bad --mmsg")?,
             "--user" => {
