@@ -236,8 +236,10 @@ pub mod stats {
     pub const DROPPED: u32 = 0;
     /// Datagrams written to the ring buffer.
     pub const EMITTED: u32 = 1;
-    /// Sends whose state could not be tracked (pending map full).
-    pub const PENDING_FULL: u32 = 2;
+    /// Sends that may concern a watched socket but could not be reported: the pending map was
+    /// full, or one delivered to a watched socket was made where its data cannot be found (an
+    /// io_uring send with the tracepoint strategy, a kernel sender with fentry).
+    pub const UNTRACKED: u32 = 2;
     pub const COUNT: u32 = 3;
 }
 

@@ -11,12 +11,13 @@ use aya_ebpf::{
     macros::{fentry, fexit},
     programs::{FEntryContext, FExitContext},
 };
-use observer_common::{Hook, MAX_IOVECS};
+use observer_common::{Hook, MAX_IOVECS, stats};
 
 use crate::{
     delivery::mark_delivery,
     emit::emit,
     kernel::{off, read},
+    maps::count,
     pending::{self, MsgParts, Pending, SRC_IOV_KERNEL, SRC_UBUF_KERNEL_MSG},
 };
 
@@ -54,11 +55,18 @@ fn datagram_sent(ctx: &FExitContext, ret: i32) -> Option<Pending> {
     let sock: u64 = ctx.arg::<*const u8>(0) as u64;
     let msg: u64 = ctx.arg::<*const u8>(1) as u64;
     let len: u64 = ctx.arg(2);
+    let Some(parts) = sent_parts(msg, len) else {
+        if delivered_to != 0 {
+            // A kernel sender's datagram to a watched socket: counted, so the summary shows it.
+            count(stats::UNTRACKED);
+        }
+        return None;
+    };
     Some(Pending {
         ts_ns,
         sk: read(sock, off!(socket_sk))?,
         mmsg_vec: 0,
-        parts: sent_parts(msg, len)?,
+        parts,
         mmsg_vlen: 0,
         results_seen: 1,
         delivered_to,

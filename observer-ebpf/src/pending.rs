@@ -119,7 +119,7 @@ pub fn start(p: &Pending) -> bool {
         if new {
             live_add(u64::MAX);
         }
-        count(observer_common::stats::PENDING_FULL);
+        count(observer_common::stats::UNTRACKED);
         return false;
     }
     true

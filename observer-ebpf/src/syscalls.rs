@@ -10,13 +10,14 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, TracePointContext},
 };
 use aya_log_ebpf::debug;
-use observer_common::{Hook, MAX_MMSG};
+use observer_common::{Hook, MAX_MMSG, stats};
 
 use crate::{
     datagram::{MMSGHDR_SIZE, user_msghdr},
     delivery::mark_delivery,
     emit::emit,
     kernel::{is_unix_dgram, unix_dgram_sock_of_fd},
+    maps::count,
     pending::{self, MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER, args_at_result},
     regs::from_regs,
 };
@@ -224,7 +225,12 @@ fn datagram_sent(sk: u64, ret: i32) -> Option<(Pending, MsgParts, u32, u32)> {
         // Started by its delivery to a watched socket (regs.rs): this is that send's result.
         let (ts_ns, delivered_to) = (p.ts_ns, p.delivered_to);
         pending::finish();
-        let (p, index) = from_regs(sk, ts_ns, delivered_to, ret)?;
+        let Some((p, index)) = from_regs(sk, ts_ns, delivered_to, ret) else {
+            // Not made by a syscall regs.rs reads (io_uring): its data cannot be found. Counted,
+            // so that the summary shows it.
+            count(stats::UNTRACKED);
+            return None;
+        };
         return Some((p, p.parts, index, delivered_to));
     }
     if p.sk != sk {

@@ -194,7 +194,7 @@ pub async fn run_with(
     let summary = Summary {
         events: out.events,
         dropped: c.dropped,
-        untracked: c.pending_full,
+        untracked: c.untracked,
         malformed: out.malformed,
     };
     out.sink.finish(&summary)?;

@@ -31,7 +31,8 @@ static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"),
 pub struct Counters {
     pub emitted: u64,
     pub dropped: u64,
-    pub pending_full: u64,
+    /// See `stats::UNTRACKED`.
+    pub untracked: u64,
 }
 
 pub struct Capture {
@@ -154,7 +155,7 @@ impl Capture {
         Ok(Counters {
             emitted: sum(stats::EMITTED)?,
             dropped: sum(stats::DROPPED)?,
-            pending_full: sum(stats::PENDING_FULL)?,
+            untracked: sum(stats::UNTRACKED)?,
         })
     }
 
