@@ -62,16 +62,8 @@ fn datagram_sent(ctx: &FExitContext, ret: i32) -> Option<Pending> {
         }
         return None;
     };
-    Some(Pending {
-        ts_ns,
-        sk: read(sock, off!(socket_sk))?,
-        mmsg_vec: 0,
-        parts,
-        mmsg_vlen: 0,
-        results_seen: 1,
-        delivered_to,
-        _pad: 0,
-    })
+    let sk = read(sock, off!(socket_sk))?;
+    Some(Pending::at_result(ts_ns, sk, parts, delivered_to))
 }
 
 #[inline(always)]

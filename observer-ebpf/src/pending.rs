@@ -101,6 +101,24 @@ pub struct Pending {
     pub _pad: u32,
 }
 
+impl Pending {
+    /// One datagram whose arguments were found where its result is seen (`ARGS_AT_RESULT`),
+    /// reported at once.
+    #[inline(always)]
+    pub fn at_result(ts_ns: u64, sk: u64, parts: MsgParts, delivered_to: u32) -> Self {
+        Self {
+            ts_ns,
+            sk,
+            mmsg_vec: 0,
+            parts,
+            mmsg_vlen: 0,
+            results_seen: 1,
+            delivered_to,
+            _pad: 0,
+        }
+    }
+}
+
 #[inline(always)]
 pub fn current_tid() -> u32 {
     bpf_get_current_pid_tgid() as u32

@@ -202,20 +202,11 @@ pub fn recvmsg_args() -> Option<RecvmsgArgs> {
 #[inline(always)]
 pub fn from_regs(sk: u64, ts_ns: u64, delivered_to: u32, ret: i32) -> Option<(Pending, u32)> {
     let (parts, index) = syscall_parts(ret)?;
-    let p = Pending {
-        ts_ns: if ts_ns == 0 {
-            // SAFETY: no preconditions.
-            unsafe { bpf_ktime_get_ns() }
-        } else {
-            ts_ns
-        },
-        sk,
-        mmsg_vec: 0,
-        parts,
-        mmsg_vlen: 0,
-        results_seen: 1,
-        delivered_to,
-        _pad: 0,
+    let ts_ns = if ts_ns == 0 {
+        // SAFETY: no preconditions.
+        unsafe { bpf_ktime_get_ns() }
+    } else {
+        ts_ns
     };
-    Some((p, index))
+    Some((Pending::at_result(ts_ns, sk, parts, delivered_to), index))
 }
