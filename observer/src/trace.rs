@@ -76,7 +76,8 @@ pub async fn run_with(
     // First: finding managers' sockets under /proc/PID/root needs the same privileges.
     crate::preflight::check_privileges()?;
     let requests = requests(args);
-    let mut watched = watch::resolve(&requests, &[])?;
+    let mut watched = watch::resolve(&requests, &[], 0)?;
+    let mut highest_given = watch::highest_id(&watched);
     if watched.is_empty() {
         return Err(WatchError::NothingToWatch.into());
     }
@@ -156,11 +157,13 @@ pub async fn run_with(
             }
             _ = rescan_timer.tick() => {
                 // Explicit sockets that vanish are kept by their old identity; defaults come and go.
-                if let Ok(now) = watch::resolve(&requests_that_exist(&requests, args), &watched)
+                if let Ok(now) =
+                    watch::resolve(&requests_that_exist(&requests, args), &watched, highest_given)
                     && now != watched
                     && !now.is_empty()
                 {
                     capture.set_watched(&now)?;
+                    highest_given = highest_given.max(watch::highest_id(&now));
                     watched = now;
                     by_id = watch::by_id(&watched);
                     out.judge.prepare(&watched).await;
@@ -379,7 +382,7 @@ fn requests_that_exist(initial: &[Request], args: &TraceArgs) -> Vec<Request> {
         initial
             .iter()
             .filter(|r| {
-                r.owner == "--socket" && watch::resolve(std::slice::from_ref(r), &[]).is_ok()
+                r.owner == "--socket" && watch::resolve(std::slice::from_ref(r), &[], 0).is_ok()
             })
             .cloned(),
     );

@@ -180,10 +180,16 @@ fn is_socket(p: &Path) -> bool {
 }
 
 /// Resolves requests into watched sockets with ids. Ids are stable across rescans for the same
-/// (owner, address, identity), so events keep their meaning.
-pub fn resolve(requests: &[Request], previous: &[Watched]) -> Result<Vec<Watched>, WatchError> {
+/// (owner, address, identity), so events keep their meaning, and never reused: a new socket gets
+/// an id above `highest_given` (the highest ever given, see [`highest_id`]), so a datagram still
+/// in flight for a socket that went away is never taken for one to its successor.
+pub fn resolve(
+    requests: &[Request],
+    previous: &[Watched],
+    highest_given: u32,
+) -> Result<Vec<Watched>, WatchError> {
     let mut out = Vec::new();
-    let mut next_id = previous.iter().map(|w| w.id).max().unwrap_or(0) + 1;
+    let mut next_id = highest_id(previous).max(highest_given) + 1;
     for r in requests {
         let key = socket_key(r)?;
         let id = previous
@@ -205,6 +211,11 @@ pub fn resolve(requests: &[Request], previous: &[Watched]) -> Result<Vec<Watched
         });
     }
     Ok(out)
+}
+
+/// The highest id in `watched` (0: none).
+pub fn highest_id(watched: &[Watched]) -> u32 {
+    watched.iter().map(|w| w.id).max().unwrap_or(0)
 }
 
 fn socket_key(r: &Request) -> Result<SocketKey, WatchError> {
@@ -403,15 +414,39 @@ mod tests {
             "no systemd notify socket found (is systemd running here?); pass --socket PATH to watch another socket"
         );
         // A host without systemd, asked for nothing else: nothing resolves, and trace stops there.
-        assert!(resolve(&[], &[]).unwrap().is_empty());
+        assert!(resolve(&[], &[], 0).unwrap().is_empty());
     }
 
     #[test]
     fn explicit_missing_socket_is_a_clear_error() {
-        let err = resolve(&[Request::explicit("/nonexistent/notify")], &[]).unwrap_err();
+        let err = resolve(&[Request::explicit("/nonexistent/notify")], &[], 0).unwrap_err();
         assert_eq!(
             err.to_string(),
             "--socket /nonexistent/notify: no such socket"
         );
+    }
+
+    #[test]
+    fn ids_are_never_reused() {
+        let dir = std::env::temp_dir().join(format!("observer-watch-ids-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bind = |name: &str| {
+            let path = dir.join(name);
+            let _ = std::fs::remove_file(&path);
+            let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+            (Request::explicit(path.to_str().unwrap()), sock)
+        };
+        let (a, _a) = bind("a");
+        let (b, _b) = bind("b");
+        let first = resolve(&[a.clone(), b], &[], 0).unwrap();
+        assert_eq!(first.iter().map(|w| w.id).collect::<Vec<_>>(), [1, 2]);
+        // b (id 2, the highest) goes away; at the next rescan c comes, and must not get 2.
+        let highest = highest_id(&first);
+        let second = resolve(std::slice::from_ref(&a), &first, highest).unwrap();
+        assert_eq!(second.iter().map(|w| w.id).collect::<Vec<_>>(), [1]);
+        let (c, _c) = bind("c");
+        let third = resolve(&[a, c], &second, highest.max(highest_id(&second))).unwrap();
+        assert_eq!(third.iter().map(|w| w.id).collect::<Vec<_>>(), [1, 3]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
