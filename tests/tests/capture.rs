@@ -218,12 +218,8 @@ fn sendmsg_through_io_uring() {
         return;
     }
     // An observer of its own: the summary comes when it stops.
-    let dir = std::env::temp_dir().join(unique("uring"));
-    fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("notify.sock");
-    let _rx = UnixDatagram::bind(&path).unwrap();
-    let to = path.display().to_string();
-    let obs = observer_tests::observer::Observer::start(&["--socket", &to]);
+    let (dir, _rx, to) = own_socket("uring", "notify.sock");
+    let obs = Observer::start(&["--socket", &to]);
     send(&to);
     std::thread::sleep(Duration::from_millis(500));
     let rest = obs.stop();
@@ -231,11 +227,28 @@ fn sendmsg_through_io_uring() {
         !rest.iter().any(|r| r["record"] == "event"),
         "no data, no event: {rest:?}"
     );
-    let summary = rest
+    let summary = summary_of(&rest);
+    assert_eq!(summary["untracked"], 1, "{summary}");
+    let _ = fs::remove_dir_all(dir);
+}
+
+/// A receiving socket of a test's own (`name` in a fresh temp dir), for an observer of its own:
+/// the dir to remove at the end, the socket, and its path.
+fn own_socket(tag: &str, name: &str) -> (PathBuf, UnixDatagram, String) {
+    let dir = std::env::temp_dir().join(unique(tag));
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let sock = UnixDatagram::bind(&path).unwrap();
+    let to = path.display().to_string();
+    (dir, sock, to)
+}
+
+/// The `summary` record among what a stopped observer printed last.
+fn summary_of(records: &[Value]) -> &Value {
+    records
         .iter()
         .find(|r| r["record"] == "summary")
-        .expect("summary");
-    assert_eq!(summary["untracked"], 1, "{summary}");
+        .expect("summary")
 }
 
 #[test]
@@ -618,12 +631,8 @@ fn ring_overflow_is_counted_exactly() {
     require_root!();
     // An observer of its own, with the smallest ring: a burst must overflow it, and every
     // datagram must be either delivered or counted as dropped — never silently lost.
-    let dir = std::env::temp_dir().join(unique("ring"));
-    fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("burst.sock");
-    let rx = UnixDatagram::bind(&path).unwrap();
-    let to = path.display().to_string();
-    let obs = observer_tests::observer::Observer::start(&["--ring-size", "4096", "--socket", &to]);
+    let (dir, rx, to) = own_socket("ring", "burst.sock");
+    let obs = Observer::start(&["--ring-size", "4096", "--socket", &to]);
     let reader = std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         let mut n = 0;
@@ -642,10 +651,7 @@ fn ring_overflow_is_counted_exactly() {
     std::thread::sleep(Duration::from_millis(500));
     let rest = obs.stop();
     let delivered = rest.iter().filter(|r| r["record"] == "event").count();
-    let summary = rest
-        .iter()
-        .find(|r| r["record"] == "summary")
-        .expect("summary");
+    let summary = summary_of(&rest);
     let dropped = summary["dropped"].as_u64().unwrap() as usize;
     let drop_records: u64 = rest
         .iter()
