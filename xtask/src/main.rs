@@ -60,7 +60,7 @@ enum Task {
     /// Prints a table and writes target/bench/results.{json,md}.
     Bench {
         /// Interleaved runs of each timed workload (the table shows medians).
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 11)]
         runs: usize,
         /// For development: 2 runs, 20 000 messages per run, 2 s of sustained rate.
         #[arg(long)]

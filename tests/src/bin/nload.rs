@@ -19,6 +19,9 @@
 //! --rate: a deadline schedule (message i is due at start + i/rate); nload sleeps when ahead and
 //! sends what is due when behind, and stops at S seconds whatever it sent, so a sender that
 //! cannot keep up shows as a lower achieved rate.
+//! --pin: the sender runs on CPU 0 and the reader on CPU 1 (with at least two CPUs), so that runs
+//! do not differ by where the scheduler put the two: on a VM, whether they share a cache moves
+//! the cost of a send by a quarter, more than what the bench measures.
 //! --wait: after setting up, print `{"ready":true,...}` and wait for a line on stdin before
 //! sending; after the result line, wait for stdin to close before exiting (so whoever runs nload
 //! under a tracer can read the tracer's counters while nload is still alive).
@@ -78,6 +81,7 @@ struct Opts {
     seconds: f64,
     payload: Vec<u8>,
     wait: bool,
+    pin: bool,
 }
 
 fn parse() -> Result<Opts, String> {
@@ -92,6 +96,7 @@ fn parse() -> Result<Opts, String> {
         seconds: 10.0,
         payload: b"READY=1\nSTATUS=nload benchmark message".to_vec(),
         wait: false,
+        pin: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -120,11 +125,12 @@ fn parse() -> Result<Opts, String> {
             "--size" => o.payload = vec![b'x'; val()?.parse().map_err(|_| "bad --size")?],
             "--payload" => o.payload = val()?.into_bytes(),
             "--wait" => o.wait = true,
+            "--pin" => o.pin = true,
             "-h" | "--help" => {
                 println!(
                     "nload --to PATH [--bind] | --socketpair | --devnull  [--reader thread|process|spin] \
                      [--count N | --rate R --seconds S] [--size N | --payload TEXT] [--wait] \
-                     [--idle PATH]"
+                     [--idle PATH] [--pin]"
                 );
                 std::process::exit(0);
             }
@@ -193,7 +199,7 @@ fn run() -> Result<(), String> {
             if o.bind {
                 let rx = bind(&to, &mut setup)?;
                 setup.fds.push(rx);
-                start_reader(rx, o.reader, &mut setup, &received, &stop)?;
+                start_reader(rx, o.reader, o.pin, &mut setup, &received, &stop)?;
             }
             let tx = dgram_socket()?;
             setup.fds.push(tx);
@@ -202,7 +208,7 @@ fn run() -> Result<(), String> {
         Mode::SocketPair => {
             let sv = dgram_socketpair()?;
             setup.fds.extend(sv);
-            start_reader(sv[1], o.reader, &mut setup, &received, &stop)?;
+            start_reader(sv[1], o.reader, o.pin, &mut setup, &received, &stop)?;
             (sv[0], None)
         }
         Mode::RecvEmpty => {
@@ -267,6 +273,9 @@ fn run() -> Result<(), String> {
             sent += 1;
         }
     };
+    if o.pin {
+        pin_to(0)?;
+    }
     let cpu_start = thread_cpu_ns();
     let start = Instant::now();
     let mut max_lag = 0u64;
@@ -417,6 +426,7 @@ fn sockaddr(s: &str) -> Result<(libc::sockaddr_un, libc::socklen_t), String> {
 fn start_reader(
     fd: RawFd,
     how: Reader,
+    pin: bool,
     setup: &mut Setup,
     received: &Arc<AtomicU64>,
     stop: &Arc<AtomicBool>,
@@ -424,7 +434,13 @@ fn start_reader(
     match how {
         Reader::Thread => {
             let (received, stop) = (received.clone(), stop.clone());
-            thread::spawn(move || drain(fd, false, &received, &stop));
+            thread::spawn(move || {
+                if pin {
+                    // Unpinned, the reader is only slower to show up in the numbers.
+                    let _ = pin_to(1);
+                }
+                drain(fd, false, &received, &stop)
+            });
         }
         Reader::Process | Reader::Spin => {
             // SAFETY: no threads exist yet (the reader is the only one nload starts, and this
@@ -436,6 +452,9 @@ fn start_reader(
             if pid == 0 {
                 // SAFETY: die with the parent, whatever happens to it.
                 unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+                if pin {
+                    let _ = pin_to(1);
+                }
                 drain(
                     fd,
                     how == Reader::Spin,
@@ -446,6 +465,23 @@ fn start_reader(
                 unsafe { libc::_exit(0) };
             }
             setup.child = Some(pid);
+        }
+    }
+    Ok(())
+}
+
+/// Pins the calling thread to `cpu`; with fewer than two CPUs, leaves it where it is (sender and
+/// reader then share the one CPU whatever is asked).
+fn pin_to(cpu: usize) -> Result<(), String> {
+    if thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return Ok(());
+    }
+    // SAFETY: all-zero is an empty CPU set; CPU_SET stays within it for cpu < CPU_SETSIZE.
+    unsafe {
+        let mut set: libc::cpu_set_t = mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(format!("pinning to CPU {cpu}: {}", Error::last_os_error()));
         }
     }
     Ok(())

@@ -11,8 +11,9 @@
 //! Configurations: untraced; the observer with each capture strategy this kernel allows; a
 //! bpftrace one-liner doing the same capture; `strace -f -e trace=sendto,sendmsg` on the sender.
 //! (a), (b), (d), (e) run R times, interleaved (run 1: every workload × every configuration, then run
-//! 2, …, each run starting with the next configuration); the table shows medians. (c) runs once
-//! per configuration (it takes 10 s each).
+//! 2, …, each run starting with the next configuration); the table shows medians, and ratios
+//! to untraced as the median of each run's ratio to the untraced cell of the same run. (c) runs
+//! once per configuration (it takes 10 s each).
 //!
 //! Every child is started with PR_SET_PDEATHSIG and killed when its handle drops, so a failed
 //! or interrupted bench leaves nothing running (a killed bench's socket directory is removed by

@@ -24,6 +24,34 @@ pub(super) fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// The lower quartile, median and upper quartile of `v` (linear between neighbours).
+pub(super) fn quartiles(v: &mut [f64]) -> (f64, f64, f64) {
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let x = q * (v.len() - 1) as f64;
+        let (lo, hi) = (x.floor() as usize, x.ceil() as usize);
+        v[lo] + (v[hi] - v[lo]) * (x - lo as f64)
+    };
+    (at(0.25), at(0.5), at(0.75))
+}
+
+/// Each of `cells`' figure (`f`) over that of the untraced cell of the same run. Runs minutes
+/// apart are not compared: on this kind of VM the cost of a send drifts by a quarter within a
+/// minute (whether the two vCPUs share a cache), far more than what is measured, while cells of
+/// one run are seconds apart.
+fn paired_ratios(cells: &[&Cell], untraced: &[&Cell], f: impl Fn(&Cell) -> f64) -> Vec<f64> {
+    cells
+        .iter()
+        .filter_map(|c| {
+            let u = untraced.iter().find(|u| u.run == c.run)?;
+            Some(f(c) / f(u))
+        })
+        .collect()
+}
+
 /// One row of the timed table: a workload under a configuration, over all runs.
 struct Row {
     workload: Workload,
@@ -31,7 +59,10 @@ struct Row {
     median_ns: f64,
     min_ns: f64,
     max_ns: f64,
+    /// Median over runs of the run's ratio to its untraced run ([`paired_ratios`]), and the
+    /// interquartile range of those ratios.
     ratio: f64,
+    ratio_iqr: (f64, f64),
     sender_cpu_ns: f64,
     cpu_ratio: f64,
     sent: u64,
@@ -53,9 +84,6 @@ impl Report {
                     .collect()
             };
             let untraced = of(&Config::Untraced);
-            let base = median(&mut untraced.iter().map(|x| x.ns_per_msg).collect::<Vec<_>>());
-            let cpu_base =
-                median(&mut untraced.iter().map(|x| x.sender_cpu_ns).collect::<Vec<_>>());
             for c in &self.configs {
                 let cells = of(c);
                 if cells.is_empty() {
@@ -64,15 +92,19 @@ impl Report {
                 let mut ns: Vec<f64> = cells.iter().map(|x| x.ns_per_msg).collect();
                 let m = median(&mut ns);
                 let cpu = median(&mut cells.iter().map(|x| x.sender_cpu_ns).collect::<Vec<_>>());
+                let (q1, ratio, q3) =
+                    quartiles(&mut paired_ratios(&cells, &untraced, |x| x.ns_per_msg));
+                let cpu_ratio = median(&mut paired_ratios(&cells, &untraced, |x| x.sender_cpu_ns));
                 rows.push(Row {
                     workload: w,
                     config: c.clone(),
                     median_ns: m,
                     min_ns: ns.first().copied().unwrap_or(f64::NAN),
                     max_ns: ns.last().copied().unwrap_or(f64::NAN),
-                    ratio: m / base,
+                    ratio,
+                    ratio_iqr: (q1, q3),
                     sender_cpu_ns: cpu,
-                    cpu_ratio: cpu / cpu_base,
+                    cpu_ratio,
                     sent: cells.iter().map(|x| x.sent).sum(),
                     events: cells.iter().map(|x| x.events).sum(),
                     dropped: cells.iter().map(|x| x.dropped).sum(),
@@ -98,6 +130,7 @@ impl Report {
                 "ns/msg (median)",
                 "min–max",
                 "× untraced",
+                "(IQR)",
                 "sender CPU ns/msg",
                 "× untraced",
                 "sent",
@@ -116,9 +149,10 @@ impl Report {
                 r.config.label(),
                 format!("{:.0}", r.median_ns),
                 format!("{:.0}–{:.0}", r.min_ns, r.max_ns),
-                format!("{:.2}", r.ratio),
+                format!("{:.3}", r.ratio),
+                format!("{:.3}–{:.3}", r.ratio_iqr.0, r.ratio_iqr.1),
                 format!("{:.0}", r.sender_cpu_ns),
-                format!("{:.2}", r.cpu_ratio),
+                format!("{:.3}", r.cpu_ratio),
                 r.sent.to_string(),
                 dash(r.events.to_string()),
                 dash(r.dropped.to_string()),
@@ -177,18 +211,24 @@ impl Report {
             .collect();
         for c in &observers {
             let label = c.label();
-            if let Some(r) = row(Workload::Other, c) {
+            if let (Some(r), Some(u)) = (
+                row(Workload::Other, c),
+                row(Workload::Other, &Config::Untraced),
+            ) {
                 out.push((
                     format!("(a) {label}: ≤ 10 % over untraced"),
                     Some(r.ratio <= 1.10),
                     format!(
-                        "{:+.1} % wall ({:.0} vs {:.0} ns/msg); sender CPU {:+.1} % ({:.0} vs {:.0} ns/msg)",
+                        "{:+.1} % wall (median of the runs' ratios; interquartile {:+.1} to {:+.1} %; \
+                         medians {:.0} vs {:.0} ns/msg); sender CPU {:+.1} % ({:.0} vs {:.0} ns/msg)",
                         (r.ratio - 1.0) * 100.0,
+                        (r.ratio_iqr.0 - 1.0) * 100.0,
+                        (r.ratio_iqr.1 - 1.0) * 100.0,
                         r.median_ns,
-                        r.median_ns / r.ratio,
+                        u.median_ns,
                         (r.cpu_ratio - 1.0) * 100.0,
                         r.sender_cpu_ns,
-                        r.sender_cpu_ns / r.cpu_ratio
+                        u.sender_cpu_ns
                     ),
                 ));
             }
@@ -321,7 +361,12 @@ impl Report {
         let _ = writeln!(
             md,
             "Timed workloads: {} interleaved runs each, {} messages per run ((d): {}; strace: a \
-             tenth). ns/msg: the sender's wall time per message (median, min–max over the runs); \
+             tenth); in (a), (d) and (e), nload pins the sender to CPU 0 and its reader to CPU 1. \
+             ns/msg: the sender's \
+             wall time per message (median, min–max over the runs); × untraced: each run's \
+             figure over the untraced one of the same run (seconds apart; on a VM the cost of a \
+             send drifts more than what is measured within a minute), median over the runs and \
+             interquartile range; \
              sender CPU: the sending thread's own CPU time per message (its syscalls and every hook \
              that runs in them, not time spent waiting); collector: the tracer process (observer, \
              bpftrace, strace), its CPU while the load ran, per message sent; events: lines it \
@@ -376,6 +421,7 @@ impl Report {
                 "min_ns_per_msg": r.min_ns,
                 "max_ns_per_msg": r.max_ns,
                 "ratio_to_untraced": r.ratio,
+                "ratio_to_untraced_iqr": [r.ratio_iqr.0, r.ratio_iqr.1],
                 "median_sender_cpu_ns_per_msg": r.sender_cpu_ns,
                 "sender_cpu_ratio_to_untraced": r.cpu_ratio,
                 "sent": r.sent,
@@ -406,5 +452,18 @@ impl Report {
             dir.join("results.md").display()
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quartiles;
+
+    #[test]
+    fn quartiles_interpolate_between_neighbours() {
+        assert_eq!(quartiles(&mut [3.0, 1.0, 2.0, 5.0, 4.0]), (2.0, 3.0, 4.0));
+        assert_eq!(quartiles(&mut [1.0, 2.0]), (1.25, 1.5, 1.75));
+        assert_eq!(quartiles(&mut [7.0]), (7.0, 7.0, 7.0));
+        assert!(quartiles(&mut []).1.is_nan());
     }
 }
