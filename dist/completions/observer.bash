@@ -25,6 +25,9 @@ _observer() {
             observer,help)
                 cmd="observer__subcmd__help"
                 ;;
+            observer,hook-floor)
+                cmd="observer__subcmd__hook__subcmd__floor"
+                ;;
             observer,record)
                 cmd="observer__subcmd__record"
                 ;;
@@ -46,6 +49,9 @@ _observer() {
             observer__subcmd__help,help)
                 cmd="observer__subcmd__help__subcmd__help"
                 ;;
+            observer__subcmd__help,hook-floor)
+                cmd="observer__subcmd__help__subcmd__hook__subcmd__floor"
+                ;;
             observer__subcmd__help,record)
                 cmd="observer__subcmd__help__subcmd__record"
                 ;;
@@ -65,7 +71,7 @@ _observer() {
 
     case "${cmd}" in
         observer)
-            opts="-v -h -V --verbose --help --version trace record replay diagnose report check help"
+            opts="-v -h -V --verbose --help --version trace record replay diagnose report check hook-floor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -139,7 +145,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__help)
-            opts="trace record replay diagnose report check help"
+            opts="trace record replay diagnose report check hook-floor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -181,6 +187,20 @@ _observer() {
             return 0
             ;;
         observer__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        observer__subcmd__help__subcmd__hook__subcmd__floor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -243,6 +263,24 @@ _observer() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        observer__subcmd__hook__subcmd__floor)
+            opts="-v -h --probe --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --probe)
+                    COMPREPLY=($(compgen -W "auto fentry tracepoint" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

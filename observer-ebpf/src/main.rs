@@ -16,6 +16,7 @@ mod datagram;
 mod delivery;
 mod emit;
 mod fentry;
+mod floor;
 mod kernel;
 mod maps;
 mod pending;

@@ -32,6 +32,14 @@ pub enum Command {
     Report(ReportArgs),
     /// Say which capture strategies this kernel allows, and why any is refused.
     Check,
+    /// Attach do-nothing programs where `trace --probe P` hooks, until interrupted: a load run
+    /// beside it shows what the kernel charges for the hooks alone, whatever programs run there
+    /// (the benches' floor).
+    HookFloor {
+        /// Capture strategy whose hooks to take; `auto` as for trace.
+        #[arg(long, value_enum, default_value_t = Probe::Auto)]
+        probe: Probe,
+    },
 }
 
 #[derive(Args, Debug, Clone)]

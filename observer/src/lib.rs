@@ -10,6 +10,7 @@
 pub mod check;
 pub mod cli;
 pub mod diagnose;
+pub mod hook_floor;
 pub mod notify;
 pub mod recording;
 pub mod replay;

@@ -7,7 +7,7 @@ use clap::Parser as _;
 use observer::{
     check,
     cli::{Cli, Command},
-    diagnose, replay, report, trace,
+    diagnose, hook_floor, replay, report, trace,
 };
 
 fn main() -> ExitCode {
@@ -37,6 +37,7 @@ fn main() -> ExitCode {
             Command::Diagnose(args) => diagnose::run(args, cli.verbose).await,
             Command::Report(args) => report::run(args),
             Command::Check => check::run(),
+            Command::HookFloor { probe } => hook_floor::run(probe).await,
         }
     });
     match result {

@@ -93,8 +93,7 @@ pub async fn run_with(
         spawn_kernel_logger(&mut capture);
     }
     report_start(&capture, &watched);
-    let mut hooks = capture.hooks.clone();
-    hooks.extend(capture.receive.iter().flatten().cloned());
+    let hooks = capture.all_hooks();
 
     let refused: Vec<(String, String)> = capture
         .refused

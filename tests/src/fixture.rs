@@ -20,7 +20,7 @@ use crate::{observer::Observer, reader::Reader};
 /// Names of the receiving sockets, one per test that needs one.
 pub const ROLES: &[&str] = &[
     "sendto", "connect", "iov", "uring", "creds", "nobody", "big", "eagain", "exit", "heavy",
-    "mmsg",
+    "mmsg", "floor",
 ];
 
 pub struct Fixture {

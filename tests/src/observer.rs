@@ -52,6 +52,12 @@ impl Observer {
         Self::spawn(&["record", "-o", file, "--json"], args)
     }
 
+    /// Starts `observer hook-floor --probe $OBSERVER_PROBE`: do-nothing programs at the
+    /// strategy's hooks; its `start` record names them.
+    pub fn hook_floor() -> Self {
+        Self::spawn(&["hook-floor"], &[])
+    }
+
     fn spawn(command: &[&str], args: &[&str]) -> Self {
         let bin = workspace_bin("observer");
         let mut cmd = Command::new(&bin);

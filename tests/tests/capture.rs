@@ -832,6 +832,28 @@ fn hidden_kallsyms_fall_back_to_sock_recv_length() {
     assert_eq!(ev["manager_creds"]["pid"], pid);
 }
 
+/// `observer hook-floor` (the benches' floor) attaches its do-nothing programs at exactly the
+/// hooks `trace` attaches on this kernel, beside the real ones: the shared observer still
+/// captures while it runs. SIGINT detaches them and it exits cleanly.
+#[test]
+fn hook_floor_takes_the_same_hooks_as_trace() {
+    require_root!();
+    let f = fixture();
+    let floor = Observer::hook_floor();
+    assert_eq!(floor.start["floor"], true, "{}", floor.start);
+    assert_eq!(
+        floor.start["strategy"].as_str(),
+        Some(f.strategy().as_str())
+    );
+    assert_eq!(floor.start["hooks"].to_string(), f.hooks());
+    let to = f.path("floor");
+    let (pid, _) = nsend(&["--to", &to, "STATUS=beside the floor"]);
+    let ev = &f.events(&to, 1, WAIT)[0];
+    assert_eq!(ev["pid"], pid);
+    assert_eq!(ev["payload"], "STATUS=beside the floor");
+    assert!(floor.stop().is_empty(), "the floor reports nothing");
+}
+
 /// Sets a sysctl file for as long as it lives, then puts the old value back.
 struct Sysctl {
     path: &'static str,

@@ -7,6 +7,8 @@
 //! the host is doing; they do not weigh cache misses or branch mispredictions.
 //! Workloads: (a) AF_UNIX datagrams to a socket nobody watches, and (e) recvmsg(2) on an empty
 //! socket by a process that is not a manager, both as in `cargo xtask bench`.
+//! Configurations: untraced, each strategy, and each strategy's hooks with do-nothing programs
+//! (`observer hook-floor`): what the kernel charges for the hooks whatever they run.
 
 use std::{fs, process::Command};
 
@@ -15,7 +17,15 @@ use serde_json::Value;
 
 use crate::build::{self, workspace_root};
 
-const CONFIGS: [&str; 3] = ["untraced", "fentry", "tracepoint"];
+/// `S-floor`: do-nothing programs where strategy S hooks (`observer hook-floor`), what the kernel
+/// charges for the hooks alone.
+const CONFIGS: [&str; 5] = [
+    "untraced",
+    "fentry",
+    "fentry-floor",
+    "tracepoint",
+    "tracepoint-floor",
+];
 
 /// One workload: its name, and nload's arguments (sockets under /tmp/b in the guest).
 const WORKLOADS: [(&str, &str); 2] = [
@@ -77,7 +87,7 @@ pub fn run(runs: usize, count: u64) -> anyhow::Result<()> {
 fn guest_script(runs: usize, count: u64) -> String {
     let mut s = String::from(
         "echo \"@@KERNEL $(uname -r)\"; mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; \
-         attach() { i=0; until grep -q 'observer: watching' /tmp/b/err; do \
+         attach() { i=0; until grep -qE 'observer: (watching|do-nothing)' /tmp/b/err; do \
            i=$((i+1)); [ $i -gt 1200 ] && { echo '@@FAIL attach'; cat /tmp/b/err; return 1; }; sleep 0.5; done; }; ",
     );
     for run in 0..runs {
@@ -90,13 +100,20 @@ fn guest_script(runs: usize, count: u64) -> String {
                      nload {args} --count {n} --wait </tmp/b/go >/tmp/b/out 2>&1 & L=$!; exec 3>/tmp/b/go; \
                      until grep -q ready /tmp/b/out; do sleep 0.2; done; "
                 ));
-                if config != "untraced" {
+                let observer = match config.strip_suffix("-floor") {
+                    _ if config == "untraced" => None,
+                    Some(probe) => Some(format!("hook-floor --probe {probe}")),
+                    None => Some(format!(
+                        "trace --json --no-default-sockets --socket /tmp/b/watched --probe {config}"
+                    )),
+                };
+                if let Some(observer) = &observer {
                     s.push_str(&format!(
-                        "observer trace --json --no-default-sockets --socket /tmp/b/watched --probe {config} >/dev/null 2>/tmp/b/err 3>&- & O=$!; attach; "
+                        "observer {observer} >/dev/null 2>/tmp/b/err 3>&- & O=$!; attach; "
                     ));
                 }
                 s.push_str("echo go >&3; exec 3>&-; wait $L; ");
-                if config != "untraced" {
+                if observer.is_some() {
                     s.push_str("kill -INT $O; wait $O; ");
                 }
                 s.push_str(&format!(

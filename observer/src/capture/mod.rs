@@ -1,6 +1,7 @@
 //! Step 1 of the pipeline: load the kernel programs of the best strategy the running kernel
 //! allows, attach them, and hand out the ring buffer and counters.
 
+mod floor;
 mod kallsyms;
 mod offsets;
 mod prefilter;
@@ -50,6 +51,20 @@ pub struct Capture {
 }
 
 impl Capture {
+    /// Every hook attached: the sends', then the reads'.
+    pub fn all_hooks(&self) -> Vec<String> {
+        let mut hooks = self.hooks.clone();
+        hooks.extend(self.receive.iter().flatten().cloned());
+        hooks
+    }
+
+    /// Detaches the programs and attaches do-nothing ones at the same hooks (floor.rs).
+    pub fn into_floor(self) -> anyhow::Result<Ebpf> {
+        let hooks = self.all_hooks();
+        drop(self);
+        floor::attach(&hooks)
+    }
+
     /// Loads and attaches the programs. With `Probe::Auto`, tries fentry then tracepoint.
     pub fn start(probe: Probe, ring_size: u32) -> anyhow::Result<Self> {
         if EBPF_OBJECT.is_empty() {

@@ -16,7 +16,7 @@ use super::{
     config::Config,
     output::{Kind, Output, line_channel, recv_json},
     process::{Proc, cpu_ticks, peak_rss_kib, status_kib},
-    tracer::{start_bpftrace, start_observer},
+    tracer::{start_bpftrace, start_floor, start_observer},
     workload::Workload,
 };
 
@@ -96,6 +96,7 @@ pub(super) fn run_cell(
 
     let mut tracer = match config {
         Config::Observer { probe, ring_size } => Some(start_observer(ctx, probe, *ring_size)?),
+        Config::Floor { probe } => Some(start_floor(ctx, probe)?),
         Config::Bpftrace => Some(start_bpftrace(ctx)?),
         _ => None,
     };

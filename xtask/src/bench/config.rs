@@ -1,4 +1,5 @@
-//! The configurations a workload runs under: untraced, the observer, bpftrace, strace.
+//! The configurations a workload runs under: untraced, the observer, do-nothing programs at the
+//! observer's hooks, bpftrace, strace.
 
 #[derive(Clone, PartialEq, Eq)]
 pub(super) enum Config {
@@ -6,6 +7,10 @@ pub(super) enum Config {
     Observer {
         probe: String,
         ring_size: Option<u32>,
+    },
+    /// `observer hook-floor`: what the kernel charges for that strategy's hooks alone.
+    Floor {
+        probe: String,
     },
     Bpftrace,
     Strace,
@@ -23,6 +28,7 @@ impl Config {
                 probe,
                 ring_size: Some(r),
             } => format!("observer {probe}, ring {r} B"),
+            Self::Floor { probe } => format!("empty programs, {probe} hooks"),
             Self::Bpftrace => "bpftrace one-liner".into(),
             Self::Strace => "strace -f".into(),
         }

@@ -131,9 +131,10 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     let mut notes = Vec::new();
     for probe in usable_strategies(&ctx.observer)? {
         configs.push(Config::Observer {
-            probe,
+            probe: probe.clone(),
             ring_size: None,
         });
+        configs.push(Config::Floor { probe });
     }
     if !configs.iter().any(|c| matches!(c, Config::Observer { .. })) {
         bail!("`observer check` reports no usable capture strategy on this kernel");
@@ -212,7 +213,11 @@ pub fn run(o: Options) -> anyhow::Result<()> {
 
     // (c): sustained rate, once per configuration, then the forced-drop run.
     let mut sustained: Vec<Cell> = Vec::new();
-    let mut sustained_configs = configs.clone();
+    let mut sustained_configs: Vec<Config> = configs
+        .iter()
+        .filter(|c| !matches!(c, Config::Floor { .. }))
+        .cloned()
+        .collect();
     if let Some(Config::Observer { probe, .. }) = configs
         .iter()
         .find(|c| matches!(c, Config::Observer { .. }))

@@ -211,6 +211,15 @@ impl Report {
             .collect();
         for c in &observers {
             let label = c.label();
+            let floor = match c {
+                Config::Observer { probe, .. } => row(
+                    Workload::Other,
+                    &Config::Floor {
+                        probe: probe.clone(),
+                    },
+                ),
+                _ => None,
+            };
             if let (Some(r), Some(u)) = (
                 row(Workload::Other, c),
                 row(Workload::Other, &Config::Untraced),
@@ -229,7 +238,14 @@ impl Report {
                         (r.cpu_ratio - 1.0) * 100.0,
                         r.sender_cpu_ns,
                         u.sender_cpu_ns
-                    ),
+                    ) + &floor.map_or(String::new(), |f| {
+                        format!(
+                            "; do-nothing programs at the same hooks: {:+.1} % (interquartile {:+.1} to {:+.1} %)",
+                            (f.ratio - 1.0) * 100.0,
+                            (f.ratio_iqr.0 - 1.0) * 100.0,
+                            (f.ratio_iqr.1 - 1.0) * 100.0
+                        )
+                    }),
                 ));
             }
             // Issue 8: the receive capture filters by reader in the kernel; what is left for any

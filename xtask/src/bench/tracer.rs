@@ -59,6 +59,18 @@ pub(super) fn start_observer(
     if let Some(r) = ring_size {
         cmd.args(["--ring-size", &r.to_string()]);
     }
+    spawn_observer(cmd)
+}
+
+/// `observer hook-floor`: do-nothing programs where the strategy `probe` hooks.
+pub(super) fn start_floor(ctx: &Ctx, probe: &str) -> anyhow::Result<Tracer> {
+    let mut cmd = Command::new(&ctx.observer);
+    cmd.args(["hook-floor", "--probe", probe]);
+    spawn_observer(cmd)
+}
+
+/// Starts `cmd` (an observer subcommand) and waits for its `start` record.
+fn spawn_observer(mut cmd: Command) -> anyhow::Result<Tracer> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
