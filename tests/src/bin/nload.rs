@@ -20,8 +20,8 @@
 //! sends what is due when behind, and stops at S seconds whatever it sent, so a sender that
 //! cannot keep up shows as a lower achieved rate.
 //! --pin: the sender runs on CPU 0 and the reader on CPU 1 (with at least two CPUs), so that runs
-//! do not differ by where the scheduler put the two: on a VM, whether they share a cache moves
-//! the cost of a send by a quarter, more than what the bench measures.
+//! do not differ by where the scheduler put the two: unpinned, on a 2-vCPU VM, a send's cost
+//! moved by a quarter from run to run, more than what the bench measures.
 //! --wait: after setting up, print `{"ready":true,...}` and wait for a line on stdin before
 //! sending; after the result line, wait for stdin to close before exiting (so whoever runs nload
 //! under a tracer can read the tracer's counters while nload is still alive).

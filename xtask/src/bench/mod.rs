@@ -8,8 +8,10 @@
 //!       4096-byte ring;
 //!   (d) write(2) to /dev/null: no socket at all, so any cost is the system-wide price of the
 //!       hooks a tracer attaches.
-//! Configurations: untraced; the observer with each capture strategy this kernel allows; a
-//! bpftrace one-liner doing the same capture; `strace -f -e trace=sendto,sendmsg` on the sender.
+//! Configurations: untraced; the observer with each capture strategy this kernel allows; the
+//! same strategy's hooks with do-nothing programs (`observer hook-floor`: what the hooks alone
+//! cost); a bpftrace one-liner doing the same capture; `strace -f -e trace=sendto,sendmsg` on
+//! the sender.
 //! (a), (b), (d), (e) run R times, interleaved (run 1: every workload × every configuration, then run
 //! 2, …, each run starting with the next configuration); the table shows medians, and ratios
 //! to untraced as the median of each run's ratio to the untraced cell of the same run. (c) runs

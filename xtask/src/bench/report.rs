@@ -40,8 +40,8 @@ pub(super) fn quartiles(v: &mut [f64]) -> (f64, f64, f64) {
 
 /// Each of `cells`' figure (`f`) over that of the untraced cell of the same run. Runs minutes
 /// apart are not compared: on this kind of VM the cost of a send drifts by a quarter within a
-/// minute (whether the two vCPUs share a cache), far more than what is measured, while cells of
-/// one run are seconds apart.
+/// minute (a compute loop does not: likely where the host puts the two vCPUs), far more than
+/// what is measured, while cells of one run are seconds apart.
 fn paired_ratios(cells: &[&Cell], untraced: &[&Cell], f: impl Fn(&Cell) -> f64) -> Vec<f64> {
     cells
         .iter()

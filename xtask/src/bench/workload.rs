@@ -48,7 +48,7 @@ impl Workload {
     /// is then the number sent, otherwise 0).
     pub(super) fn captured_by(self, c: &Config) -> bool {
         match (self, c) {
-            (_, Config::Untraced) => false,
+            (_, Config::Untraced | Config::Floor { .. }) => false,
             (w, _) if w.captured() => true,
             // strace cannot filter on the destination: it prints every sendto.
             (Self::Other, Config::Strace) => true,
