@@ -3,6 +3,8 @@
 //! `observer hook-floor`. The benches run their loads under it as well, so that what the
 //! observer's own programs cost shows apart from the dispatch no program can avoid.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context as _, bail};
 use aya::{
     Ebpf, EbpfLoader,
@@ -21,13 +23,15 @@ pub fn attach(hooks: &[String]) -> anyhow::Result<Ebpf> {
         .load(EBPF_OBJECT)
         .context("loading the eBPF object")?;
     let btf = aya::Btf::from_sys_fs().context("reading kernel BTF")?;
-    let mut used = [0usize; 3];
-    let mut next = |kind: usize, prefix: &str, hook: &str| -> anyhow::Result<String> {
-        if used[kind] == COPIES {
-            bail!("more than {COPIES} {prefix} hooks: no do-nothing program left for {hook}");
+    // Copies used so far, by kind: the next one is `floor_{kind}_{n}`.
+    let mut used: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut next = |kind| -> anyhow::Result<String> {
+        let n = used.entry(kind).or_default();
+        if *n == COPIES {
+            bail!("more than {COPIES} {kind} hooks: no do-nothing program left");
         }
-        used[kind] += 1;
-        Ok(format!("{prefix}_{}", used[kind] - 1))
+        *n += 1;
+        Ok(format!("floor_{kind}_{}", *n - 1))
     };
     let mut tracepoint_loaded = false;
     for hook in hooks {
@@ -37,18 +41,17 @@ pub fn attach(hooks: &[String]) -> anyhow::Result<Ebpf> {
         let attached = (|| -> anyhow::Result<()> {
             match kind {
                 "tp_btf" => {
-                    let p: &mut BtfTracePoint =
-                        program(&mut ebpf, &next(0, "floor_tp_btf", hook)?)?;
+                    let p: &mut BtfTracePoint = program(&mut ebpf, &next(kind)?)?;
                     p.load(target, &btf)?;
                     p.attach()?;
                 }
                 "fentry" => {
-                    let p: &mut FEntry = program(&mut ebpf, &next(1, "floor_fentry", hook)?)?;
+                    let p: &mut FEntry = program(&mut ebpf, &next(kind)?)?;
                     p.load(target, &btf)?;
                     p.attach()?;
                 }
                 "fexit" => {
-                    let p: &mut FExit = program(&mut ebpf, &next(2, "floor_fexit", hook)?)?;
+                    let p: &mut FExit = program(&mut ebpf, &next(kind)?)?;
                     p.load(target, &btf)?;
                     p.attach()?;
                 }

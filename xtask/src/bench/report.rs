@@ -12,16 +12,7 @@ use super::{
 use crate::build::workspace_root;
 
 pub(super) fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
+    quartiles(v).1
 }
 
 /// The lower quartile, median and upper quartile of `v` (linear between neighbours).
@@ -481,5 +472,7 @@ mod tests {
         assert_eq!(quartiles(&mut [1.0, 2.0]), (1.25, 1.5, 1.75));
         assert_eq!(quartiles(&mut [7.0]), (7.0, 7.0, 7.0));
         assert!(quartiles(&mut []).1.is_nan());
+        assert_eq!(super::median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(super::median(&mut [3.0, 1.0, 2.0]), 2.0);
     }
 }
