@@ -20,7 +20,7 @@ use crate::{
         load_address, zero_words,
     },
     kernel::{cgroup_nodes, ns_tgid, off, read, unix_peer, watched_receiver},
-    maps::{EVENTS, SCRATCH, WATCHED_PATHS, count},
+    maps::{COLLECTOR_ASLEEP, EVENTS, SCRATCH, WATCHED_PATHS, count},
     pending::{MsgParts, Pending},
 };
 
@@ -94,7 +94,17 @@ pub fn emit(
     // SAFETY: `payload` directly follows `event` in the #[repr(C)] Scratch and the masked length
     // never exceeds it.
     let bytes = unsafe { core::slice::from_raw_parts((s as *const Scratch).cast::<u8>(), size) };
-    let wake = if EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= WAKEUP_BYTES.load() {
+    output(bytes);
+}
+
+/// Copies one record into the ring. The collector is woken only when it sleeps with no timer
+/// (an idle observer makes no wakeups at all) or WAKEUP_BYTES wait (it drains on a timer
+/// otherwise, so a burst costs one wakeup, not one per datagram).
+#[inline(always)]
+pub fn output(bytes: &[u8]) {
+    let wake = if take_collector_asleep()
+        || EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= WAKEUP_BYTES.load()
+    {
         BPF_RB_FORCE_WAKEUP
     } else {
         BPF_RB_NO_WAKEUP
@@ -103,6 +113,23 @@ pub fn emit(
         Ok(()) => count(stats::EMITTED),
         Err(_) => count(stats::DROPPED),
     }
+}
+
+/// Whether the collector sleeps with no timer, marking it woken: the record about to be
+/// output wakes it. (Two CPUs may both see it asleep and both wake it: harmless.)
+#[inline(always)]
+fn take_collector_asleep() -> bool {
+    let Some(p) = COLLECTOR_ASLEEP.get_ptr_mut(0) else {
+        return false;
+    };
+    // SAFETY: an array slot lives as long as the map; aligned u64 loads and stores are atomic.
+    unsafe {
+        if core::ptr::read_volatile(p) == 0 {
+            return false;
+        }
+        core::ptr::write_volatile(p, 0);
+    }
+    true
 }
 
 /// For a connected send, shows the address the peer is bound to.

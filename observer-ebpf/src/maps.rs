@@ -49,6 +49,11 @@ pub static WATCHED_PATHS: HashMap<PathKey, u32> = HashMap::with_max_entries(1024
 #[map]
 pub static PENDING: LruHashMap<u32, Pending> = LruHashMap::with_max_entries(8192, 0);
 
+/// 1 while the collector sleeps with no timer (it found nothing to do for a while, see
+/// observer/src/idle.rs): the next record wakes it, and sets this back to 0 (emit.rs, output()).
+#[map]
+pub static COLLECTOR_ASLEEP: Array<u64> = Array::with_max_entries(1, 0);
+
 /// Per-CPU counters (see `observer_common::stats`), summed by userspace.
 #[map]
 pub static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(stats::COUNT, 0);

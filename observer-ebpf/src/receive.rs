@@ -16,20 +16,19 @@
 
 use aya_ebpf::{
     Global,
-    bindings::BPF_RB_NO_WAKEUP,
     helpers::{bpf_get_current_pid_tgid, generated::bpf_ktime_get_ns},
     macros::{btf_tracepoint, fentry, fexit, map, tracepoint},
     maps::{HashMap, LruHashMap},
     programs::{BtfTracePointContext, FEntryContext, FExitContext, TracePointContext},
 };
-use observer_common::{Hook, PAYLOAD_MAX, SendEvent, UNIX_READ_FUNCS, flags, prefilter, stats};
+use observer_common::{Hook, PAYLOAD_MAX, SendEvent, UNIX_READ_FUNCS, flags, prefilter};
 
 use crate::{
     datagram::{
         Scratch, bound, copy_control, copy_payload, read_val, user_msghdr, user_u32, zero_words,
     },
     kernel::{is_unix, off, read, unix_dgram_sock_of_fd, watched_receiver},
-    maps::{EVENTS, SCRATCH, count, may_hold},
+    maps::{SCRATCH, may_hold},
     pending::{MsgParts, SRC_SINGLE_USER},
     regs::{RecvmsgArgs, recvmsg_args},
     syscalls::{arg, exit_ret},
@@ -324,8 +323,5 @@ fn emit_read(r: &Reading, parts: &MsgParts, len: u64, returned: bool) {
     // SAFETY: `payload` directly follows `event` in the #[repr(C)] Scratch and the masked length
     // never exceeds it.
     let bytes = unsafe { core::slice::from_raw_parts((s as *const Scratch).cast::<u8>(), size) };
-    match EVENTS.output(bytes, BPF_RB_NO_WAKEUP as u64) {
-        Ok(()) => count(stats::EMITTED),
-        Err(_) => count(stats::DROPPED),
-    }
+    crate::emit::output(bytes);
 }

@@ -25,6 +25,7 @@ mod decode;
 mod delivery;
 #[cfg(test)]
 mod dist_files;
+mod idle;
 mod judge;
 mod manager;
 mod preflight;

@@ -17,7 +17,9 @@ use crate::{
     cli::{RecordArgs, TraceArgs},
     decode::{Clock, Event, decode},
     delivery::{Correction, Delivered, Pairing},
+    idle::Idle,
     judge::Judge,
+    manager::UNIT_CHANGE_KEPT,
     readers::{self, Reader},
     recording::writer::{Rotation, Writer},
     sink::{Sink, Start, Summary, json::JsonSink, recording::RecordingSink, table::TableSink},
@@ -134,25 +136,46 @@ pub async fn run_with(
         pairing,
     };
     let mut dropped_seen = 0u64;
+    let mut idle = Idle::default();
     out.judge.prepare(&watched).await;
 
     while out.events < out.limit {
         tokio::select! {
+            // In this order: records the kernel woke us for are taken before any timer's drain.
+            biased;
+            _ = sigint.recv() => break,
+            _ = sigterm.recv() => break,
+            _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => break,
             guard = ring.readable_mut() => {
                 let mut guard = guard?;
                 out.drain(guard.get_inner_mut(), &by_id, false).await?;
                 guard.clear_ready();
+                if idle.wake() {
+                    // The kernel marked us awake as it woke us, unless a full ring did.
+                    capture.set_collector_asleep(false)?;
+                    drain_timer.reset();
+                    log::info!("collector: woken by the kernel");
+                }
             }
-            _ = drain_timer.tick() => {
-                out.drain(ring.get_mut(), &by_id, false).await?;
+            _ = drain_timer.tick(), if !idle.asleep() => {
+                let records = out.drain(ring.get_mut(), &by_id, false).await?;
                 if unit_changes {
                     out.units().await?;
                 }
-                let c = capture.counters()?;
-                if c.dropped > dropped_seen {
-                    out.sink.drops(c.dropped - dropped_seen, c.dropped)?;
-                    dropped_seen = c.dropped;
+                report_drops(&capture, out.sink.as_mut(), &mut dropped_seen)?;
+                if idle.after_drain(records, out.waiting.is_empty()) {
+                    capture.set_collector_asleep(true)?;
+                    let records = out.drain(ring.get_mut(), &by_id, false).await?;
+                    if idle.fell_asleep(records) {
+                        log::info!("collector: asleep until the kernel has a record");
+                    } else {
+                        capture.set_collector_asleep(false)?;
+                    }
                 }
+            }
+            // Asleep, the drain timer no longer takes the unit changes.
+            _ = UNIT_CHANGE_KEPT.notified(), if unit_changes && idle.asleep() => {
+                out.units().await?;
             }
             _ = rescan_timer.tick() => {
                 // Explicit sockets that vanish are kept by their old identity; defaults come and go.
@@ -172,13 +195,18 @@ pub async fn run_with(
                 // reader lived is then queued for it before the reader is given up, and shown
                 // as never read, not as sent to a socket whose reader is not captured.
                 let found = find_readers(&capture, &watched, &args.receivers);
-                out.drain(ring.get_mut(), &by_id, false).await?;
+                let records = out.drain(ring.get_mut(), &by_id, false).await?;
                 let gone = set_readers(&mut capture, &mut out.pairing, found)?;
                 out.corrections(&gone, &by_id)?;
+                // Asleep: a record output as the kernel learnt it (see idle.rs) waits no longer
+                // than this; and a full ring shows its drops.
+                if records > 0 && idle.wake() {
+                    capture.set_collector_asleep(false)?;
+                    drain_timer.reset();
+                    log::info!("collector: awake, the rescan found records the kernel did not wake it for");
+                }
+                report_drops(&capture, out.sink.as_mut(), &mut dropped_seen)?;
             }
-            _ = sigint.recv() => break,
-            _ = sigterm.recv() => break,
-            _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => break,
         }
     }
     out.drain(ring.get_mut(), &by_id, true).await?;
@@ -189,10 +217,8 @@ pub async fn run_with(
     out.corrections(&unread, &by_id)?;
     out.sink.flush()?;
 
+    report_drops(&capture, out.sink.as_mut(), &mut dropped_seen)?;
     let c = capture.counters()?;
-    if c.dropped > dropped_seen {
-        out.sink.drops(c.dropped - dropped_seen, c.dropped)?;
-    }
     let summary = Summary {
         events: out.events,
         dropped: c.dropped,
@@ -233,14 +259,16 @@ impl Collector {
     }
 
     /// Takes what the ring holds now, and judges and shows what has waited long enough (all of
-    /// it when `all`).
+    /// it when `all`). Returns how many records it took.
     async fn drain(
         &mut self,
         ring: &mut RingBuf<MapData>,
         by_id: &BTreeMap<u32, Watched>,
         all: bool,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<usize> {
+        let mut records = 0;
         while let Some(item) = ring.next() {
+            records += 1;
             match decode(&item, &self.clock) {
                 Ok(ev) if ev.hook.is_receive() => {
                     let late = self.pairing.read(&ev);
@@ -297,7 +325,7 @@ impl Collector {
             self.events += 1;
         }
         self.sink.flush()?;
-        Ok(())
+        Ok(records)
     }
 }
 
@@ -313,6 +341,16 @@ impl Collector {
         }
         Ok(())
     }
+}
+
+/// Shows the ring's drops since the last call (`seen`: the total shown so far).
+fn report_drops(capture: &Capture, sink: &mut dyn Sink, seen: &mut u64) -> anyhow::Result<()> {
+    let dropped = capture.counters()?.dropped;
+    if dropped > *seen {
+        sink.drops(dropped - *seen, dropped)?;
+        *seen = dropped;
+    }
+    Ok(())
 }
 
 /// The managers of the watched sockets and the `--receiver` processes: the readers whose reads

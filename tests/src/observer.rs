@@ -187,6 +187,20 @@ impl Observer {
         self.lines.iter().collect()
     }
 
+    /// The first line the observer writes to stderr that contains `needle`, waiting up to
+    /// `timeout` (the lines before it are consumed).
+    pub fn stderr_line(&mut self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return Some(line),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// Lines the observer wrote to stderr so far.
     pub fn stderr_lines(&self) -> Vec<String> {
         self.stderr.try_iter().collect()

@@ -854,6 +854,36 @@ fn hook_floor_takes_the_same_hooks_as_trace() {
     assert!(floor.stop().is_empty(), "the floor reports nothing");
 }
 
+#[test]
+fn an_idle_collector_sleeps_and_the_next_datagram_wakes_it() {
+    require_root!();
+    let (dir, _rx, to) = own_socket("asleep", "w.sock");
+    let mut obs = Observer::start(&["-v", "--socket", &to]);
+    // Nothing to drain for a second: it stops its timer and tells the kernel (idle.rs).
+    assert!(
+        obs.stderr_line("collector: asleep", WAIT).is_some(),
+        "the collector never fell asleep"
+    );
+    let (pid, _) = nsend(&["--to", &to, "STATUS=after a quiet while"]);
+    let ev = &obs.events(1, WAIT)[0];
+    assert_eq!(
+        (ev["pid"].as_u64(), ev["payload"].as_str()),
+        (Some(pid.into()), Some("STATUS=after a quiet while"))
+    );
+    // Woken by the record itself, not found by the next rescan.
+    assert!(
+        obs.stderr_line("collector: woken by the kernel", WAIT)
+            .is_some(),
+        "the kernel did not wake the collector"
+    );
+    assert!(
+        obs.stderr_line("collector: asleep", WAIT).is_some(),
+        "the collector did not fall asleep again"
+    );
+    drop(obs);
+    let _ = fs::remove_dir_all(dir);
+}
+
 /// Sets a sysctl file for as long as it lives, then puts the old value back.
 struct Sysctl {
     path: &'static str,

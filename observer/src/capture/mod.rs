@@ -12,7 +12,7 @@ mod unwatched;
 use anyhow::Context as _;
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{HashMap, MapData, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
 };
 use observer_common::{
     PathKey, SocketKey,
@@ -197,6 +197,18 @@ impl Capture {
 }
 
 impl Capture {
+    /// Tells the kernel whether the collector sleeps with no timer: the next record then wakes
+    /// it (observer-ebpf's emit.rs, `output()`), and marks it awake again.
+    pub fn set_collector_asleep(&mut self, asleep: bool) -> anyhow::Result<()> {
+        let mut flag: Array<_, u64> = Array::try_from(
+            self.ebpf
+                .map_mut("COLLECTOR_ASLEEP")
+                .context("no COLLECTOR_ASLEEP map")?,
+        )?;
+        flag.set(0, &u64::from(asleep), 0)?;
+        Ok(())
+    }
+
     /// Makes the kernel's set of readers (processes whose reads of watched sockets are
     /// captured) equal to `tgids`.
     pub fn set_readers(&mut self, tgids: &[u32]) -> anyhow::Result<()> {

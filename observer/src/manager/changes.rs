@@ -10,6 +10,10 @@ use zbus::OwnedVariant;
 
 use super::props::{prop_str, prop_u32, prop_u64};
 
+/// Signalled when a change is kept (`Watcher::collect_changes`), so that a collector asleep
+/// (observer/src/idle.rs) wakes to take it. One for every manager: all are taken at once.
+pub static KEPT: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
 /// At most this many changes wait to be taken; past it the oldest are dropped (and counted).
 pub const PENDING_MAX: usize = 16_384;
 

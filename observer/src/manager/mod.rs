@@ -50,7 +50,7 @@ mod props;
 mod tests;
 mod watcher;
 
-pub use changes::UnitChange;
+pub use changes::{KEPT as UNIT_CHANGE_KEPT, UnitChange};
 pub use client::{Manager, Target};
 pub use watcher::Watcher;
 

@@ -51,6 +51,7 @@ impl Shared {
             self.changes_dropped += 1;
         }
         self.changes.push_back(c);
+        changes::KEPT.notify_one();
     }
 }
 

@@ -1,0 +1,98 @@
+//! When the collector stops its drain timer. The kernel wakes it only once an eighth of the
+//! ring waits (observer-ebpf's emit.rs), so while datagrams come it drains every 50 ms; with
+//! none coming those ticks would be its only work, twenty wakeups a second on a machine that
+//! may have nothing to say for days. After a while of finding nothing it tells the kernel it
+//! sleeps, and the next record wakes it (`Capture::set_collector_asleep`).
+
+/// Timed drains in a row that found nothing before the collector sleeps (1 s at 50 ms).
+pub const EMPTY_DRAINS_BEFORE_SLEEP: u32 = 20;
+
+/// Whether the collector drains on its timer or sleeps until the kernel wakes it.
+#[derive(Debug, Default)]
+pub struct Idle {
+    empty_drains: u32,
+    asleep: bool,
+}
+
+impl Idle {
+    pub fn asleep(&self) -> bool {
+        self.asleep
+    }
+
+    /// After a timed drain that took `records` from the ring, with `all_shown` when no event
+    /// waits to be judged (those need the timer): whether to fall asleep now. The caller then
+    /// tells the kernel, drains once more (a record output just before the kernel learnt it
+    /// would wake nobody) and calls [`Self::fell_asleep`] with what that took.
+    pub fn after_drain(&mut self, records: usize, all_shown: bool) -> bool {
+        if records > 0 || !all_shown {
+            self.empty_drains = 0;
+            return false;
+        }
+        self.empty_drains += 1;
+        self.empty_drains >= EMPTY_DRAINS_BEFORE_SLEEP
+    }
+
+    /// The last drain before sleeping took `records`: asleep if none (else the caller tells
+    /// the kernel it is awake again).
+    pub fn fell_asleep(&mut self, records: usize) -> bool {
+        self.empty_drains = 0;
+        self.asleep = records == 0;
+        self.asleep
+    }
+
+    /// The kernel woke the collector, or it found records some other way: back to the timer.
+    /// Returns whether it was asleep.
+    pub fn wake(&mut self) -> bool {
+        self.empty_drains = 0;
+        std::mem::take(&mut self.asleep)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleeps_only_after_enough_empty_drains_with_nothing_waiting() {
+        let mut idle = Idle::default();
+        for _ in 1..EMPTY_DRAINS_BEFORE_SLEEP {
+            assert!(!idle.after_drain(0, true));
+        }
+        assert!(idle.after_drain(0, true));
+        assert!(idle.fell_asleep(0));
+        assert!(idle.asleep());
+        assert!(idle.wake());
+        assert!(!idle.asleep());
+        assert!(!idle.wake(), "waking twice reports one wakeup");
+    }
+
+    #[test]
+    fn a_record_or_an_event_waiting_to_be_judged_starts_the_count_again() {
+        let mut idle = Idle::default();
+        for _ in 1..EMPTY_DRAINS_BEFORE_SLEEP {
+            idle.after_drain(0, true);
+        }
+        assert!(!idle.after_drain(1, true));
+        for _ in 1..EMPTY_DRAINS_BEFORE_SLEEP {
+            assert!(!idle.after_drain(0, true));
+        }
+        assert!(
+            !idle.after_drain(0, false),
+            "an event still waits for its verdict"
+        );
+        assert!(!idle.after_drain(0, true));
+    }
+
+    #[test]
+    fn a_record_in_the_last_drain_keeps_it_awake() {
+        let mut idle = Idle::default();
+        for _ in 0..EMPTY_DRAINS_BEFORE_SLEEP {
+            idle.after_drain(0, true);
+        }
+        assert!(!idle.fell_asleep(2));
+        assert!(!idle.asleep());
+        for _ in 1..EMPTY_DRAINS_BEFORE_SLEEP {
+            assert!(!idle.after_drain(0, true), "the count starts again");
+        }
+    }
+}
