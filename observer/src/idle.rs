@@ -2,7 +2,9 @@
 //! ring waits (observer-ebpf's emit.rs), so while datagrams come it drains every 50 ms; with
 //! none coming those ticks would be its only work, twenty wakeups a second on a machine that
 //! may have nothing to say for days. After a while of finding nothing it tells the kernel it
-//! sleeps, and the next record wakes it (`Capture::set_collector_asleep`).
+//! sleeps, and the next record wakes it (`Capture::set_collector_asleep`). A record the kernel
+//! output just as the collector fell asleep, having read the flag before it was set, wakes
+//! nobody: the drain at the next rescan (every 2 s) finds it and wakes the collector.
 
 /// Timed drains in a row that found nothing before the collector sleeps (1 s at 50 ms).
 pub const EMPTY_DRAINS_BEFORE_SLEEP: u32 = 20;

@@ -148,9 +148,10 @@ pub async fn run_with(
             _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => break,
             guard = ring.readable_mut() => {
                 let mut guard = guard?;
-                out.drain(guard.get_inner_mut(), &by_id, false).await?;
+                let records = out.drain(guard.get_inner_mut(), &by_id, false).await?;
                 guard.clear_ready();
-                if idle.wake() {
+                // (Readiness left over from before a timer's drain finds nothing: still asleep.)
+                if records > 0 && idle.wake() {
                     // The kernel marked us awake as it woke us, unless a full ring did.
                     capture.set_collector_asleep(false)?;
                     drain_timer.reset();

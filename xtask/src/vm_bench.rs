@@ -87,7 +87,7 @@ pub fn run(runs: usize, count: u64) -> anyhow::Result<()> {
 fn guest_script(runs: usize, count: u64) -> String {
     let mut s = String::from(
         "echo \"@@KERNEL $(uname -r)\"; mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; \
-         attach() { i=0; until grep -qE 'observer: (watching|do-nothing)' /tmp/b/err; do \
+         attach() { i=0; until grep -qE 'collector: asleep|observer: do-nothing' /tmp/b/err; do \
            i=$((i+1)); [ $i -gt 1200 ] && { echo '@@FAIL attach'; cat /tmp/b/err; return 1; }; sleep 0.5; done; }; ",
     );
     for run in 0..runs {
@@ -107,9 +107,11 @@ fn guest_script(runs: usize, count: u64) -> String {
                         "trace --json --no-default-sockets --socket /tmp/b/watched --probe {config}"
                     )),
                 };
+                // As in the host bench (tracer.rs, spawn_observer), the load starts once the
+                // collector sleeps, as it does on a machine where it has run for a while.
                 if let Some(observer) = &observer {
                     s.push_str(&format!(
-                        "observer {observer} >/dev/null 2>/tmp/b/err 3>&- & O=$!; attach; "
+                        "RUST_LOG=warn,observer::trace=info observer {observer} >/dev/null 2>/tmp/b/err 3>&- & O=$!; attach; "
                     ));
                 }
                 s.push_str("echo go >&3; exec 3>&-; wait $L; ");

@@ -36,6 +36,8 @@ pub(super) struct Output {
     pub(super) events: AtomicU64,
     pub(super) lost: AtomicU64,
     pub(super) attached: AtomicBool,
+    /// The observer's collector said it sleeps (its stderr, with `RUST_LOG` at info).
+    pub(super) asleep: AtomicBool,
     pub(super) synced: AtomicBool,
     eof: AtomicBool,
     pub(super) summary: Mutex<Option<Value>>,
@@ -50,6 +52,7 @@ impl Output {
             events: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             attached: AtomicBool::new(false),
+            asleep: AtomicBool::new(false),
             synced: AtomicBool::new(false),
             eof: AtomicBool::new(false),
             summary: Mutex::new(None),
@@ -109,7 +112,12 @@ impl Output {
                 }
             }
             Kind::Strace => l.contains("sendto(") || l.contains("sendmsg("),
-            Kind::Plain => false,
+            Kind::Plain => {
+                if l.contains("collector: asleep") {
+                    self.asleep.store(true, Ordering::Release);
+                }
+                false
+            }
         };
         if event {
             self.events.fetch_add(1, Ordering::Relaxed);

@@ -59,18 +59,23 @@ pub(super) fn start_observer(
     if let Some(r) = ring_size {
         cmd.args(["--ring-size", &r.to_string()]);
     }
-    spawn_observer(cmd)
+    // Its collector says when it sleeps: see spawn_observer().
+    cmd.env("RUST_LOG", "warn,observer::trace=info");
+    spawn_observer(cmd, true)
 }
 
 /// `observer hook-floor`: do-nothing programs where the strategy `probe` hooks.
 pub(super) fn start_floor(ctx: &Ctx, probe: &str) -> anyhow::Result<Tracer> {
     let mut cmd = Command::new(&ctx.observer);
     cmd.args(["hook-floor", "--probe", probe]);
-    spawn_observer(cmd)
+    spawn_observer(cmd, false)
 }
 
-/// Starts `cmd` (an observer subcommand) and waits for its `start` record.
-fn spawn_observer(mut cmd: Command) -> anyhow::Result<Tracer> {
+/// Starts `cmd` (an observer subcommand) and waits for its `start` record, and with `settle`
+/// until its collector sleeps: an observer that has run for a while with nothing to report
+/// sleeps until the kernel has a record for it (observer/src/idle.rs), and that is the state
+/// the load meets on a machine where it is left running, not its first second's drain timer.
+fn spawn_observer(mut cmd: Command, settle: bool) -> anyhow::Result<Tracer> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -89,6 +94,15 @@ fn spawn_observer(mut cmd: Command) -> anyhow::Result<Tracer> {
         }
         if Instant::now() > deadline {
             bail!("the observer did not attach within 60 s: {}", err.tail());
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    while settle && !err.asleep.load(Ordering::Acquire) {
+        if Instant::now() > deadline {
+            bail!(
+                "the observer's collector did not fall asleep within 60 s: {}",
+                err.tail()
+            );
         }
         thread::sleep(Duration::from_millis(10));
     }
