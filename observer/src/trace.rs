@@ -9,7 +9,7 @@ use aya::maps::{MapData, RingBuf};
 use tokio::{
     io::unix::AsyncFd,
     signal::unix::{SignalKind, signal},
-    time::{Instant, interval, sleep_until},
+    time::{Instant, Interval, interval, sleep_until},
 };
 
 use crate::{
@@ -151,12 +151,7 @@ pub async fn run_with(
                 let records = out.drain(guard.get_inner_mut(), &by_id, false).await?;
                 guard.clear_ready();
                 // (Readiness left over from before a timer's drain finds nothing: still asleep.)
-                if records > 0 && idle.wake() {
-                    // The kernel marked us awake as it woke us, unless a full ring did.
-                    capture.set_collector_asleep(false)?;
-                    drain_timer.reset();
-                    log::info!("collector: woken by the kernel");
-                }
+                wake_if(records, &mut idle, &mut capture, &mut drain_timer, "woken by the kernel")?;
             }
             _ = drain_timer.tick(), if !idle.asleep() => {
                 let records = out.drain(ring.get_mut(), &by_id, false).await?;
@@ -201,11 +196,8 @@ pub async fn run_with(
                 out.corrections(&gone, &by_id)?;
                 // Asleep: a record output as the kernel learnt it (see idle.rs) waits no longer
                 // than this; and a full ring shows its drops.
-                if records > 0 && idle.wake() {
-                    capture.set_collector_asleep(false)?;
-                    drain_timer.reset();
-                    log::info!("collector: awake, the rescan found records the kernel did not wake it for");
-                }
+                wake_if(records, &mut idle, &mut capture, &mut drain_timer,
+                    "awake, the rescan found records the kernel did not wake it for")?;
                 report_drops(&capture, out.sink.as_mut(), &mut dropped_seen)?;
             }
         }
@@ -342,6 +334,25 @@ impl Collector {
         }
         Ok(())
     }
+}
+
+/// Back to the drain timer when the collector slept and a drain took `records` (`how`: what
+/// found them, for `-v`).
+fn wake_if(
+    records: usize,
+    idle: &mut Idle,
+    capture: &mut Capture,
+    drain_timer: &mut Interval,
+    how: &str,
+) -> anyhow::Result<()> {
+    if records > 0 && idle.wake() {
+        // The kernel marks the collector awake as it wakes it; not when a full ring did, nor
+        // when the rescan found the records.
+        capture.set_collector_asleep(false)?;
+        drain_timer.reset();
+        log::info!("collector: {how}");
+    }
+    Ok(())
 }
 
 /// Shows the ring's drops since the last call (`seen`: the total shown so far).

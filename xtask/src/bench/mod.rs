@@ -12,6 +12,8 @@
 //! same strategy's hooks with do-nothing programs (`observer hook-floor`: what the hooks alone
 //! cost); a bpftrace one-liner doing the same capture; `strace -f -e trace=sendto,sendmsg` on
 //! the sender.
+//!   (f) no traffic: the observer's own CPU and wakeups per second while it watches a socket
+//!       nobody sends to.
 //! (a), (b), (d), (e) run R times, interleaved (run 1: every workload × every configuration, then run
 //! 2, …, each run starting with the next configuration); the table shows medians, and ratios
 //! to untraced as the median of each run's ratio to the untraced cell of the same run. (c) runs
@@ -25,11 +27,13 @@
 //! Layout: `run()` here drives the whole bench and gathers what it uses and measures (`Ctx`,
 //! `Cell`, `Report`); `workload` and `config` say what runs under what, `cell` measures one run, `tracer` starts the observer or bpftrace next to it, `output`
 //! counts what a tracer prints, `process` owns the children and reads their CPU and memory,
-//! `host` describes this machine, `report` and `table` write the results (table, JSON, Markdown).
+//! `idle` measures (f), `host` describes this machine, `report` and `table` write the results
+//! (table, JSON, Markdown).
 
 mod cell;
 mod config;
 mod host;
+mod idle;
 mod output;
 mod process;
 mod report;
@@ -250,6 +254,18 @@ pub fn run(o: Options) -> anyhow::Result<()> {
         });
     }
 
+    // (f): no traffic, each strategy once.
+    let idle_secs = if o.quick { 3.0 } else { 10.0 };
+    let mut idle_costs = Vec::new();
+    for c in &configs {
+        if let Config::Observer { probe, .. } = c {
+            let cost = idle::measure(&ctx, probe, idle_secs)
+                .with_context(|| format!("(f) no traffic under {}", c.label()))?;
+            eprintln!("xtask: (f) {}", cost.line());
+            idle_costs.push(cost);
+        }
+    }
+
     let mut machine = machine;
     machine["loadavg_end"] = json!(loadavg());
     let report = Report {
@@ -261,6 +277,7 @@ pub fn run(o: Options) -> anyhow::Result<()> {
         configs,
         cells,
         sustained,
+        idle: idle_costs,
         notes,
         wall_secs: started.elapsed().as_secs_f64(),
     };
@@ -307,6 +324,8 @@ struct Report {
     configs: Vec<Config>,
     cells: Vec<Cell>,
     sustained: Vec<Cell>,
+    /// (f), per strategy.
+    idle: Vec<idle::IdleCost>,
     notes: Vec<String>,
     wall_secs: f64,
 }

@@ -95,3 +95,41 @@ pub(super) fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .with_context(|| format!("no {field} in /proc/{pid}/status"))
 }
+
+/// CPU time of every thread of a process, ns (`/proc/PID/task/*/schedstat`: finer than the
+/// clock ticks of `cpu_ticks`, for a process that hardly runs).
+pub(super) fn cpu_ns(pid: u32) -> anyhow::Result<u64> {
+    sum_over_threads(pid, "schedstat", |text| {
+        text.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// Times the threads of a process gave up the CPU to wait (`voluntary_ctxt_switches`): each
+/// is a sleep that something had to wake.
+pub(super) fn voluntary_switches(pid: u32) -> anyhow::Result<u64> {
+    sum_over_threads(pid, "status", |text| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// `field` of `/proc/PID/task/TID/<file>`, summed over the threads.
+fn sum_over_threads(
+    pid: u32,
+    file: &str,
+    field: impl Fn(&str) -> Option<u64>,
+) -> anyhow::Result<u64> {
+    let dir = format!("/proc/{pid}/task");
+    let mut sum = 0;
+    for task in fs::read_dir(&dir).with_context(|| format!("reading {dir}"))? {
+        let path = task?.path().join(file);
+        // A thread that ended since the listing counts for nothing.
+        if let Ok(text) = fs::read_to_string(&path) {
+            sum += field(&text).with_context(|| format!("malformed {}", path.display()))?;
+        }
+    }
+    Ok(sum)
+}

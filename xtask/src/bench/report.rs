@@ -391,6 +391,15 @@ impl Report {
         md.push_str(&sustained.markdown());
         let _ = writeln!(
             md,
+            "\n(f) no traffic: the observer process while it watches a socket nobody sends to, \
+             from the moment its collector sleeps (CPU: its threads' schedstat; wakeups: their \
+             voluntary context switches).\n"
+        );
+        for c in &self.idle {
+            let _ = writeln!(md, "- {}", c.line());
+        }
+        let _ = writeln!(
+            md,
             "\nThe bpftrace one-liner: `bpftrace -e '{}'`\n",
             bpftrace_program(Path::new("<watched socket>"))
         );
@@ -444,6 +453,7 @@ impl Report {
                 v["accounted"] = json!(c.accounted());
                 v
             }).collect::<Vec<_>>(),
+            "idle": self.idle.iter().map(|c| c.json()).collect::<Vec<_>>(),
             "targets": targets.iter().map(|(what, met, figures)| json!({"target": what, "met": met, "figures": figures})).collect::<Vec<_>>(),
             "notes": self.notes,
             "cells": self.cells.iter().map(Cell::json).collect::<Vec<_>>(),
