@@ -3,12 +3,12 @@
 //! `manager_invoke_notify_message()`, which hands the message to its unit's service.c handlers.
 
 use super::{
-    Judge, Kind, LogLevel, Message, Rejection, Sender, Stage, SystemdVersion, UnitState, V_257,
-    V_NOTIFY_RECV, V_NOTIFYACCESS, Verdict,
+    Judge, Kind, LogLevel, Message, Rejection, Sender, Stage, SystemdVersion, UnitState, V_256,
+    V_257, V_NOTIFY_RECV, V_NOTIFYACCESS, Verdict,
     citations::{R, cite, hint_for},
     service_c::{service_notify_message, service_notify_message_authorized},
 };
-use crate::notify::{self, NOTIFY_BUFFER_MAX, NOTIFY_FD_MAX, Payload};
+use crate::notify::{self, Key, NOTIFY_BUFFER_MAX, NOTIFY_FD_MAX, Payload};
 
 /// `manager_dispatch_notify_fd()`: manager.c:2493 v252.39, :2579 v254.26, :2822 v257.13, :3093 v262.
 /// `unit` is the unit systemd would find for the sender (`manager_get_units_for_pidref()`: the
@@ -22,9 +22,16 @@ pub fn manager_dispatch_notify_fd(
 ) -> Verdict {
     use LogLevel::*;
     use Stage::Manager;
-    let when_read = unit.map(|u| u.when_read(msg));
-    let unit = when_read.as_ref();
     let v = version.0.max(252);
+    let payload = notify::parse_payload(&msg.payload);
+    // The PID this message's own MAINPID= asks for (strv_find_startswith(): the first one).
+    let names = payload
+        .fields
+        .iter()
+        .find(|f| f.key == Key::MainPid && f.has_equals)
+        .and_then(|f| notify::parse_pid(f.raw_value()).ok());
+    let when_read = unit.map(|u| u.when_read(msg, names, v));
+    let unit = when_read.as_ref();
     let mut j = Judge {
         v,
         unit: None,
@@ -32,10 +39,19 @@ pub fn manager_dispatch_notify_fd(
         notes: Vec::new(),
         caveats: Vec::new(),
     };
-    if ![252, 254, 257, 262].contains(&version.0) {
+    if !(252..=262).contains(&version.0) {
         j.caveats.push(format!(
-            "systemd v{} not read directly: rules of the nearest verified version applied",
+            "systemd v{} not read: rules of the nearest version read applied",
             version.0
+        ));
+    }
+    if let (Some(u), Some(n), Some(p)) = (unit, names, sender.pid)
+        && v >= V_257
+        && u.main_pid == Some(n)
+        && n != p
+    {
+        j.caveats.push(format!(
+            "this message asks for MAINPID={n}, the PID taken here for the main PID: if {n} became the main PID through this very message, systemd checked the sender against the previous main PID instead (authorization comes before MAINPID=)"
         ));
     }
     if msg.truncated || msg.payload.len() < msg.len.min(NOTIFY_BUFFER_MAX) {
@@ -45,7 +61,6 @@ pub fn manager_dispatch_notify_fd(
             msg.len
         ));
     }
-    let payload = notify::parse_payload(&msg.payload);
 
     // recvmsg_safe() turns MSG_CTRUNC into an error before anything else is looked at.
     if msg.control_truncated || msg.fds > NOTIFY_FD_MAX {
@@ -116,7 +131,8 @@ pub fn manager_dispatch_notify_fd(
     let mut fds_left = msg.fds;
     let verdict = match unit {
         None => {
-            let level = if v >= V_257 { Debug } else { Warning };
+            // log_warning() up to v255, log_debug() from v256 (4414bd5932).
+            let level = if v >= V_256 { Debug } else { Warning };
             let src = cite(v, R::NoUnit);
             let r = format!("Cannot find unit for notify message of PID {pid}, ignoring.");
             j.manager_log(level, r.clone(), src.clone());
@@ -220,7 +236,8 @@ fn manager_invoke_notify_message<'a>(
             .map(|f| f.raw.as_slice())
             .collect::<Vec<_>>()
             .join(&b", "[..]);
-        let (r, src) = if v >= V_257 {
+        // cellescape() and the new wording from v256 (a2098d8bf7).
+        let (r, src) = if v >= V_256 {
             let src = cite(v, R::NotServiceNew);
             (
                 format!(

@@ -7,10 +7,13 @@
 //! `manager_invoke_notify_message()`, `service_notify_message_authorized()` and
 //! `service_notify_message()` (src/core/service.c).
 //!
-//! Sources read: Debian source packages v252.39, v254.26, v257.13, v262 (file:line below refer to
-//! those), and a v255-era git snapshot (8017ed7e). Versions not read are mapped onto these by the
-//! `V_*` gates; each gate says where the change was seen. Changes whose exact release is inferred,
-//! not read, are marked "inferred".
+//! Sources read: Debian source packages v252.39, v254.26, v257.13, v262 (the first citations
+//! below), and the upstream tags v252.31, v253.26, v254.27, v255.22, v256.17, v257.13, v258.10,
+//! v259.8, v260.4, v261.2 (each major's .0 tag too, where behaviour differs by point release) and
+//! main at 7412c16ef8 (262~devel, 2026-07-27), from github:openSUSE/systemd and
+//! github:systemd/systemd-stable. Each `V_*` gate names the commit and the first tag that has it.
+//! v262 statements not in that main snapshot (the STOPPING=1 error line, running-revalidating,
+//! the notify-reload signal check) come from the earlier v262 read only.
 //!
 //! Layout: this file holds the types and `judge()`; `manager_c` mirrors src/core/manager.c (the
 //! receive checks, barriers, handing the message to its unit), `service_c` mirrors
@@ -28,31 +31,62 @@ use serde::{Deserialize, Serialize};
 pub use self::manager_c::manager_dispatch_notify_fd;
 use crate::notify::{Field, Key, NotifyAccess};
 
-/// Type=notify-reload, MONOTONIC_USEC= and "STOPPING= wins over READY= over RELOADING=" (NEWS
-/// "CHANGES WITH 253"; code read in v254.26; v252.39 still scans backwards).
+/// Type=notify-reload, MONOTONIC_USEC=, "STOPPING= wins over READY= over RELOADING=" and the
+/// reload-signal/reload-notify states (3bd28bf721, first in v253; service.c:4255 v253.26, while
+/// v252.31 still scans backwards at :4175).
 const V_NOTIFY_RELOAD: u32 = 253;
 
-/// NOTIFYACCESS= runtime override (systemd PR #26214, merged for v254; service.c:4521 v254.26).
-/// Also the debug line for barriers (manager.c:2683 v254.26, absent in v252.39).
+/// NOTIFYACCESS= runtime override (19dff6914d, v254; service.c:4521 v254.26). Also the debug line
+/// for barriers (7b0a126751, v254; manager.c:2683 v254.26, absent in v253.26).
 const V_NOTIFYACCESS: u32 = 254;
 
-/// MAINPID= parsed by `pidref_set_pidstr()`, which also fails for a PID that does not exist
-/// (v255-era snapshot; v254.26 still uses `parse_pid()`).
+/// READY=1 + RELOADING=1 together: reload-signal finishes the reload without propagating it, and
+/// running propagates it (c337a1301f, upstream in v258; backported to v254.24, v255.18, v256.12 and
+/// v257.4; service.c:4435 v254.27). v253.26 still propagates from reload-signal and does nothing
+/// from running (service.c:4280). Earlier point releases of 254–257 behave like 253: a caveat says so.
+const V_COMBINED_RELOAD: u32 = 254;
+
+/// MAINPID= parsed by `pidref_set_pidstr()`, which also fails for a PID that does not exist, and
+/// "Can't determine if process … is our child" (495e75ed5c, v255; service.c:4375, :213 v255.22).
 const V_PIDREF: u32 = 255;
 
-/// v257.13 vs the v255-era snapshot: per-unit rejections and "Cannot find unit" go to debug,
-/// oversize is caught by `recvmsg_safe()` (PR #34212, Aug 2024), the sender is pinned by pidfd,
-/// MAINPIDFD=/MAINPIDFDID= (NEWS 257), BUSERROR=/VARLINKERROR= are read, MAINPID= refusal is a
-/// warning. v256 is not read and treated as v255 (inferred: issue #35993 shows v256 logging the
-/// "main PID" rejection at warning level).
+/// v256 (none of it in v255.22): main/exec refusals at debug (5734d5d04c), "Cannot find unit" at
+/// debug (4414bd5932), "reception is disabled" without the final period (f8d6694783), MAINPID=
+/// honoured in stop-sigterm (f5b72af50d) and stop (31197c684a), "does not belong to service,
+/// refusing." at warning (a3980843ef), "from unexpected unit type" with cellescape() (a2098d8bf7).
+/// service.c:4303-4325, :4358, :4377 and manager.c:2687, :2862 v256.17.
+const V_256: u32 = 256;
+
+/// v257 vs v256.17: oversize caught by `recvmsg_safe()` (ad501930d7), the sender pinned by pidfd
+/// (19eccb7667), "Out of memory." at warning (7d6e1293b2), MAINPIDFD=/MAINPIDFDID= (695323d90a),
+/// BUSERROR=/VARLINKERROR= and the ": %s" accepted line (9c025022d9), MAINPID= parsed before the
+/// state is checked. Also f781292d6c: a main PID taken from MAINPID= gets its own process start
+/// time as ExecMainStartTimestamp (service.c:231 v257.13), no longer the moment it was taken.
 const V_257: u32 = 257;
 
-/// Receive checks in `notify_recv_with_fds()` with new wording (read in v262; its first user,
-/// systemd-notify --fork, is in NEWS 258 — release inferred), RESTART_RESET=1 (NEWS 258).
+/// WATCHDOG=1 does not reset the watchdog of a frozen unit, with a debug line (0cf84c9a60, upstream
+/// in v258; backported to v257.9; service.c:412 v257.13, :423 v258.10).
+const V_WATCHDOG_FROZEN: u32 = 257;
+
+/// Receive checks in `notify_recv_with_fds()` with new wording (5d09689b5c, v258;
+/// notify-recv.c:124-250, unchanged up to main), RESTART_RESET=1 (406aeb5da6, v258), MAINPID= and
+/// STOPPING=1 in refresh-extensions (dfdeb0b1cb, v258).
 const V_NOTIFY_RECV: u32 = 258;
 
-/// `string_is_safe(…, STRING_ASCII)` for BUSERROR= (also refuses `*?[`) and the refusal of
-/// READY=1/RELOADING=1 after STOPPING=1 (both read in v262, not in v257.13).
+/// READY=1/RELOADING=1 after STOPPING=1 are ignored, silently (98734ac74d, v259;
+/// service.c:4870 v259.8, still silent at :5397 in main 7412c16ef8). MAINPID= in reload-post
+/// (b03e1b09af, v259).
+const V_STOP_LATCH: u32 = 259;
+
+/// MAINPID= and STOPPING=1 in refresh-credentials (fff07be411, v260; service.c:5108, :5007 v260.4).
+const V_REFRESH_CREDENTIALS: u32 = 260;
+
+/// `string_is_safe(…, STRING_ASCII)` for BUSERROR=/VARLINKERROR=, which also refuses the glob
+/// characters `*?[` (812aa57d2c, v261; service.c:5456 v261.2, v260.4 still `string_is_safe_ascii()`).
+const V_SAFE_STRING: u32 = 261;
+
+/// Read in v262 only (not in main 7412c16ef8): the error line for READY=1/RELOADING=1 after
+/// STOPPING=1 (service.c:5530 v262), the running-revalidating state.
 const V_262: u32 = 262;
 
 /// The systemd release the manager runs (`systemctl --version`, first number).
@@ -171,7 +205,8 @@ pub struct PidFacts {
     pub zombie: bool,
     /// Unit whose cgroup holds it (`manager_get_unit_by_pid()`).
     pub unit: Option<String>,
-    /// Parent PID: when it is not the manager, systemd warns it will not see the exit.
+    /// Parent PID in the manager's PID namespace (0: the parent is outside it): when it is not
+    /// the manager, systemd warns it will not see the exit.
     pub ppid: Option<u32>,
 }
 
@@ -219,6 +254,10 @@ pub struct UnitState {
     /// See `ExecMain`; absent in recordings made before it was read.
     #[serde(default)]
     pub exec_main: Option<ExecMain>,
+    /// D-Bus `FreezerState` ("running", "freezing", "frozen", "thawing", "frozen-by-parent", …);
+    /// only WATCHDOG=1 depends on it (`V_WATCHDOG_FROZEN`). None: not known.
+    #[serde(default)]
+    pub freezer_state: Option<String>,
 }
 
 impl UnitState {
@@ -240,19 +279,21 @@ impl UnitState {
             manager_pid: 1,
             mainpid_target: None,
             exec_main: None,
+            freezer_state: None,
         }
     }
 
     /// This state with `main_pid` as systemd had it when it read `msg` (`main_pid_when_read()`).
-    fn when_read(&self, msg: &Message) -> UnitState {
+    fn when_read(&self, msg: &Message, names: Option<u32>, v: u32) -> UnitState {
         UnitState {
-            main_pid: main_pid_when_read(self, msg),
+            main_pid: main_pid_when_read(self, msg, names, v),
             ..self.clone()
         }
     }
 }
 
-/// `s->main_pid` when systemd read the message.
+/// `s->main_pid` when systemd read the message. `names` is the PID the message's own MAINPID=
+/// asks for, if any.
 ///
 /// `u.main_pid` is what the observer knew of MainPID at the send, from D-Bus signals, which come
 /// late: a main process that notifies and exits at once can be reaped (MainPID=0) before the
@@ -265,11 +306,23 @@ impl UnitState {
 /// own send: a message sent between that start and that exit was read while ExecMainPID was the
 /// main PID. Unless a state change dropped it first: `service_set_state()` unwatches the main PID
 /// in every state that has no main process (dead, failed, exited, auto-restart, start-pre, …).
-fn main_pid_when_read(u: &UnitState, msg: &Message) -> Option<u32> {
+///
+/// That start is when the PID became the main PID for a process systemd spawned (every version
+/// passes the spawn time), and for one taken from MAINPID= up to v256 (`exec_status_start()` with
+/// the current time: service.c:171 v252.31, :217 v256.17). From v257 a PID taken from MAINPID= is
+/// stamped with its own process start time instead (f781292d6c; service.c:231 v257.13), which comes
+/// before the handover. So from v257, when this very message asks for ExecMainPID, ExecMain cannot
+/// tell whether that PID was main before the message: `service_notify_message_authorized()` runs
+/// before MAINPID= is looked at (service.c:4133 v252.31, :4643 v257.13, :4943 v259.8), i.e. against
+/// the previous main PID. A different main PID the observer knew at the send then wins.
+fn main_pid_when_read(u: &UnitState, msg: &Message, names: Option<u32>, v: u32) -> Option<u32> {
     use ServiceState as S;
     let (Some(e), Some(sent)) = (u.exec_main, msg.sent_ns) else {
         return u.main_pid;
     };
+    if v >= V_257 && names == Some(e.pid) && u.main_pid.is_some_and(|m| m != e.pid) {
+        return u.main_pid;
+    }
     let started = e.start_us != 0 && sent >= e.start_us.saturating_mul(1000);
     let not_exited = e.exit_us == 0 || sent < e.exit_us.saturating_mul(1000);
     let no_main_process = matches!(

@@ -5,8 +5,8 @@ use super::{first, flag, shown, sub_state};
 use crate::{
     notify::{self, Errno, Field, Key, Payload},
     verdict::{
-        Judge, LogLevel, Message, PidFacts, Sender, ServiceState, UnitState, V_257,
-        V_NOTIFY_RELOAD, V_PIDREF,
+        Judge, LogLevel, Message, PidFacts, Sender, ServiceState, UnitState, V_256, V_257, V_262,
+        V_NOTIFY_RECV, V_NOTIFY_RELOAD, V_PIDREF, V_REFRESH_CREDENTIALS, V_STOP_LATCH,
         citations::{R, cite},
     },
 };
@@ -23,21 +23,28 @@ pub(super) fn service_notify_message_main_pid(
 ) {
     use ServiceState::*;
     let v = j.v;
-    // States in which a new main PID is taken (the IN_SET() next to the parse).
+    // States in which a new main PID is taken (the IN_SET() next to the parse), as each release
+    // grew it: service.c:4145 v252.31, :4221 v253.26, :4358 v256.17, :4782 v258.10, :4959 v259.8,
+    // :5108 v260.4.
     let mut states = vec![Start, StartPost, Running, Reload];
     if v >= V_NOTIFY_RELOAD {
         states.extend([ReloadSignal, ReloadNotify]);
     }
-    if v >= V_257 {
-        // v257.13 adds stop/stop-sigterm; the other states only exist in later releases.
-        states.extend([
-            Stop,
-            StopSigterm,
-            RunningRevalidating,
-            RefreshExtensions,
-            RefreshCredentials,
-            ReloadPost,
-        ]);
+    if v >= V_256 {
+        // stop-sigterm (f5b72af50d) and stop (31197c684a), both first in v256.
+        states.extend([Stop, StopSigterm]);
+    }
+    if v >= V_NOTIFY_RECV {
+        states.push(RefreshExtensions); // dfdeb0b1cb, v258
+    }
+    if v >= V_STOP_LATCH {
+        states.push(ReloadPost); // b03e1b09af, v259
+    }
+    if v >= V_REFRESH_CREDENTIALS {
+        states.push(RefreshCredentials); // fff07be411, v260
+    }
+    if v >= V_262 {
+        states.push(RunningRevalidating); // read in v262 only
     }
     let state_src = cite(v, R::MainPidStates);
     let state_ok = u.state.map(|s| states.contains(&s));
@@ -218,7 +225,8 @@ fn service_is_suitable_main_pid(
         let src = cite(v, R::Privileged);
         j.note(f, Some(true), Some(Debug), format!("New main PID {new} does not belong to service, but we'll accept it as the request to change it came from a privileged process."), src);
     } else {
-        let level = if v >= V_257 { Warning } else { Debug };
+        // log_unit_debug() up to v255, log_unit_warning() from v256 (a3980843ef).
+        let level = if v >= V_256 { Warning } else { Debug };
         let src = cite(v, R::Refusing);
         return j.note(
             f,
@@ -228,8 +236,25 @@ fn service_is_suitable_main_pid(
             src,
         );
     }
-    if t.ppid.is_some_and(|pp| pp != u.manager_pid) {
-        let src = cite(v, R::NotChild);
-        j.log(Warning, format!("Supervising process {new} which is not our child. We'll most likely not notice when it exits."), src);
+    // service_set_main_pid(): is the new main PID our child? A parent outside the manager's PID
+    // namespace (ppid 0: get_process_ppid() -EADDRNOTAVAIL) is an error that v252-v254 ignore
+    // (pid_is_my_child() == 0 is false), v255-v257 log as "Can't determine…" (pidref_is_my_child(),
+    // 6774be4206; service.c:213 v255.22, :243 v257.13), and v258 treats as "not our child"
+    // (9ed2725867).
+    match t.ppid {
+        Some(0) if v >= V_NOTIFY_RECV => not_our_child(j, new),
+        Some(0) if v >= V_PIDREF => {
+            let src = cite(v, R::CantDetermine);
+            j.log(Warning, format!("Can't determine if process {new} is our child, assuming it is not: Cannot assign requested address"), src);
+        }
+        Some(0) => {}
+        Some(pp) if pp != u.manager_pid => not_our_child(j, new),
+        _ => {}
     }
+}
+
+/// service.c:179 v252.31, :285 main: same text and level in every version.
+fn not_our_child(j: &mut Judge, new: u32) {
+    let src = cite(j.v, R::NotChild);
+    j.log(LogLevel::Warning, format!("Supervising process {new} which is not our child. We'll most likely not notice when it exits."), src);
 }

@@ -12,15 +12,17 @@ use self::{
     process_state::service_notify_message_process_state,
 };
 use super::{
-    Judge, Kind, LogLevel, Message, Rejection, Sender, ServiceState, Stage, UnitState, V_257,
-    V_262, V_NOTIFY_RECV, V_NOTIFY_RELOAD, V_NOTIFYACCESS,
+    Judge, Kind, LogLevel, Message, Rejection, Sender, ServiceState, Stage, UnitState, V_256,
+    V_257, V_NOTIFY_RECV, V_NOTIFY_RELOAD, V_NOTIFYACCESS, V_SAFE_STRING, V_WATCHDOG_FROZEN,
     citations::{R, cite},
 };
 use crate::notify::{self, Field, Key, NotifyAccess, Payload};
 
-/// `service_notify_message_authorized()`: service.c:4075 v252.39, :4312 v254.26, :4518 v257.13,
-/// :5390 v262. NotifyAccess=none always refuses (warning); main/exec refusals are warnings up to
-/// v256 and debug from v257.
+/// `service_notify_message_authorized()`: service.c:4075 v252.39, :4312 v254.26, :4295 v256.17,
+/// :4518 v257.13, :5390 v262. Every version accepts exactly the main PID and, for NotifyAccess=exec,
+/// the control PID (pid == s->main_pid / s->control_pid up to v256, pidref_equal() from v257); no
+/// other process of an Exec*= command. NotifyAccess=none always refuses (warning); main/exec
+/// refusals are warnings up to v255 and debug from v256 (5734d5d04c).
 pub(super) fn service_notify_message_authorized(
     j: &mut Judge,
     u: &UnitState,
@@ -34,7 +36,7 @@ pub(super) fn service_notify_message_authorized(
     } else {
         u.notify_access
     };
-    let level = if v >= V_257 {
+    let level = if v >= V_256 {
         LogLevel::Debug
     } else {
         LogLevel::Warning
@@ -45,8 +47,8 @@ pub(super) fn service_notify_message_authorized(
         A::Main | A::Exec if u.main_pid == Some(pid) => return None,
         A::Exec if u.control_pid == Some(pid) => return None,
         A::None => {
-            // v257 dropped the final period.
-            let dot = if v >= V_257 { "" } else { "." };
+            // v256 dropped the final period (f8d6694783).
+            let dot = if v >= V_256 { "" } else { "." };
             let src = cite(v, R::AccessNone);
             j.log(
                 LogLevel::Warning,
@@ -222,7 +224,7 @@ pub(super) fn service_notify_message(
         };
         let src = cite(v, R::BusError);
         let val = f.raw_value();
-        if val.is_empty() || notify::string_is_safe_ascii(val, v >= V_262) {
+        if val.is_empty() || notify::string_is_safe_ascii(val, v >= V_SAFE_STRING) {
             j.yes(f, "recorded as the service's error name".into(), src);
         } else {
             let tag = key.systemd_name().unwrap_or_default();
@@ -255,14 +257,32 @@ pub(super) fn service_notify_message(
 
     if let Some(f) = first(p, Key::Watchdog) {
         let src = cite(v, R::Watchdog);
-        match f.raw_value() {
-            b"1" => j.yes(f, "watchdog timestamp refreshed".into(), src),
-            b"trigger" if u.watchdogs_enabled == Some(false) => j.no(
+        // service_reset_watchdog(): skipped while the unit is frozen or freezing
+        // (freezer_state_finish()/_objective() != FREEZER_RUNNING).
+        let frozen = u
+            .freezer_state
+            .as_deref()
+            .filter(|s| v >= V_WATCHDOG_FROZEN && !matches!(*s, "running" | "thawing"));
+        match (f.raw_value(), frozen) {
+            (b"1", Some(state)) => {
+                j.note(
+                    f,
+                    Some(false),
+                    Some(Debug),
+                    format!("Service is currently {state}, skipping resetting watchdog."),
+                    cite(v, R::WatchdogFrozen),
+                );
+                if v == 257 {
+                    j.caveats.push("systemd 257 skips WATCHDOG=1 while frozen from v257.9 on; v257.0-v257.8 reset the watchdog".into());
+                }
+            }
+            (b"1", None) => j.yes(f, "watchdog timestamp refreshed".into(), src),
+            (b"trigger", _) if u.watchdogs_enabled == Some(false) => j.no(
                 f,
                 "ignored: service watchdogs are disabled (systemctl service-watchdogs)".into(),
                 src,
             ),
-            b"trigger" => {
+            (b"trigger", _) => {
                 // service_force_watchdog() runs after STATUS= took effect; an empty or
                 // non-UTF-8 STATUS= has cleared the text by then.
                 let status = match first(p, Key::Status) {

@@ -5,14 +5,16 @@ use super::{first, flag, shown, sub_state};
 use crate::{
     notify::{self, Key, Payload},
     verdict::{
-        Judge, LogLevel, NotifyState, ServiceState, ServiceType, UnitState, V_262, V_NOTIFY_RELOAD,
+        Judge, LogLevel, NotifyState, ServiceState, ServiceType, UnitState, V_262,
+        V_COMBINED_RELOAD, V_NOTIFY_RELOAD, V_STOP_LATCH,
         citations::{R, cite},
     },
 };
 
 /// READY=1 / RELOADING=1 / STOPPING=1 (+ MONOTONIC_USEC=): service.c:4175 v252.39 (last one wins),
-/// :4423 v254.26 and :4695 v257.13 (STOPPING > READY > RELOADING),
-/// `service_notify_message_process_state()` :5502 v262 (STOPPING latches).
+/// :4259 v253.26, :4423 v254.26 and :4695 v257.13 (STOPPING > READY > RELOADING),
+/// `service_notify_message_process_state()` :4846 v259.8 (STOPPING latches, silently), :5502 v262
+/// (the latch logs an error).
 pub(super) fn service_notify_message_process_state(j: &mut Judge, u: &UnitState, p: &Payload) {
     use LogLevel::*;
     use ServiceState::*;
@@ -93,7 +95,23 @@ pub(super) fn service_notify_message_process_state(j: &mut Judge, u: &UnitState,
                 .unwrap_or_else(|| "?".into())
         )
     };
-    if v >= V_262 && u.notify_state == Some(NotifyState::Stopping) && w.key != Key::Stopping {
+    // "Disallow resurrecting a dying service": from v259 nothing after STOPPING=1 takes READY=1 or
+    // RELOADING=1 (98734ac74d; service.c:4870 v259.8, :5262 v261.2, :5397 main 7412c16ef8, all
+    // silent); v262 logs an error for it (service.c:5530 v262).
+    if v >= V_STOP_LATCH && u.notify_state == Some(NotifyState::Stopping) && w.key != Key::Stopping
+    {
+        let at = if w.key == Key::Ready {
+            R::StopLatchReady
+        } else {
+            R::StopLatchReloading
+        };
+        if v < V_262 {
+            return j.no(
+                w,
+                "ignored (no log): the service sent STOPPING=1 before, and systemd does not let a stopping service become ready or reload again".into(),
+                cite(v, at),
+            );
+        }
         let to = if w.key == Key::Ready {
             "READY"
         } else {
@@ -102,11 +120,6 @@ pub(super) fn service_notify_message_process_state(j: &mut Judge, u: &UnitState,
         let m = format!(
             "Service must stop after STOPPING=1 notification, refusing attempted transition to {to}."
         );
-        let at = if w.key == Key::Ready {
-            R::StopLatchReady
-        } else {
-            R::StopLatchReloading
-        };
         return j.note(w, Some(false), Some(Error), m, cite(v, at));
     }
     match w.key {
@@ -145,6 +158,12 @@ pub(super) fn service_notify_message_process_state(j: &mut Judge, u: &UnitState,
             } else {
                 state == ReloadNotify
             };
+            if combined
+                && (V_COMBINED_RELOAD..=257).contains(&v)
+                && matches!(state, ReloadSignal | Running)
+            {
+                j.caveats.push(format!("READY=1 + RELOADING=1 judged as in v{v}'s later point releases (c337a1301f, in v254.24, v255.18, v256.12, v257.4 and later): earlier ones propagate the reload from reload-signal and do nothing from running, like v253"));
+            }
             if ty.is_none() && state == Start {
                 j.maybe(
                     w,
@@ -165,7 +184,9 @@ pub(super) fn service_notify_message_process_state(j: &mut Judge, u: &UnitState,
             } else if reload_done {
                 j.yes(w, "reload finished".into(), src(w.key));
             } else if combined && state == ReloadSignal {
-                let m = if monotonic_ok {
+                let m = if monotonic_ok && v < V_COMBINED_RELOAD {
+                    "reload finished and propagated to units that depend on this one, if MONOTONIC_USEC= is not older than the reload request"
+                } else if monotonic_ok {
                     "reload finished if MONOTONIC_USEC= is not older than the reload request"
                 } else {
                     "no effect: RELOADING=1 + READY=1 during reload-signal needs a valid MONOTONIC_USEC="
@@ -177,7 +198,10 @@ pub(super) fn service_notify_message_process_state(j: &mut Judge, u: &UnitState,
                     m.into(),
                     src(w.key),
                 );
-            } else if combined && matches!(state, Running | RunningRevalidating) {
+            } else if combined
+                && v >= V_COMBINED_RELOAD
+                && matches!(state, Running | RunningRevalidating)
+            {
                 j.yes(
                     w,
                     "reload propagated to units that depend on this one (RELOADING=1 + READY=1)"

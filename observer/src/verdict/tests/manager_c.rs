@@ -271,8 +271,9 @@ fn barrier() {
 }
 
 #[test]
-fn no_unit_level_changed_in_257() {
-    // manager.c:2633 v252.39 log_warning → :2964 v257.13 log_debug.
+fn no_unit_level_changed_in_256() {
+    // manager.c:2633 v252.39, :2767 v255.22 log_warning → :2862 v256.17 (4414bd5932), :2964
+    // v257.13 log_debug.
     let r = "Cannot find unit for notify message of PID 99, ignoring.";
     table(
         &msg(b"READY=1"),
@@ -280,7 +281,8 @@ fn no_unit_level_changed_in_257() {
         None,
         &[
             (252, NoUnit, r, Warning, Mgr),
-            (256, NoUnit, r, Warning, Mgr),
+            (255, NoUnit, r, Warning, Mgr),
+            (256, NoUnit, r, Debug, Mgr),
             (257, NoUnit, r, Debug, Mgr),
             (262, NoUnit, r, Debug, Mgr),
         ],

@@ -2,6 +2,7 @@
 //! build the message, sender and unit each test judges.
 
 mod authorized;
+mod gates;
 mod manager_c;
 mod service_c;
 
@@ -84,8 +85,15 @@ fn caveats_and_json() {
     let mut m = msg(b"READY=1");
     m.len = 3000;
     m.truncated = true;
-    let v = run(&m, &from(MAIN), Some(&svc(NotifyAccess::Main)), 256);
+    // 263: a release not read, so one caveat for that and one for the short capture.
+    let v = run(&m, &from(MAIN), Some(&svc(NotifyAccess::Main)), 263);
     assert_eq!(v.caveats.len(), 2);
+    assert_eq!(
+        run(&m, &from(MAIN), Some(&svc(NotifyAccess::Main)), 256)
+            .caveats
+            .len(),
+        1
+    );
     let j = serde_json::to_value(&v).unwrap();
     assert_eq!(j["kind"], "accepted");
     assert_eq!(j["stage"], "unit");

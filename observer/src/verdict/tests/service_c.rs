@@ -80,10 +80,16 @@ fn mainpid_rules() {
             Some(Debug)
         )
     );
-    // Foreign PID from an unprivileged sender: refused at debug (service.c:4160 v252.39),
-    // warning from v257 (:4673 v257.13).
+    // Foreign PID from an unprivileged sender: refused at debug (service.c:4160 v252.39, :4386
+    // v255.22), warning from v256 (a3980843ef; :4377 v256.17, :4673 v257.13).
     let u = mainpid_unit(Running, facts(70, Some("bar.service")));
-    for (v, level) in [(252, Debug), (256, Debug), (257, Warning), (262, Warning)] {
+    for (v, level) in [
+        (252, Debug),
+        (255, Debug),
+        (256, Warning),
+        (257, Warning),
+        (262, Warning),
+    ] {
         let got = n(&u, &from(MAIN), v);
         assert_eq!(
             (got.accepted, got.message.as_str(), got.log_level),
@@ -187,7 +193,8 @@ fn mainpid_parse_errors_per_version() {
     );
     let v257 = run(&msg(b"MAINPID=abc"), &from(MAIN), Some(&stopped), 257);
     assert_eq!(note(&v257, Key::MainPid).log_level, Some(Warning));
-    // stop/stop-sigterm accept MAINPID= from v257 (service.c:4660 v257.13), not in v254.
+    // stop/stop-sigterm accept MAINPID= from v256 (service.c:4358 v256.17, :4660 v257.13), not in
+    // v254 (:4385 v254.26); the rows on both sides of the gate are in gates.rs.
     let stop = mainpid_unit(Stop, facts(70, Some("foo.service")));
     assert_eq!(
         note(
