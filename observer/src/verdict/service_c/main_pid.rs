@@ -26,26 +26,26 @@ pub(super) fn service_notify_message_main_pid(
     // States in which a new main PID is taken (the IN_SET() next to the parse), as each release
     // grew it: service.c:4145 v252.31, :4221 v253.26, :4358 v256.17, :4782 v258.10, :4959 v259.8,
     // :5108 v260.4.
-    let mut states = vec![Start, StartPost, Running, Reload];
-    if v >= V_NOTIFY_RELOAD {
-        states.extend([ReloadSignal, ReloadNotify]);
-    }
-    if v >= V_256 {
-        // stop-sigterm (f5b72af50d) and stop (31197c684a), both first in v256.
-        states.extend([Stop, StopSigterm]);
-    }
-    if v >= V_NOTIFY_RECV {
-        states.push(RefreshExtensions); // dfdeb0b1cb, v258
-    }
-    if v >= V_STOP_LATCH {
-        states.push(ReloadPost); // b03e1b09af, v259
-    }
-    if v >= V_REFRESH_CREDENTIALS {
-        states.push(RefreshCredentials); // fff07be411, v260
-    }
-    if v >= V_262 {
-        states.push(RunningRevalidating); // read in v262 only
-    }
+    // Listed in the order the notes have always shown them.
+    let states: Vec<ServiceState> = [
+        (Start, 0),
+        (StartPost, 0),
+        (Running, 0),
+        (Reload, 0),
+        (ReloadSignal, V_NOTIFY_RELOAD),
+        (ReloadNotify, V_NOTIFY_RELOAD),
+        // stop (31197c684a) and stop-sigterm (f5b72af50d), both first in v256.
+        (Stop, V_256),
+        (StopSigterm, V_256),
+        (RunningRevalidating, V_262),                // read in v262 only
+        (RefreshExtensions, V_NOTIFY_RECV),          // dfdeb0b1cb, v258
+        (RefreshCredentials, V_REFRESH_CREDENTIALS), // fff07be411, v260
+        (ReloadPost, V_STOP_LATCH),                  // b03e1b09af, v259
+    ]
+    .into_iter()
+    .filter(|(_, from)| v >= *from)
+    .map(|(s, _)| s)
+    .collect();
     let state_src = cite(v, R::MainPidStates);
     let state_ok = u.state.map(|s| states.contains(&s));
     let state_list = states
