@@ -204,7 +204,7 @@ fn not_our_child_after_a_handover() {
     u.mainpid_target.as_mut().unwrap().ppid = Some(1);
     assert!(logged(&u, 257).is_empty());
     // A parent outside the manager's PID namespace (get_process_ppid() -EADDRNOTAVAIL):
-    // pid_is_my_child() == 0 is false, no line (S:176 v252.31, :192 v254.27); pidref_is_my_child()
+    // pid_is_my_child() == 0 is false, no line (S:176 v252.31, :198 v254.27); pidref_is_my_child()
     // error → "Can't determine…" (6774be4206, v255: S:213 v255.22, :243 v257.13); v258 counts
     // it as not our child (9ed2725867; src/basic/process-util.c pidref_is_my_child() v258.10).
     u.mainpid_target.as_mut().unwrap().ppid = Some(0);
