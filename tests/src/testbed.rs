@@ -1,4 +1,5 @@
-//! Driving the real-systemd testbed (scripts/testbed: systemd 252 booted with systemd-nspawn).
+//! Driving the real-systemd testbed (scripts/testbed: a real systemd — 252, 254, 257 or 262 —
+//! booted with systemd-nspawn). Which version: `OBSERVER_SYSTEMD` (default 252).
 
 use std::{
     path::PathBuf,
@@ -11,6 +12,18 @@ pub struct Testbed {
     pub name: String,
     /// Host PID of the container's systemd.
     pub leader: u32,
+    /// The systemd release it booted (252, 254, 257, 262).
+    pub version: u32,
+}
+
+/// The systemd release the tests boot: `OBSERVER_SYSTEMD`, else 252.
+pub fn systemd_version() -> u32 {
+    match std::env::var("OBSERVER_SYSTEMD") {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("OBSERVER_SYSTEMD={v:?} is not a systemd version")),
+        Err(_) => 252,
+    }
 }
 
 fn script() -> PathBuf {
@@ -20,6 +33,7 @@ fn script() -> PathBuf {
 fn run(args: &[&str]) -> Output {
     Command::new(script())
         .args(args)
+        .env("TESTBED_SYSTEMD", systemd_version().to_string())
         .output()
         .expect("run scripts/testbed")
 }
@@ -41,6 +55,7 @@ impl Testbed {
         let _ = run(&["stop", name]);
         let out = Command::new(script())
             .args(["start", name])
+            .env("TESTBED_SYSTEMD", systemd_version().to_string())
             .env("TESTBED_NSPAWN_ARGS", nspawn_args)
             .output()
             .expect("run scripts/testbed");
@@ -56,6 +71,7 @@ impl Testbed {
         Testbed {
             name: name.into(),
             leader,
+            version: systemd_version(),
         }
     }
 
@@ -101,12 +117,13 @@ impl Testbed {
         }
     }
 
-    /// Waits until ActiveState is `want` (or `timeout`); returns the last ActiveState read.
+    /// Waits until ActiveState is `want` — one of them, `|`-separated — (or `timeout`);
+    /// returns the last ActiveState read.
     pub fn wait_state(&self, unit: &str, want: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             let state = self.prop(unit, "ActiveState");
-            if state == want || Instant::now() > deadline {
+            if want.split('|').any(|w| w == state) || Instant::now() > deadline {
                 return state;
             }
             sleep(Duration::from_millis(200));
@@ -119,6 +136,21 @@ impl Testbed {
             .lines()
             .map(String::from)
             .collect()
+    }
+
+    /// The journal's current end, to read only what comes after it (`journal_entries_where`).
+    pub fn journal_cursor(&self) -> String {
+        let out = self.exec(&["journalctl", "-n", "0", "--show-cursor", "--no-pager"]);
+        out.lines()
+            .find_map(|l| l.strip_prefix("-- cursor: "))
+            .expect("journalctl --show-cursor")
+            .to_string()
+    }
+
+    /// The journal entries `journalctl ARGS -o json` selects.
+    pub fn journal_entries_where(&self, args: &[&str]) -> Vec<Entry> {
+        let cmd = [&["journalctl", "-o", "json", "--no-pager"][..], args].concat();
+        entries(&self.exec(&cmd))
     }
 }
 
@@ -200,7 +232,8 @@ impl UserManager<'_> {
         self.systemctl(&["daemon-reload"]);
     }
 
-    /// Waits until the user unit is no longer activating; returns ActiveState.
+    /// Waits until the user unit is neither activating nor deactivating (or `timeout`);
+    /// returns ActiveState.
     pub fn settle(&self, unit: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
@@ -208,11 +241,19 @@ impl UserManager<'_> {
                 .systemctl(&["show", "-p", "ActiveState", "--value", unit])
                 .trim()
                 .to_string();
-            if !matches!(state.as_str(), "activating" | "") || Instant::now() > deadline {
+            if !matches!(state.as_str(), "activating" | "deactivating" | "")
+                || Instant::now() > deadline
+            {
                 return state;
             }
             sleep(Duration::from_millis(200));
         }
+    }
+
+    /// The user unit's journal entries.
+    pub fn journal_entries(&self, unit: &str) -> Vec<Entry> {
+        self.tb
+            .journal_entries_where(&[&format!("USER_UNIT={unit}")])
     }
 
     /// The user unit's journal messages (the user manager tags them USER_UNIT=).
@@ -229,6 +270,48 @@ impl UserManager<'_> {
             .map(String::from)
             .collect()
     }
+}
+
+/// One journal entry, the fields the verdict tests compare.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// 3 error, 4 warning, 5 notice, 6 info, 7 debug.
+    pub priority: u8,
+    pub message: String,
+    /// UNIT= or USER_UNIT=: the unit a manager's line is about.
+    pub unit: Option<String>,
+}
+
+/// The entries of `journalctl -o json` lines. journald sends a MESSAGE that is not valid UTF-8
+/// as an array of bytes: those are decoded lossily.
+fn entries(json_lines: &str) -> Vec<Entry> {
+    json_lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|e| {
+            let priority = e["PRIORITY"].as_str()?.parse().ok()?;
+            let unit = e["UNIT"]
+                .as_str()
+                .or(e["USER_UNIT"].as_str())
+                .map(str::to_owned);
+            let message = match &e["MESSAGE"] {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(bytes) => String::from_utf8_lossy(
+                    &bytes
+                        .iter()
+                        .filter_map(|b| b.as_u64().map(|b| b as u8))
+                        .collect::<Vec<u8>>(),
+                )
+                .into_owned(),
+                _ => return None,
+            };
+            Some(Entry {
+                priority,
+                message,
+                unit,
+            })
+        })
+        .collect()
 }
 
 impl Drop for Testbed {

@@ -200,7 +200,7 @@ fn testbed_missing() -> Option<String> {
     {
         return Some("systemd-nspawn not installed (scripts/setup)".into());
     }
-    if !Path::new("/var/cache/observer/bookworm-systemd/usr/lib/systemd/systemd").exists()
+    if !Path::new("/var/cache/observer/systemd-252/usr/lib/systemd/systemd").exists()
         && std::env::var_os("OBSERVER_CACHE").is_none()
     {
         return Some("no testbed rootfs (run: scripts/testbed rootfs)".into());
