@@ -85,6 +85,13 @@ pub mod flags {
     pub const HAS_PIDFD: u32 = 1 << 7;
     /// A read whose control buffer was too small (MSG_CTRUNC): credentials or fds were cut.
     pub const READ_CTRUNC: u32 = 1 << 8;
+    /// A read that saw whether the process its credentials name was still there (not reaped;
+    /// a zombie counts) when the manager took the datagram: `SENDER_REAPED` is meaningful.
+    pub const SENDER_LIVENESS: u32 = 1 << 9;
+    /// With `SENDER_LIVENESS`: that process had been reaped already. systemd then cannot find
+    /// its cgroup (< v257 and ≥ v258: "Cannot find unit", unless a unit watches the PID), nor
+    /// pin it with a pidfd (v257: "Notify sender died before message is processed").
+    pub const SENDER_REAPED: u32 = 1 << 10;
 }
 
 /// One datagram sent to a watched socket. Followed in the ring buffer by `payload_len` bytes.
@@ -314,6 +321,11 @@ pub struct Offsets {
     /// `sock.sk_ino`, a socket's sockfs inode number, the key of the delivery hooks'
     /// `UNWATCHED` cache; `u32::MAX` on kernels without it (the cache is then not used).
     pub sk_ino: u32,
+    /// `sk_buff.cb`, where a unix datagram keeps `struct unix_skb_parms` (UNIXCB()), whose first
+    /// member is the sender's `struct pid *` in every kernel since 3.x.
+    pub skb_cb: u32,
+    /// `pid.tasks`: `tasks[PIDTYPE_PID].first` is NULL once the process was reaped.
+    pub pid_tasks: u32,
     pub _pad: u32,
 }
 

@@ -70,6 +70,8 @@ pub static OFFSETS: Global<Offsets> = Global::new(Offsets {
     regs_r8: 0,
     regs_r9: 0,
     sk_ino: 0,
+    skb_cb: 0,
+    pid_tasks: 0,
     _pad: 0,
 });
 

@@ -118,7 +118,13 @@ pub fn consume_skb(ctx: BtfTracePointContext) -> i32 {
     if let Some(sk) = unix_dgram_sock_of_fd(args.fd)
         && let Some(skb_len) = read::<u32>(ctx.arg::<*const u8>(0) as u64, off!(skb_len))
     {
-        read_in_kernel(sk, &args, ReadLen::Datagram(skb_len as u64));
+        let skb = ctx.arg::<*const u8>(0) as u64;
+        read_in_kernel(
+            sk,
+            &args,
+            ReadLen::Datagram(skb_len as u64),
+            sender_liveness(skb),
+        );
     }
     0
 }
@@ -133,7 +139,12 @@ pub fn sock_recv_length(ctx: BtfTracePointContext) -> i32 {
         return 0;
     }
     if let Some(args) = recvmsg_args() {
-        read_in_kernel(ctx.arg::<*const u8>(0) as u64, &args, ReadLen::Result(ret));
+        read_in_kernel(
+            ctx.arg::<*const u8>(0) as u64,
+            &args,
+            ReadLen::Result(ret),
+            0,
+        );
     }
     0
 }
@@ -149,7 +160,7 @@ pub fn unix_dgram_recvmsg_exit(ctx: FExitContext) -> i32 {
     if let Some(sk) = read::<u64>(ctx.arg::<*const u8>(0) as u64, off!(socket_sk))
         && let Some(args) = recvmsg_args()
     {
-        read_in_kernel(sk, &args, ReadLen::Result(ret));
+        read_in_kernel(sk, &args, ReadLen::Result(ret), 0);
     }
     0
 }
@@ -166,13 +177,39 @@ pub fn skb_free_datagram(ctx: FEntryContext) -> i32 {
     }
     let sk = ctx.arg::<*const u8>(0) as u64;
     // Readers free netlink and other datagrams here too.
+    let skb = ctx.arg::<*const u8>(1) as u64;
     if is_unix(sk)
-        && let Some(skb_len) = read::<u32>(ctx.arg::<*const u8>(1) as u64, off!(skb_len))
+        && let Some(skb_len) = read::<u32>(skb, off!(skb_len))
         && let Some(args) = recvmsg_args()
     {
-        read_in_kernel(sk, &args, ReadLen::Datagram(skb_len as u64));
+        read_in_kernel(
+            sk,
+            &args,
+            ReadLen::Datagram(skb_len as u64),
+            sender_liveness(skb),
+        );
     }
     0
+}
+
+/// Whether the process a unix datagram's credentials name (`UNIXCB(skb).pid`, the first member
+/// of `struct unix_skb_parms` in `skb->cb`) had been reaped when the manager took the datagram:
+/// `flags::SENDER_LIVENESS`, plus `SENDER_REAPED` when `pid->tasks[PIDTYPE_PID].first` is NULL
+/// (detach_pid() at release_task(); a zombie still has its task). 0 when it cannot be told.
+#[inline(always)]
+fn sender_liveness(skb: u64) -> u32 {
+    let (cb, tasks) = (off!(skb_cb), off!(pid_tasks));
+    if cb == u32::MAX || tasks == u32::MAX {
+        return 0;
+    }
+    match read::<u64>(skb, cb).filter(|pid| *pid != 0) {
+        Some(pid) => match read::<u64>(pid, tasks) {
+            Some(0) => flags::SENDER_LIVENESS | flags::SENDER_REAPED,
+            Some(_) => flags::SENDER_LIVENESS,
+            None => 0,
+        },
+        None => 0,
+    }
 }
 
 /// What a hook knows of how much a read took.
@@ -184,9 +221,9 @@ enum ReadLen {
 }
 
 /// A reader's read of `sk` that just copied its data out, seen before recvmsg(2) (`args`)
-/// returns.
+/// returns; `liveness`: [`sender_liveness`] where the datagram is at hand.
 #[inline(always)]
-fn read_in_kernel(sk: u64, args: &RecvmsgArgs, how: ReadLen) {
+fn read_in_kernel(sk: u64, args: &RecvmsgArgs, how: ReadLen, liveness: u32) {
     let Some(watch_id) = watched_receiver(sk) else {
         return;
     };
@@ -211,7 +248,7 @@ fn read_in_kernel(sk: u64, args: &RecvmsgArgs, how: ReadLen) {
         watch_id,
         _pad: 0,
     };
-    emit_read(&r, &parts, len, false);
+    emit_read(&r, &parts, len, false, liveness);
 }
 
 /// The room a reader's user iovecs give (the first [`MAX_READ_IOVECS`]).
@@ -265,7 +302,7 @@ pub fn sys_exit_recvmsg(ctx: TracePointContext) -> u32 {
         return 0;
     }
     if let Some(parts) = user_msghdr(r.msg) {
-        emit_read(&r, &parts, ret as u64, true);
+        emit_read(&r, &parts, ret as u64, true, 0);
     }
     0
 }
@@ -277,7 +314,7 @@ pub fn sys_exit_recvmsg(ctx: TracePointContext) -> u32 {
 /// read's leftovers behind them can only repeat the kinds a reader's socket options give every
 /// read. The fd count is then meaningless and dropped (the send side has the real one).
 #[inline(always)]
-fn emit_read(r: &Reading, parts: &MsgParts, len: u64, returned: bool) {
+fn emit_read(r: &Reading, parts: &MsgParts, len: u64, returned: bool, liveness: u32) {
     let Some(s) = SCRATCH.get_ptr_mut(0) else {
         return;
     };
@@ -310,7 +347,7 @@ fn emit_read(r: &Reading, parts: &MsgParts, len: u64, returned: bool) {
         ev.fds = 0;
     }
     ev.hook = Hook::RecvmsgExit as u32;
-    ev.flags |= flags::MATCH_IDENTITY;
+    ev.flags |= flags::MATCH_IDENTITY | liveness;
     ev.watch_id = r.watch_id;
     ev.len = len as u32;
     ev.result = len as i64;

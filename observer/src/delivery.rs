@@ -72,6 +72,10 @@ pub struct Delivery {
     /// The manager also received an SCM_PIDFD for the sender.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pidfd: bool,
+    /// Whether the process the credentials name was still there (not reaped) when the manager
+    /// took the datagram; None where the read hook cannot tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_alive: Option<bool>,
     /// Why `delivered` is not simply true.
     pub note: Option<String>,
 }
@@ -84,6 +88,12 @@ impl Delivery {
             ..Default::default()
         }
     }
+}
+
+/// What a read's flags say of the sender's process when the manager took the datagram.
+fn sender_alive(flags: u32) -> Option<bool> {
+    use observer_common::flags::{SENDER_LIVENESS, SENDER_REAPED};
+    (flags & SENDER_LIVENESS != 0).then_some(flags & SENDER_REAPED == 0)
 }
 
 /// A datagram shown before it was read, now read (or given up): its event, its unit as shown,
@@ -123,6 +133,7 @@ struct Read {
     creds: Option<Creds>,
     reader: u32,
     pidfd: bool,
+    sender_alive: Option<bool>,
 }
 
 #[derive(Default)]
@@ -191,6 +202,7 @@ impl Pairing {
             creds: ev.creds,
             reader: ev.pid,
             pidfd: ev.flags & observer_common::flags::HAS_PIDFD != 0,
+            sender_alive: sender_alive(ev.flags),
         });
         let out = self.pair(ev.watch_id);
         // Reads left over long after they happened had no send we saw.
@@ -318,6 +330,7 @@ impl Pairing {
                 read_mono_ns: Some(read.mono_ns),
                 reader_pid: Some(read.reader),
                 pidfd: read.pidfd,
+                sender_alive: read.sender_alive,
                 note: None,
             };
             match sent.state {

@@ -144,6 +144,9 @@ fn read_all(btf: &Btf) -> anyhow::Result<Offsets> {
         } else {
             ABSENT
         },
+        // Only the reads at a datagram's free use these (whether the sender was reaped).
+        skb_cb: opt("sk_buff", &["cb"]),
+        pid_tasks: opt("pid", &["tasks"]),
         _pad: 0,
     })
 }

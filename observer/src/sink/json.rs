@@ -82,6 +82,7 @@ pub struct EventRecord<'a> {
     reason: Option<&'a str>,
     record: &'static str,
     result: i64,
+    sender_alive: Option<bool>,
     socket: Cow<'a, str>,
     tid: u32,
     truncated: bool,
@@ -135,6 +136,7 @@ impl<'a> EventRecord<'a> {
             reason: v.map(|v| v.reason.as_str()),
             record: "event",
             result: ev.result,
+            sender_alive: d.sender_alive,
             socket: watch_label_ref(ev, watched),
             tid: ev.tid,
             truncated: ev.truncated(),
@@ -167,7 +169,8 @@ fn optional_rfc3339_str<S: Serializer>(wall_ns: &Option<i128>, s: S) -> Result<S
 
 /// The manager-side keys: `delivered` (true, false, "unknown"), `queue_delay_us`,
 /// `manager_creds` ({pid, uid, gid} as the manager received them), `read_ts`, `read_by` (the
-/// reader's host PID), `pidfd` (an SCM_PIDFD came too) and `delivery_note`.
+/// reader's host PID), `pidfd` (an SCM_PIDFD came too), `sender_alive` (the process the
+/// credentials name was not yet reaped when the manager took the datagram) and `delivery_note`.
 fn add_delivery(out: &mut Value, ev: &Event, d: &Delivery) {
     let keys = json!({
         "delivered": d.delivered,
@@ -176,6 +179,7 @@ fn add_delivery(out: &mut Value, ev: &Event, d: &Delivery) {
         "read_ts": read_wall_ns(ev, d).map(rfc3339),
         "read_by": d.reader_pid,
         "pidfd": d.pidfd,
+        "sender_alive": d.sender_alive,
         "delivery_note": d.note,
     });
     if let (Some(o), Value::Object(k)) = (out.as_object_mut(), keys) {
@@ -348,6 +352,7 @@ mod tests {
                 unit: Some("foo.service".into()),
                 message: "Got notification message from PID 42".into(),
                 source: "src/core/service.c:4386 (v252)".into(),
+                may: false,
             }],
             caveats: vec!["systemd version inferred".into()],
         }
@@ -377,6 +382,7 @@ mod tests {
                         read_mono_ns: Some(123_470_000),
                         reader_pid: Some(1),
                         pidfd: true,
+                        sender_alive: Some(true),
                         note: None,
                     },
                 },

@@ -30,7 +30,7 @@ pub fn manager_dispatch_notify_fd(
         .iter()
         .find(|f| f.key == Key::MainPid && f.has_equals)
         .and_then(|f| notify::parse_pid(f.raw_value()).ok());
-    let when_read = unit.map(|u| u.when_read(msg, names, v));
+    let when_read = unit.map(|u| u.when_read(msg, v));
     let unit = when_read.as_ref();
     let mut j = Judge {
         v,
@@ -128,6 +128,14 @@ pub fn manager_dispatch_notify_fd(
         return v;
     }
 
+    // manager_get_units_for_pidref(): the unit of the PID's cgroup (read from /proc/PID/cgroup,
+    // gone once the process is reaped), else the units watching the PID. A reaped sender is thus
+    // found only by a unit whose main or control process it was: systemd handles their SIGCHLD
+    // after the notify fd (manager_setup_notify(): SD_EVENT_PRIORITY_NORMAL-8), so it still
+    // watches them. (v257 stopped at the pidfd above.)
+    let unit = unit.filter(|u| {
+        sender.alive != Some(false) || u.main_pid == Some(pid) || u.control_pid == Some(pid)
+    });
     let mut fds_left = msg.fds;
     let verdict = match unit {
         None => {

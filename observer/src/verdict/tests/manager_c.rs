@@ -151,6 +151,53 @@ fn sender_died_only_in_257() {
 }
 
 #[test]
+fn a_reaped_sender_no_unit_watches_has_no_unit() {
+    // manager_get_units_for_pidref(): the cgroup of a reaped PID cannot be read, and only the
+    // main and control PIDs are watched (manager.c:2633 v252.39 logs "Cannot find unit"; v257
+    // stops earlier at the pidfd, manager.c:2916 v257.13). Seen in the testbed: a child under
+    // NotifyAccess=all reaped by its parent before PID 1 read its STATUS= (252, 254, 262: P4,
+    // P4, P7; 257: "Notify sender died…" P7).
+    let s = Sender {
+        alive: Some(false),
+        ..from(60)
+    };
+    let no_unit = "Cannot find unit for notify message of PID 60, ignoring.";
+    table(
+        &msg(b"STATUS=dying"),
+        &s,
+        Some(&svc(NotifyAccess::All)),
+        &[
+            (252, NoUnit, no_unit, Warning, Mgr),
+            (254, NoUnit, no_unit, Warning, Mgr),
+            (256, NoUnit, no_unit, Debug, Mgr),
+            (
+                257,
+                SenderDied,
+                "Notify sender died before message is processed. Ignoring.",
+                Debug,
+                Mgr,
+            ),
+            (262, NoUnit, no_unit, Debug, Mgr),
+        ],
+    );
+    // The same child alive (a zombie still counts): its cgroup names the unit.
+    assert_eq!(
+        run(
+            &msg(b"STATUS=dying"),
+            &from(60),
+            Some(&svc(NotifyAccess::All)),
+            262
+        )
+        .kind,
+        Accepted
+    );
+    // A reaped control process is still watched.
+    let mut u = svc(NotifyAccess::All);
+    u.control_pid = Some(60);
+    assert_eq!(run(&msg(b"STATUS=x"), &s, Some(&u), 252).kind, Accepted);
+}
+
+#[test]
 fn embedded_nul() {
     // manager.c:2583 v252.39, :2933 v257.13; notify-recv.c:194 v262. A trailing NUL is fine.
     table(
