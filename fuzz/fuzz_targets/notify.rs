@@ -142,6 +142,7 @@ fn setup_from(
         zombie: bit(5, 5),
         unit: bit(15, 2).then(|| id.to_owned()),
         ppid: bit(15, 1).then(|| if bit(15, 0) { 1 } else { small_pid(13) }),
+        ppid_late: bit(4, 6),
     });
     // systemd's record of the main process: sometimes the sender, its window from bytes 12–13.
     unit.exec_main = bit(4, 5).then(|| ExecMain {

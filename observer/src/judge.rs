@@ -15,7 +15,7 @@ use crate::{
     delivery::{Delivered, Delivery},
     manager::{Manager, Target, UnitChange, Watcher},
     notify::NotifyAccess,
-    verdict::{self, Message, PidFacts, Sender, SystemdVersion, UnitState, Verdict},
+    verdict::{self, Message, NotifyState, PidFacts, Sender, SystemdVersion, UnitState, Verdict},
     watch::Watched,
 };
 
@@ -94,6 +94,10 @@ struct Connected {
     watcher: Watcher,
     version: SystemdVersion,
     root: ManagerRoot,
+    /// Units that announced STOPPING=1 in an accepted message, with the main PID they had then:
+    /// systemd's `s->notify_state`, which from v259 keeps a stopping service from becoming ready
+    /// again. A new main PID (the next start) ends it.
+    stopping: std::sync::Mutex<HashMap<String, Option<u32>>>,
 }
 
 enum Slot {
@@ -144,7 +148,14 @@ impl Judge {
                 .get(owner)
                 .cloned()
                 .unwrap_or_else(|| format!("{owner:?}"));
-            for ch in changes {
+            for mut ch in changes {
+                // The watchdog a timeout ran out of: read now (see Manager::watchdog_usec()).
+                if ch.result.as_deref() == Some("watchdog") {
+                    let read = c.watcher.manager().watchdog_usec(&ch.unit);
+                    if let Ok(Ok(w)) = tokio::time::timeout(DBUS_CALL_MAX, read).await {
+                        ch.watchdog_usec = w;
+                    }
+                }
                 if c.watcher.cached(&ch.unit).is_none()
                     && !ch.full
                     && self.asked.insert((*owner, ch.unit.clone()))
@@ -238,17 +249,13 @@ impl Judge {
                 ..Default::default()
             };
         }
-        let unit_state = match &unit_name {
-            Some(u) => Some(unit_state_at(&conn.watcher, u, ev.mono_ns).await),
-            None => None,
-        };
         // What the manager received, when its read was seen; else what it will see, predicted.
         let sender = match (delivery.delivered, delivery.manager_creds) {
             (_, Some(c)) => Sender {
                 pid: Some(c.pid).filter(|p| *p != 0),
                 uid: c.uid,
                 gid: c.gid,
-                alive: None,
+                alive: delivery.sender_alive,
             },
             (Delivered::Yes, None) => Sender {
                 pid: None,
@@ -258,10 +265,24 @@ impl Judge {
             },
             _ => sender_as_manager_sees_it(ev, conn.watcher.manager()),
         };
+        // systemd looks the unit up from the PID in the credentials (manager_get_units_for_pidref()),
+        // which a privileged sender may set to another process's (`systemd-notify --pid=`,
+        // sd_pid_notify()): then that process's unit is the one that judges the message.
+        let unit_name = match sender.pid {
+            Some(claimed) if sender_pid.is_some_and(|own| own != claimed) => {
+                unit_of_pid(claimed, conn).or(unit_name)
+            }
+            _ => unit_name,
+        };
+        let unit_state = match &unit_name {
+            Some(u) => Some(unit_state_at(&conn.watcher, u, ev.mono_ns).await),
+            None => None,
+        };
         let mut note = None;
         let unit_state = match unit_state {
             Some(Ok(mut st)) => {
                 st.mainpid_target = mainpid_target(ev, conn);
+                st.notify_state = announced(conn, &st);
                 Some(st)
             }
             Some(Err(e)) => {
@@ -275,10 +296,12 @@ impl Judge {
             unit_state,
             version: conn.version,
         };
+        let judgement = rejudge(ev, unit_name, &inputs);
+        remember_stopping(conn, ev, &judgement);
         Judgement {
             note,
             sender_pid,
-            ..rejudge(ev, unit_name, &inputs)
+            ..judgement
         }
     }
 
@@ -340,6 +363,7 @@ async fn open(owner: Owner, collect_changes: bool) -> Result<Connected, String> 
         watcher,
         version,
         root,
+        stopping: Default::default(),
     })
 }
 
@@ -358,6 +382,7 @@ fn mainpid_target(ev: &Event, conn: &Connected) -> Option<PidFacts> {
         zombie: false,
         unit: None,
         ppid: None,
+        ppid_late: false,
     };
     let Some(host) = m.ns_to_host_pid(pid) else {
         return Some(gone);
@@ -384,13 +409,59 @@ fn mainpid_target(ev: &Event, conn: &Connected) -> Option<PidFacts> {
             UnitMatch::Unit(u) => Some(u),
             _ => None,
         });
+    // The sender gone (reaped or a zombie) by now: its children were re-parented meanwhile.
+    let ppid_late = !matches!(process_state(ev.pid).as_deref(), Some(s) if s != "Z");
     Some(PidFacts {
         pid,
         exists: true,
         zombie,
         unit,
         ppid,
+        ppid_late,
     })
+}
+
+/// `s->notify_state` as far as the latch needs it: Stopping after an accepted STOPPING=1 of the
+/// unit's current main process.
+fn announced(conn: &Connected, st: &UnitState) -> Option<NotifyState> {
+    let stopping = conn.stopping.lock().ok()?;
+    (stopping.get(&st.id) == Some(&st.main_pid)).then_some(NotifyState::Stopping)
+}
+
+/// Notes an accepted message with STOPPING=1 (service_notify_message(): `strv_contains(tags,
+/// "STOPPING=1")` sets NOTIFY_STOPPING whatever the state).
+fn remember_stopping(conn: &Connected, ev: &Event, j: &Judgement) {
+    let (Some(v), Some(inputs)) = (&j.verdict, &j.inputs) else {
+        return;
+    };
+    let Some(st) = &inputs.unit_state else {
+        return;
+    };
+    let stopped = v.accepted
+        && crate::notify::parse(&ev.payload)
+            .iter()
+            .any(|f| f.raw == b"STOPPING=1");
+    if let (true, Ok(mut map)) = (stopped, conn.stopping.lock()) {
+        map.insert(st.id.clone(), st.main_pid);
+    }
+}
+
+/// The state letter in /proc/PID/stat ("R", "S", "Z", …) of a host PID; None once it is reaped.
+fn process_state(host_pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{host_pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    after.split_whitespace().next().map(str::to_owned)
+}
+
+/// The unit whose cgroup holds `pid` (in the manager's PID namespace), read now.
+fn unit_of_pid(pid: u32, conn: &Connected) -> Option<String> {
+    let host = conn.watcher.manager().ns_to_host_pid(pid)?;
+    let text = std::fs::read_to_string(format!("/proc/{host}/cgroup")).ok()?;
+    let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    match unit_in(path, &conn.root.cgroup) {
+        UnitMatch::Unit(u) => Some(u),
+        _ => None,
+    }
 }
 
 /// The unit's state when the datagram was sent. A unit seen for the first time is read now: its

@@ -100,7 +100,8 @@ impl UnitChange {
         c.service_type = prop_str(s, "Type");
         c.notify_access = prop_str(s, "NotifyAccess");
         c.timeout_start_usec = prop_u64(s, "TimeoutStartUSec");
-        c.watchdog_usec = prop_u64(s, "WatchdogUSec");
+        // "infinity" (no watchdog, or from 257 not started yet) is no setting.
+        c.watchdog_usec = prop_u64(s, "WatchdogUSec").filter(|u| *u != u64::MAX);
         c
     }
 

@@ -238,6 +238,17 @@ impl Manager {
         }
     }
 
+    /// The service's effective watchdog (`WatchdogUSec`), None when it has none. From 257 it reads
+    /// "infinity" until the service has started once, and it is never signalled: the feed asks
+    /// again when it matters (a watchdog timeout).
+    pub async fn watchdog_usec(&self, unit: &str) -> Result<Option<u64>> {
+        let path = self.unit_path(unit).await?;
+        let v = self
+            .get(path.as_str(), SERVICE_IFACE, "WatchdogUSec")
+            .await?;
+        Ok(u64::try_from(v).ok().filter(|u| *u != u64::MAX))
+    }
+
     /// What the manager knows about `unit` right now.
     pub async fn unit_state(&self, unit: &str) -> Result<UnitState> {
         Ok(self.read_unit(unit).await?.0)
@@ -285,6 +296,9 @@ impl Manager {
         st.fd_store_count = prop_u32(&s, "NFileDescriptorStore");
         st.n_restarts = prop_u32(&s, "NRestarts");
         st.watchdogs_enabled = watchdogs;
+        // "running", "frozen", "freezing", "thawing", … (v257+ also "*-by-parent"): WATCHDOG=1
+        // is not acted on unless running (service.c:412 v257.13).
+        st.freezer_state = prop_str(&u, "FreezerState");
         st.manager_pid = self.manager_pid;
         st.exec_main = exec_main(None, &s);
         let snapshot = UnitChange::snapshot(&st.id, &u, &s, monotonic_ns());

@@ -386,6 +386,9 @@ fn apply(sh: &mut Shared, unit: &str, iface: &str, p: &HashMap<String, OwnedVari
             if let Some(v) = prop_str(p, "SubState") {
                 st.state = ServiceState::from_sub_state(&v);
             }
+            if let Some(v) = prop_str(p, "FreezerState") {
+                st.freezer_state = Some(v);
+            }
         }
         _ => {}
     }

@@ -208,6 +208,10 @@ pub struct PidFacts {
     /// Parent PID in the manager's PID namespace (0: the parent is outside it): when it is not
     /// the manager, systemd warns it will not see the exit.
     pub ppid: Option<u32>,
+    /// `ppid` was read after the process that sent MAINPID= had exited: systemd, which looked
+    /// earlier, may have seen that process as the parent (orphans are re-parented to PID 1).
+    #[serde(default)]
+    pub ppid_late: bool,
 }
 
 /// systemd's own record of the service's current or last main process, `s->main_exec_status`
@@ -284,16 +288,15 @@ impl UnitState {
     }
 
     /// This state with `main_pid` as systemd had it when it read `msg` (`main_pid_when_read()`).
-    fn when_read(&self, msg: &Message, names: Option<u32>, v: u32) -> UnitState {
+    fn when_read(&self, msg: &Message, v: u32) -> UnitState {
         UnitState {
-            main_pid: main_pid_when_read(self, msg, names, v),
+            main_pid: main_pid_when_read(self, msg, v),
             ..self.clone()
         }
     }
 }
 
-/// `s->main_pid` when systemd read the message. `names` is the PID the message's own MAINPID=
-/// asks for, if any.
+/// `s->main_pid` when systemd read the message.
 ///
 /// `u.main_pid` is what the observer knew of MainPID at the send, from D-Bus signals, which come
 /// late: a main process that notifies and exits at once can be reaped (MainPID=0) before the
@@ -311,16 +314,18 @@ impl UnitState {
 /// passes the spawn time), and for one taken from MAINPID= up to v256 (`exec_status_start()` with
 /// the current time: service.c:171 v252.31, :217 v256.17). From v257 a PID taken from MAINPID= is
 /// stamped with its own process start time instead (f781292d6c; service.c:231 v257.13), which comes
-/// before the handover. So from v257, when this very message asks for ExecMainPID, ExecMain cannot
-/// tell whether that PID was main before the message: `service_notify_message_authorized()` runs
-/// before MAINPID= is looked at (service.c:4133 v252.31, :4643 v257.13, :4943 v259.8), i.e. against
-/// the previous main PID. A different main PID the observer knew at the send then wins.
-fn main_pid_when_read(u: &UnitState, msg: &Message, names: Option<u32>, v: u32) -> Option<u32> {
+/// before the handover. So from v257 ExecMain cannot tell when an adopted PID became the main PID:
+/// not for the message that asks for it (`service_notify_message_authorized()` runs before
+/// MAINPID= is looked at: service.c:4133 v252.31, :4643 v257.13, :4943 v259.8, i.e. against the
+/// previous main PID), nor for any message the previous main PID sent before the handover (the
+/// testbed's pystemd handover on 257: READY=1, then MAINPID=). A different main PID the observer
+/// knew at the send then wins.
+fn main_pid_when_read(u: &UnitState, msg: &Message, v: u32) -> Option<u32> {
     use ServiceState as S;
     let (Some(e), Some(sent)) = (u.exec_main, msg.sent_ns) else {
         return u.main_pid;
     };
-    if v >= V_257 && names == Some(e.pid) && u.main_pid.is_some_and(|m| m != e.pid) {
+    if v >= V_257 && u.main_pid.is_some_and(|m| m != e.pid) {
         return u.main_pid;
     }
     let started = e.start_us != 0 && sent >= e.start_us.saturating_mul(1000);
@@ -399,6 +404,10 @@ pub struct LogLine {
     pub message: String,
     /// file:line and version of the statement that logs it.
     pub source: String,
+    /// Whether systemd logs it depends on a race the observer cannot see the end of (e.g. did
+    /// the new main PID's parent exit before systemd looked?): it may be logged, or not.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub may: bool,
 }
 
 /// What became of one field of an accepted message.
@@ -448,7 +457,16 @@ impl Judge<'_> {
             unit: self.unit.map(str::to_owned),
             message,
             source,
+            may: false,
         });
+    }
+
+    /// A line systemd logs or not, depending on a race (`LogLine::may`).
+    fn may_log(&mut self, level: LogLevel, message: String, source: String) {
+        self.log(level, message, source);
+        if let Some(l) = self.logs.last_mut() {
+            l.may = true;
+        }
     }
 
     fn manager_log(&mut self, level: LogLevel, message: String, source: String) {
@@ -457,6 +475,7 @@ impl Judge<'_> {
             unit: None,
             message,
             source,
+            may: false,
         });
     }
 

@@ -249,6 +249,12 @@ fn service_is_suitable_main_pid(
         }
         Some(0) => {}
         Some(pp) if pp != u.manager_pid => not_our_child(j, new),
+        // Re-parented to the manager after the sender exited: systemd looked first, and saw
+        // the sender (or whoever forked it) as the parent unless it had exited by then.
+        Some(_) if t.ppid_late => {
+            let src = cite(j.v, R::NotChild);
+            j.may_log(LogLevel::Warning, format!("Supervising process {new} which is not our child. We'll most likely not notice when it exits."), src);
+        }
         _ => {}
     }
 }

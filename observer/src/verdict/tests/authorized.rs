@@ -330,3 +330,23 @@ fn notify_access_override_from_254() {
     assert_eq!(n.log_level, Some(Warning));
     assert!(n.message.starts_with("Failed to parse NOTIFYACCESS= field value 'everyone' in notification message, ignoring: Invalid argument"));
 }
+
+#[test]
+fn from_257_an_adopted_main_pid_does_not_reach_back() {
+    // The testbed's pystemd handover on systemd 257: READY=1 from main PID 241, then
+    // MAINPID=243 (a shell child forked before READY=1 was sent). Judged after both, ExecMain
+    // says 243 since 243's own start (f781292d6c, service.c:231 v257.13), before READY=1 was
+    // sent; the journal: "Got notification message from PID 241: READY=1" (accepted).
+    let mut u = svc(NotifyAccess::Main);
+    u.main_pid = Some(241);
+    u.exec_main = Some(ExecMain {
+        pid: 243,
+        start_us: 1_000_000,
+        exit_us: 0,
+    });
+    let mut m = msg(b"READY=1");
+    m.sent_ns = Some(1_200_000_000);
+    assert_eq!(run(&m, &from(241), Some(&u), 257).kind, Kind::Accepted);
+    // Up to 256 ExecMain's start is the handover itself: 243 was already main then.
+    assert_eq!(run(&m, &from(241), Some(&u), 256).kind, Kind::NotMainPid);
+}

@@ -77,6 +77,7 @@ fn facts(pid: u32, unit: Option<&str>) -> Option<PidFacts> {
         zombie: false,
         unit: unit.map(str::to_owned),
         ppid: Some(1),
+        ppid_late: false,
     })
 }
 
