@@ -151,6 +151,25 @@ impl Observer {
         out
     }
 
+    /// Every event until none has arrived for `quiet` and at least `n` have (or `max` passed):
+    /// on a loaded machine the observer may show a scenario's last events seconds late.
+    pub fn events_at_least(&mut self, n: usize, quiet: Duration, max: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + max;
+        let mut out = Vec::new();
+        loop {
+            let wait = if out.len() < n {
+                deadline.saturating_duration_since(Instant::now())
+            } else {
+                quiet
+            };
+            match self.next_event(wait) {
+                Some(ev) => out.push(ev),
+                None if out.len() >= n || Instant::now() >= deadline => return out,
+                None => {}
+            }
+        }
+    }
+
     /// The next `n` event records, failing after `timeout`.
     pub fn events(&mut self, n: usize, timeout: Duration) -> Vec<Value> {
         let deadline = Instant::now() + timeout;

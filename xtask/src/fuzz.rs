@@ -36,6 +36,7 @@ pub fn run(seconds: u32) -> anyhow::Result<LaneResult> {
             lane: lane_name(seconds),
             passed: false,
             tests: vec![("build of the fuzz targets".into(), "FAILED".into())],
+            notes: Vec::new(),
         });
     }
     let mut tests = Vec::new();
@@ -79,6 +80,7 @@ pub fn run(seconds: u32) -> anyhow::Result<LaneResult> {
         lane: lane_name(seconds),
         passed: tests.iter().all(|(_, r)| r == "ok"),
         tests,
+        notes: Vec::new(),
     })
 }
 

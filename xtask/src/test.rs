@@ -14,6 +14,8 @@ pub struct LaneResult {
     pub passed: bool,
     /// ("name", "ok"/"FAILED") for each test the runner reported.
     pub tests: Vec<(String, String)>,
+    /// Lines shown under the lane's name (what the lane measured).
+    pub notes: Vec<String>,
 }
 
 pub fn run(with_vm: bool) -> anyhow::Result<()> {
@@ -30,7 +32,7 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
     let mut results = vec![fuzz];
     results.extend(host_capture_tests(&bins)?);
     results.push(recording_tests(&bins)?);
-    results.push(verdict_tests(&bins)?);
+    results.extend(verdict_tests(&bins, &systemd_versions()?, &[])?);
     results.push(ship_tests(&bins)?);
     if with_vm {
         results.extend(crate::vm::run_capture_tests(&bins)?);
@@ -65,13 +67,48 @@ fn recording_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
     )
 }
 
-/// The verdict tests against a real systemd 252 (booted by scripts/testbed).
-fn verdict_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
-    eprintln!("xtask: verdict tests against systemd 252 in a container");
-    lane(
-        "host, real systemd 252 (testbed)".into(),
-        tests_in(&bins.verdict_tests, bins).current_dir(build::workspace_root().join("tests")),
-    )
+/// The systemd versions the testbed boots (`scripts/testbed versions`).
+pub fn systemd_versions() -> anyhow::Result<Vec<u32>> {
+    let out = Command::new(build::workspace_root().join("scripts/testbed"))
+        .arg("versions")
+        .output()?;
+    if !out.status.success() {
+        bail!("scripts/testbed versions failed");
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect())
+}
+
+/// The verdict tests against each real systemd in `versions` (booted by scripts/testbed), one
+/// lane per version; `filter` is passed to the test executable (a test name, `--nocapture`).
+pub fn verdict_tests(
+    bins: &Binaries,
+    versions: &[u32],
+    filter: &[String],
+) -> anyhow::Result<Vec<LaneResult>> {
+    let mut out = Vec::new();
+    for v in versions {
+        eprintln!("xtask: verdict tests against systemd {v} in a container");
+        let summary = std::env::temp_dir().join(format!("observer-verdicts-{v}.summary"));
+        let _ = std::fs::remove_file(&summary);
+        let mut result = lane(
+            format!("host, real systemd {v} (testbed): verdicts"),
+            tests_in(&bins.verdict_tests, bins)
+                .args(filter)
+                .env("OBSERVER_SYSTEMD", v.to_string())
+                .env("OBSERVER_VERDICT_SUMMARY", &summary)
+                .current_dir(build::workspace_root().join("tests")),
+        )?;
+        // "systemd N: M/K messages judged like systemd", one line per test.
+        if let Ok(text) = std::fs::read_to_string(&summary) {
+            result.notes.extend(text.lines().map(str::to_owned));
+        }
+        let _ = std::fs::remove_file(&summary);
+        out.push(result);
+    }
+    Ok(out)
 }
 
 /// The .deb (built by `cargo xtask dist`) installed into a real systemd 252 container, its
@@ -105,6 +142,7 @@ fn lane(name: String, cmd: &mut Command) -> anyhow::Result<LaneResult> {
         lane: name,
         passed: output.status.success(),
         tests: test_lines(&text),
+        notes: Vec::new(),
     })
 }
 
@@ -142,6 +180,9 @@ pub fn report(results: &[LaneResult]) -> anyhow::Result<()> {
             r.lane,
             if r.passed { "passed" } else { "FAILED" }
         );
+        for note in &r.notes {
+            println!("    {note}");
+        }
         for (name, result) in &r.tests {
             println!("    {result:<7} {name}");
             if result == "ok" {

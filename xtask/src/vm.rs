@@ -79,6 +79,7 @@ fn run_on(bins: &Binaries, suite: &str, distro: &str) -> anyhow::Result<Vec<Lane
             lane: format!("VM {kernel}, --probe {s}"),
             passed: status == Some(0),
             tests: crate::test::test_lines(&section),
+            notes: Vec::new(),
         });
     }
     Ok(results)
