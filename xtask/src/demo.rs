@@ -1,8 +1,12 @@
-//! `cargo xtask demo`: the observer's live view of a real systemd (252, in a container booted by
-//! scripts/testbed, because this machine's PID 1 is not systemd) starting units that notify
-//! correctly, from the wrong process, and never.
+//! `cargo xtask demo`: the observer's live view of a real systemd (257 by default, in a container
+//! booted by scripts/testbed, because this machine's PID 1 is not systemd) starting units that
+//! notify correctly, from the wrong process, and never. At the end, for each unit, what
+//! `journalctl -u` shows at systemd's default log level beside what the observer made of it: from
+//! 256 on systemd logs a refused notification at debug level only, so its journal says nothing
+//! about why a unit hangs, and the observer does.
 
 use std::{
+    path::Path,
     process::{Command, Stdio},
     thread::sleep,
     time::Duration,
@@ -36,11 +40,14 @@ fn testbed(args: &[&str]) -> Command {
     c
 }
 
-pub fn run(seconds: u32) -> anyhow::Result<()> {
+pub fn run(seconds: u32, systemd: u32) -> anyhow::Result<()> {
     build::run(Command::new("cargo").args(["build", "--release", "-p", "observer"]))?;
-    build::run(&mut testbed(&["rootfs"]))?;
+    let version = systemd.to_string();
+    build::run(&mut testbed(&["--systemd", &version, "rootfs"]))?;
     let _ = testbed(&["stop", NAME]).stderr(Stdio::null()).status();
-    let out = testbed(&["start", NAME])
+    // systemd's own log level: the journal as users have it.
+    let out = testbed(&["--systemd", &version, "start", NAME])
+        .env("TESTBED_LOG_LEVEL", "default")
         .output()
         .context("scripts/testbed start")?;
     anyhow::ensure!(
@@ -50,7 +57,7 @@ pub fn run(seconds: u32) -> anyhow::Result<()> {
     );
     let _container = Container;
     let leader = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    eprintln!("xtask: systemd 252 is PID 1 of container {NAME} (host PID {leader})");
+    eprintln!("xtask: systemd {systemd} is PID 1 of container {NAME} (host PID {leader})");
     let units_dir = workspace_root().join("tests/testbed/units");
     let files: Vec<String> = UNITS
         .iter()
@@ -60,10 +67,20 @@ pub fn run(seconds: u32) -> anyhow::Result<()> {
     install.args(&files);
     build::run(&mut install)?;
 
-    let mut observer = Command::new(workspace_root().join("target/release/observer"))
+    let observer_bin = workspace_root().join("target/release/observer");
+    let recording = std::env::temp_dir().join(format!("observer-demo-{}.rec", std::process::id()));
+    let mut observer = Command::new(&observer_bin)
         .args(["trace", "--duration", &seconds.to_string()])
         .spawn()
         .context("starting the observer")?;
+    // A recorder beside the live table, for the story of each unit at the end.
+    let mut recorder = Command::new(&observer_bin)
+        .args(["record", "-o"])
+        .arg(&recording)
+        .args(["--duration", &seconds.to_string(), "-u", "tb-*"])
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting the recorder")?;
     sleep(Duration::from_secs(3));
     for unit in UNITS {
         eprintln!("xtask: systemctl start {unit}");
@@ -71,20 +88,49 @@ pub fn run(seconds: u32) -> anyhow::Result<()> {
         sleep(Duration::from_secs(1));
     }
     let status = observer.wait()?;
-    eprintln!("\nxtask: what systemd did with them:");
+    let _ = recorder.wait();
+    println!(
+        "\n== What systemd {systemd}'s journal says at its default log level, and what the observer saw"
+    );
     for unit in UNITS {
-        testbed(&[
-            "exec",
-            NAME,
-            "--",
-            "systemctl",
-            "show",
-            "-p",
-            "Id,ActiveState,SubState,Result,NotifyAccess",
-            unit,
-        ])
-        .status()?;
+        side_by_side(unit, &observer_bin, &recording)?;
     }
+    let _ = std::fs::remove_file(&recording);
     anyhow::ensure!(status.success(), "the observer failed");
+    Ok(())
+}
+
+/// `journalctl -u UNIT` in the container, then `observer diagnose -u UNIT` of the recording.
+fn side_by_side(unit: &str, observer: &Path, recording: &Path) -> anyhow::Result<()> {
+    let state = testbed(&[
+        "exec",
+        NAME,
+        "--",
+        "systemctl",
+        "show",
+        "-p",
+        "ActiveState,Result",
+        "--value",
+        unit,
+    ])
+    .output()?;
+    let state = String::from_utf8_lossy(&state.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!("\n● {unit} ({state})");
+    let journal = testbed(&["journal", NAME, "-u", unit, "-o", "short-precise"]).output()?;
+    println!("  journalctl -u {unit}:");
+    for line in String::from_utf8_lossy(&journal.stdout).lines() {
+        println!("    {line}");
+    }
+    let story = Command::new(observer)
+        .args(["diagnose", "-u", unit])
+        .arg(recording)
+        .output()?;
+    println!("  observer diagnose:");
+    for line in String::from_utf8_lossy(&story.stdout).lines() {
+        println!("    {line}");
+    }
     Ok(())
 }

@@ -6,6 +6,7 @@ mod build;
 mod demo;
 mod dist;
 mod fuzz;
+mod lint;
 mod test;
 mod vm;
 mod vm_bench;
@@ -26,6 +27,18 @@ enum Task {
         /// Skip the VM lanes (fentry on Debian 12's 6.1 and Debian 13's 6.12 under QEMU).
         #[arg(long)]
         no_vm: bool,
+    },
+    /// cargo fmt --check, then clippy -D warnings on userspace and on the eBPF crate.
+    Lint,
+    /// Only the real-systemd verdict lanes: every scenario against each systemd the testbed
+    /// boots, or those named.
+    Verdicts {
+        /// 252, 254, 257 or 262; repeat for several (default: all).
+        #[arg(long = "systemd")]
+        versions: Vec<u32>,
+        /// Passed to the test executable: a test name filter, --nocapture, …
+        #[arg(last = true)]
+        args: Vec<String>,
     },
     /// Man pages and completions from cli.rs into dist/, the release binary, the .deb
     /// (target/debian/).
@@ -55,6 +68,10 @@ enum Task {
         /// How long to watch, in seconds.
         #[arg(long, default_value_t = 25)]
         seconds: u32,
+        /// Which systemd to boot: 252, 254, 257 or 262. 257 is where the journal, at its default
+        /// level, says nothing about why a unit hangs.
+        #[arg(long, default_value_t = 257)]
+        systemd: u32,
     },
     /// What the observer costs, next to untraced, a bpftrace one-liner and strace (root).
     /// Prints a table and writes target/bench/results.{json,md}.
@@ -80,6 +97,16 @@ enum Task {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Test { no_vm } => test::run(!no_vm),
+        Task::Lint => lint::run(),
+        Task::Verdicts { versions, args } => {
+            let versions = if versions.is_empty() {
+                test::systemd_versions()?
+            } else {
+                versions
+            };
+            let bins = build::release_binaries()?;
+            test::report(&test::verdict_tests(&bins, &versions, &args)?)
+        }
         Task::VmTest => {
             let bins = build::release_binaries()?;
             let results = vm::run_capture_tests(&bins)?;
@@ -87,7 +114,7 @@ fn main() -> anyhow::Result<()> {
         }
         Task::VmBench { runs, count } => vm_bench::run(runs, count),
         Task::Fuzz { seconds } => test::report(&[fuzz::run(seconds)?]),
-        Task::Demo { seconds } => demo::run(seconds),
+        Task::Demo { seconds, systemd } => demo::run(seconds, systemd),
         Task::Dist => dist::run_dist(true).map(|_| ()),
         Task::Bench {
             runs,
