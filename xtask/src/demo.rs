@@ -73,15 +73,27 @@ pub fn run(seconds: u32, systemd: u32) -> anyhow::Result<()> {
         .args(["trace", "--duration", &seconds.to_string()])
         .spawn()
         .context("starting the observer")?;
-    // A recorder beside the live table, for the story of each unit at the end.
+    // A recorder beside the live table, for the story of each unit at the end. Its first JSON
+    // line (the start record) says it is attached and following the manager.
     let mut recorder = Command::new(&observer_bin)
-        .args(["record", "-o"])
+        .args(["record", "--json", "-o"])
         .arg(&recording)
         .args(["--duration", &seconds.to_string(), "-u", "tb-*"])
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .context("starting the recorder")?;
-    sleep(Duration::from_secs(3));
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let out = recorder.stdout.take().context("the recorder's stdout")?;
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(out).lines();
+        let _ = lines.next();
+        let _ = ready_tx.send(());
+        lines.for_each(drop);
+    });
+    let _ = ready.recv_timeout(Duration::from_secs(120));
+    sleep(Duration::from_secs(2));
     for unit in UNITS {
         eprintln!("xtask: systemctl start {unit}");
         testbed(&["exec", NAME, "--", "systemctl", "start", "--no-block", unit]).status()?;
