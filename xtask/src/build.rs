@@ -18,6 +18,15 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Cargo's target directory: `CARGO_TARGET_DIR` when set (relative to the workspace), else
+/// `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => workspace_root().join(d),
+        None => workspace_root().join("target"),
+    }
+}
+
 /// Runs a command from the workspace root, echoing it; fails if it fails.
 pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
     eprintln!("xtask: running {cmd:?}");
@@ -49,7 +58,7 @@ fn build_release(which: &[&str]) -> anyhow::Result<()> {
 /// directory.
 pub fn bench_binaries() -> anyhow::Result<PathBuf> {
     build_release(&["--bin", "observer", "--bin", "nload"])?;
-    Ok(workspace_root().join("target/release"))
+    Ok(target_dir().join("release"))
 }
 
 pub fn release_binaries() -> anyhow::Result<Binaries> {
@@ -84,7 +93,7 @@ pub fn release_binaries() -> anyhow::Result<Binaries> {
             .and_then(|v| v["executable"].as_str().map(PathBuf::from))
             .with_context(|| format!("no {name} test executable in cargo's output"))
     };
-    let release = workspace_root().join("target/release");
+    let release = target_dir().join("release");
     Ok(Binaries {
         observer: release.join("observer"),
         nsend: release.join("nsend"),

@@ -67,7 +67,7 @@ pub fn run(seconds: u32, systemd: u32) -> anyhow::Result<()> {
     install.args(&files);
     build::run(&mut install)?;
 
-    let observer_bin = workspace_root().join("target/release/observer");
+    let observer_bin = build::target_dir().join("release/observer");
     let recording = std::env::temp_dir().join(format!("observer-demo-{}.rec", std::process::id()));
     let mut observer = Command::new(&observer_bin)
         .args(["trace", "--duration", &seconds.to_string()])

@@ -20,6 +20,42 @@ struct Cli {
     task: Task,
 }
 
+/// One test lane; ARGS go to its test executable (a test name filter, --nocapture, …).
+#[derive(Subcommand)]
+enum Lane {
+    /// The capture tests on this kernel, with each strategy it allows.
+    Capture {
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Recording round trips, rotation, damaged files.
+    Recording {
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Every scenario against real systemd in a container (VERDICTS_SCENARIO=NAME for one).
+    Verdicts {
+        /// 252, 254, 257 or 262; repeat for several (default: all).
+        #[arg(long = "systemd")]
+        versions: Vec<u32>,
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// The .deb, the hardened service and the journal sink in a real systemd container.
+    Ship {
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// The capture tests in QEMU guests on Debian's stock kernels (fentry and tracepoint).
+    Vm {
+        /// bookworm (6.1) or trixie (6.12); repeat for both (default: both).
+        #[arg(long = "kernel")]
+        kernels: Vec<String>,
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+}
+
 #[derive(Subcommand)]
 enum Task {
     /// Unit tests, the fuzz lane, root-only capture tests on this kernel, and the VM lane.
@@ -27,19 +63,13 @@ enum Task {
         /// Skip the VM lanes (fentry on Debian 12's 6.1 and Debian 13's 6.12 under QEMU).
         #[arg(long)]
         no_vm: bool,
+        /// One lane only, e.g. `test capture -- sendmmsg`, `test verdicts --systemd 257 --
+        /// verdicts_match`, `test vm --kernel trixie -- io_uring`.
+        #[command(subcommand)]
+        lane: Option<Lane>,
     },
     /// cargo fmt --check, then clippy -D warnings on userspace and on the eBPF crate.
     Lint,
-    /// Only the real-systemd verdict lanes: every scenario against each systemd the testbed
-    /// boots, or those named.
-    Verdicts {
-        /// 252, 254, 257 or 262; repeat for several (default: all).
-        #[arg(long = "systemd")]
-        versions: Vec<u32>,
-        /// Passed to the test executable: a test name filter, --nocapture, …
-        #[arg(last = true)]
-        args: Vec<String>,
-    },
     /// Man pages and completions from cli.rs into dist/, the release binary, the .deb
     /// (target/debian/).
     Dist,
@@ -96,17 +126,17 @@ enum Task {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
-        Task::Test { no_vm } => test::run(!no_vm),
+        Task::Test { no_vm, lane: None } => test::run(!no_vm),
+        Task::Test {
+            lane: Some(lane), ..
+        } => test::run_only(match lane {
+            Lane::Capture { args } => test::Only::Capture(args),
+            Lane::Recording { args } => test::Only::Recording(args),
+            Lane::Verdicts { versions, args } => test::Only::Verdicts(versions, args),
+            Lane::Ship { args } => test::Only::Ship(args),
+            Lane::Vm { kernels, args } => test::Only::Vm(kernels, args),
+        }),
         Task::Lint => lint::run(),
-        Task::Verdicts { versions, args } => {
-            let versions = if versions.is_empty() {
-                test::systemd_versions()?
-            } else {
-                versions
-            };
-            let bins = build::release_binaries()?;
-            test::report(&test::verdict_tests(&bins, &versions, &args)?)
-        }
         Task::VmTest => {
             let bins = build::release_binaries()?;
             let results = vm::run_capture_tests(&bins)?;

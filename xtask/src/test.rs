@@ -18,6 +18,37 @@ pub struct LaneResult {
     pub notes: Vec<String>,
 }
 
+/// One lane alone, with arguments for its test executable (`cargo xtask test LANE -- ARGS`).
+pub enum Only {
+    Capture(Vec<String>),
+    Recording(Vec<String>),
+    Verdicts(Vec<u32>, Vec<String>),
+    Ship(Vec<String>),
+    Vm(Vec<String>, Vec<String>),
+}
+
+pub fn run_only(only: Only) -> anyhow::Result<()> {
+    let bins = build::release_binaries()?;
+    let results = match only {
+        Only::Capture(args) => host_capture_tests(&bins, &args)?,
+        Only::Recording(args) => vec![lane(
+            format!("host {}, record/replay", kernel_release()),
+            tests_in(&bins.recording_tests, &bins).args(&args),
+        )?],
+        Only::Verdicts(versions, args) => {
+            let versions = if versions.is_empty() {
+                systemd_versions()?
+            } else {
+                versions
+            };
+            verdict_tests(&bins, &versions, &args)?
+        }
+        Only::Ship(args) => vec![ship_tests(&bins, &args)?],
+        Only::Vm(kernels, args) => crate::vm::run_capture_tests_on(&bins, &kernels, &args)?,
+    };
+    report(&results)
+}
+
 pub fn run(with_vm: bool) -> anyhow::Result<()> {
     build::run(Command::new("cargo").args([
         "test",
@@ -30,10 +61,10 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
     let fuzz = crate::fuzz::run(crate::fuzz::TEST_SECONDS)?;
     let bins = build::release_binaries()?;
     let mut results = vec![fuzz];
-    results.extend(host_capture_tests(&bins)?);
+    results.extend(host_capture_tests(&bins, &[])?);
     results.push(recording_tests(&bins)?);
     results.extend(verdict_tests(&bins, &systemd_versions()?, &[])?);
-    results.push(ship_tests(&bins)?);
+    results.push(ship_tests(&bins, &[])?);
     if with_vm {
         results.extend(crate::vm::run_capture_tests(&bins)?);
     }
@@ -42,7 +73,7 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
 
 /// The capture tests on this machine's kernel, with the strategy `auto` picks and, if that was
 /// fentry, with the tracepoint one too.
-fn host_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
+fn host_capture_tests(bins: &Binaries, args: &[String]) -> anyhow::Result<Vec<LaneResult>> {
     let mut out = Vec::new();
     for probe in ["tracepoint", "fentry"] {
         if probe == "fentry" && !fentry_allowed(bins) {
@@ -52,7 +83,9 @@ fn host_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
         eprintln!("xtask: capture tests on this kernel with --probe {probe}");
         out.push(lane(
             format!("host {}, --probe {probe}", kernel_release()),
-            tests_in(&bins.capture_tests, bins).env("OBSERVER_PROBE", probe),
+            tests_in(&bins.capture_tests, bins)
+                .args(args)
+                .env("OBSERVER_PROBE", probe),
         )?);
     }
     Ok(out)
@@ -113,12 +146,13 @@ pub fn verdict_tests(
 
 /// The .deb (built by `cargo xtask dist`) installed into a real systemd 252 container, its
 /// hardened service recording there, and the journal sink against that container's journald.
-fn ship_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
+fn ship_tests(bins: &Binaries, args: &[String]) -> anyhow::Result<LaneResult> {
     let deb = crate::dist::run_dist(false)?;
     eprintln!("xtask: package, service and journal tests against systemd 252 in a container");
     lane(
         "host, real systemd 252 (testbed): package, service, journal".into(),
         tests_in(&bins.ship_tests, bins)
+            .args(args)
             .env("OBSERVER_DEB", &deb)
             .current_dir(build::workspace_root().join("tests")),
     )

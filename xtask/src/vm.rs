@@ -18,20 +18,45 @@ pub const KERNELS: [(&str, &str); 2] = [("bookworm", "Debian 12"), ("trixie", "D
 
 /// Every strategy on every kernel; lanes are named after the kernel release the guest reports.
 pub fn run_capture_tests(bins: &Binaries) -> anyhow::Result<Vec<LaneResult>> {
+    run_capture_tests_on(bins, &[], &[])
+}
+
+/// The capture tests on the kernels named in `suites` (all when empty), each test run given
+/// `args` too (a test name filter, …).
+pub fn run_capture_tests_on(
+    bins: &Binaries,
+    suites: &[String],
+    args: &[String],
+) -> anyhow::Result<Vec<LaneResult>> {
     let mut results = Vec::new();
     for (suite, distro) in KERNELS {
-        results.extend(run_on(bins, suite, distro)?);
+        if suites.is_empty() || suites.iter().any(|s| s == suite) {
+            results.extend(run_on(bins, suite, distro, args)?);
+        }
     }
     Ok(results)
 }
 
 /// One guest on `suite`'s kernel runs the capture tests with each strategy.
-fn run_on(bins: &Binaries, suite: &str, distro: &str) -> anyhow::Result<Vec<LaneResult>> {
+fn run_on(
+    bins: &Binaries,
+    suite: &str,
+    distro: &str,
+    args: &[String],
+) -> anyhow::Result<Vec<LaneResult>> {
     let mut script = String::from("uname -r; ");
+    // Test names and filters are plain words, put in the guest's shell line as they are.
+    if let Some(a) = args.iter().find(|a| {
+        !a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_:".contains(c))
+    }) {
+        anyhow::bail!("a VM test argument must be a test name, a filter or a --flag: {a:?}");
+    }
+    let extra = args.join(" ");
     for s in STRATEGIES {
         // One marker line per strategy with the test runner's exit status, parsed below.
         script.push_str(&format!(
-            "echo \"== capture tests, --probe {s}\"; OBSERVER_TEST_START_SECS=1500 OBSERVER_PROBE={s} OBSERVER_BIN_DIR=/opt/observer ./capture --test-threads=1; echo \"@@LANE {s} $?\"; "
+            "echo \"== capture tests, --probe {s}\"; OBSERVER_TEST_START_SECS=1500 OBSERVER_PROBE={s} OBSERVER_BIN_DIR=/opt/observer ./capture --test-threads=1 {extra}; echo \"@@LANE {s} $?\"; "
         ));
     }
     let root = crate::build::workspace_root();

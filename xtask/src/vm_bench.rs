@@ -73,7 +73,7 @@ pub fn run(runs: usize, count: u64) -> anyhow::Result<()> {
         println!("{table}");
         tables.push(table);
     }
-    let dir = workspace_root().join("target/bench");
+    let dir = crate::build::target_dir().join("bench");
     fs::create_dir_all(&dir)?;
     fs::write(dir.join("vm.md"), tables.join("\n"))?;
     eprintln!("xtask: wrote {}", dir.join("vm.md").display());

@@ -6,14 +6,14 @@ use std::{fs, path::Path, process::Command, thread};
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
-use crate::build::{self, workspace_root};
+use crate::build;
 
 /// `cargo xtask` builds xtask without optimizations; the bench's readers must keep up with a
 /// tracer printing 100 000 lines/s without taking CPU from what is measured, so the bench runs
 /// itself again, built with them.
 pub(super) fn rerun_optimized() -> anyhow::Result<()> {
     build::run(Command::new("cargo").args(["build", "--release", "--quiet", "-p", "xtask"]))?;
-    let exe = workspace_root().join("target/release/xtask");
+    let exe = crate::build::target_dir().join("release/xtask");
     eprintln!("xtask: running the bench optimized ({})", exe.display());
     let status = Command::new(&exe)
         .args(std::env::args_os().skip(1))

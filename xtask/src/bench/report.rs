@@ -9,7 +9,6 @@ use super::{
     Cell, PAYLOAD, Report, STRACE_DIVISOR, config::Config, table::Table, tracer::bpftrace_program,
     workload::Workload,
 };
-use crate::build::workspace_root;
 
 pub(super) fn median(v: &mut [f64]) -> f64 {
     quartiles(v).1
@@ -417,7 +416,7 @@ impl Report {
         }
         println!("\n{md}");
 
-        let dir = workspace_root().join("target/bench");
+        let dir = crate::build::target_dir().join("bench");
         fs::create_dir_all(&dir)?;
         let dir = dir.canonicalize().unwrap_or(dir);
         let json = json!({
