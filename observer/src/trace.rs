@@ -94,7 +94,7 @@ pub async fn run_with(
     if verbose > 0 {
         spawn_kernel_logger(&mut capture);
     }
-    report_start(&capture, &watched);
+    report_start(&capture, &watched, verbose);
     let hooks = capture.all_hooks();
 
     let refused: Vec<(String, String)> = capture
@@ -438,9 +438,22 @@ fn requests_that_exist(initial: &[Request], args: &TraceArgs) -> Vec<Request> {
     out
 }
 
-fn report_start(capture: &Capture, watched: &[Watched]) {
+fn report_start(capture: &Capture, watched: &[Watched], verbose: u8) {
     for (strategy, why) in &capture.refused {
-        eprintln!("observer: {strategy} strategy refused: {why}");
+        // Said as a person would; the verifier's words with -v (and in the JSON start record).
+        let what = if why.contains("Operation not permitted") {
+            format!("this kernel does not allow {strategy} programs")
+        } else {
+            format!("the {strategy} strategy is not usable on this kernel")
+        };
+        eprintln!(
+            "observer: {what}; using the {} strategy instead{}",
+            capture.strategy,
+            if verbose > 0 { "" } else { " (-v says why)" }
+        );
+        if verbose > 0 {
+            eprintln!("observer: {strategy} refused: {why}");
+        }
     }
     eprintln!(
         "observer: capturing with the {} strategy ({})",
