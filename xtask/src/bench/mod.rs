@@ -185,6 +185,10 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     );
     let started = Instant::now();
 
+    // A cell that fails is reported as failed, with its cause, and the bench goes on: one
+    // configuration's failure must not lose every other figure.
+    let mut failed: Vec<String> = Vec::new();
+
     // (a), (b), (d), (e): interleaved runs.
     let mut cells: Vec<Cell> = Vec::new();
     for run in 0..runs {
@@ -194,9 +198,14 @@ pub fn run(o: Options) -> anyhow::Result<()> {
             for c in order {
                 let n = count_for(w, c);
                 let args = ctx.nload_args(w, n);
-                let cell = run_cell(&ctx, c, &args, w.captured_by(c)).with_context(|| {
-                    format!("run {}: {} under {}", run + 1, w.title(), c.label())
-                })?;
+                let what = format!("run {}: {} under {}", run + 1, w.title(), c.label());
+                let Some(cell) = kept(
+                    run_cell(&ctx, c, &args, w.captured_by(c)),
+                    what,
+                    &mut failed,
+                ) else {
+                    continue;
+                };
                 eprintln!(
                     "xtask: run {}/{runs} {:<28} {:<20} {:>9.0} ns/msg  events {:>7}/{:<7} dropped {}",
                     run + 1,
@@ -235,8 +244,14 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     }
     for c in &sustained_configs {
         let args = ctx.nload_args(Workload::Sustained, 0);
-        let cell = run_cell(&ctx, c, &args, Workload::Sustained.captured_by(c))
-            .with_context(|| format!("(c) sustained rate under {}", c.label()))?;
+        let what = format!("(c) sustained rate under {}", c.label());
+        let Some(cell) = kept(
+            run_cell(&ctx, c, &args, Workload::Sustained.captured_by(c)),
+            what,
+            &mut failed,
+        ) else {
+            continue;
+        };
         eprintln!(
             "xtask: (c) {:<30} sent {:>8} ({:>7.0}/s)  events {:>8}  dropped {:>8}  collector CPU {:.1} %  peak RSS {:.1} MiB",
             c.label(),
@@ -259,8 +274,10 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     let mut idle_costs = Vec::new();
     for c in &configs {
         if let Config::Observer { probe, .. } = c {
-            let cost = idle::measure(&ctx, probe, idle_secs)
-                .with_context(|| format!("(f) no traffic under {}", c.label()))?;
+            let what = format!("(f) no traffic under {}", c.label());
+            let Some(cost) = kept(idle::measure(&ctx, probe, idle_secs), what, &mut failed) else {
+                continue;
+            };
             eprintln!("xtask: (f) {}", cost.line());
             idle_costs.push(cost);
         }
@@ -268,6 +285,7 @@ pub fn run(o: Options) -> anyhow::Result<()> {
 
     let mut machine = machine;
     machine["loadavg_end"] = json!(loadavg());
+    notes.extend(failed.iter().map(|f| format!("FAILED: {f}")));
     let report = Report {
         machine,
         runs,
@@ -281,7 +299,27 @@ pub fn run(o: Options) -> anyhow::Result<()> {
         notes,
         wall_secs: started.elapsed().as_secs_f64(),
     };
-    report.write()
+    report.write()?;
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "{} bench cell(s) failed (every other figure was written; the notes say why)",
+            failed.len()
+        );
+    }
+    Ok(())
+}
+
+/// A cell's result, or None after noting its failure (with the whole chain of causes).
+fn kept<T>(r: anyhow::Result<T>, what: String, failed: &mut Vec<String>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let why = format!("{what}: {e:#}");
+            eprintln!("xtask: FAILED {why}");
+            failed.push(why);
+            None
+        }
+    }
 }
 
 /// The measurements of one run of one workload under one configuration.
