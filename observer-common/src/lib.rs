@@ -333,10 +333,13 @@ const _: () = assert!(size_of::<Offsets>().is_multiple_of(8));
 
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: all of these are #[repr(C)] plain data with explicit padding and no invalid bit
-    // patterns.
+    // SAFETY: #[repr(C)] plain data with explicit padding and no invalid bit patterns; the
+    // same holds for the three below.
     unsafe impl aya::Pod for super::SendEvent {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::SocketKey {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::PathKey {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::Offsets {}
 }

@@ -78,8 +78,9 @@ pub fn emit(
     ev.msg_index = msg_index;
     ev.result = result;
     ev.ts_ns = p.ts_ns;
-    // SAFETY: helpers without preconditions.
+    // SAFETY: a helper without preconditions.
     ev.done_ns = unsafe { bpf_ktime_get_ns() };
+    // SAFETY: a helper without preconditions.
     ev.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
     fill_task(ev);
     if let Some((kn, parent)) = cgroup_nodes() {

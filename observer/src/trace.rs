@@ -109,8 +109,8 @@ pub async fn run_with(
         watched: &watched,
     })?;
 
-    // SAFETY: the ring owns its map fd and keeps it open for as long as the AsyncFd lives.
     let clock = Clock::now();
+    // SAFETY: the ring owns its map fd and keeps it open for as long as the AsyncFd lives.
     let mut ring =
         unsafe { AsyncFd::register(capture.take_ring()?) }.context("polling the ring buffer")?;
     let mut by_id = watch::by_id(&watched);
@@ -500,8 +500,8 @@ fn spawn_shutdown_guard(deadline: Option<Instant>) -> anyhow::Result<()> {
 /// `-v`: forward the kernel programs' aya-log records to stderr.
 fn spawn_kernel_logger(capture: &mut Capture) {
     match aya_log::EbpfLogger::init(capture.ebpf_mut()) {
-        // SAFETY: the logger owns its map fd; flushing neither closes nor replaces it.
         Ok(logger) => {
+            // SAFETY: the logger owns its map fd; flushing neither closes nor replaces it.
             match unsafe { AsyncFd::register_with_interest(logger, tokio::io::Interest::READABLE) }
             {
                 Ok(mut logger) => {

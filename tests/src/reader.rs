@@ -90,6 +90,8 @@ impl Reader {
 /// (A read that is already blocked in recvmsg(2) when the observer starts is not seen: the
 /// observer learns where the reader's buffer is at the syscall's entry.)
 unsafe fn read_forever(fd: libc::c_int) -> ! {
+    // SAFETY: plain syscalls on our own fd and stack buffers, each pointer valid for the call;
+    // the caller guarantees `fd` is a socket this (forked) process owns.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         let mut buf = [0u8; 4097];
@@ -125,6 +127,8 @@ unsafe fn read_forever(fd: libc::c_int) -> ! {
 /// Closes descriptors that came with a datagram (SCM_RIGHTS, SCM_PIDFD), as systemd does with
 /// those it does not keep.
 unsafe fn close_received_fds(msg: &libc::msghdr) {
+    // SAFETY: the CMSG_* macros walk the control buffer recvmsg(2) just filled, within
+    // msg_controllen; the caller passes the msghdr of that read.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(msg);
         while !c.is_null() {

@@ -117,7 +117,7 @@ unsafe fn send_fd(sock: i32, fd: i32) -> bool {
         iov_len: 1,
     };
     let mut buf = FdCmsg([0; 24]);
-    // SAFETY (whole body): msghdr and cmsg point into stack buffers sized by CMSG_SPACE.
+    // SAFETY: msghdr and cmsg point into stack buffers sized by CMSG_SPACE.
     unsafe {
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = &mut iov;
@@ -141,7 +141,7 @@ unsafe fn recv_fd(sock: i32) -> Option<i32> {
         iov_len: 1,
     };
     let mut buf = FdCmsg([0; 24]);
-    // SAFETY (whole body): as in send_fd().
+    // SAFETY: msghdr and cmsg point into stack buffers sized by CMSG_SPACE, as in send_fd().
     unsafe {
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = &mut iov;

@@ -77,9 +77,10 @@ fn run() -> Result<(), String> {
 /// PID:UID:GID; PID may be `self` (this process) or `parent`.
 fn triple(s: &str) -> Result<(i32, u32, u32), String> {
     let v: Vec<&str> = s.split(':').collect();
-    // SAFETY: getpid/getppid have no preconditions.
     let pid = |p: &str| match p {
+        // SAFETY: getpid() has no preconditions.
         "self" => Ok(unsafe { libc::getpid() }),
+        // SAFETY: getppid() has no preconditions.
         "parent" => Ok(unsafe { libc::getppid() }),
         p => p.parse().map_err(|_| "bad pid".to_string()),
     };
