@@ -30,6 +30,7 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
     let mut results = vec![fuzz];
     results.extend(host_capture_tests(&bins)?);
     results.push(recording_tests(&bins)?);
+    results.push(hostile_tests(&bins)?);
     results.push(verdict_tests(&bins)?);
     results.push(ship_tests(&bins)?);
     if with_vm {
@@ -62,6 +63,16 @@ fn recording_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
     lane(
         format!("host {}, record/replay", kernel_release()),
         &mut tests_in(&bins.recording_tests, bins),
+    )
+}
+
+/// Hostile input (issue 17): hand-made recordings, special files, senders that rewrite their
+/// buffer or pass more iovecs than are captured, command-line mistakes; on this kernel.
+fn hostile_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
+    eprintln!("xtask: hostile-input tests on this kernel");
+    lane(
+        format!("host {}, hostile input", kernel_release()),
+        &mut tests_in(&bins.hostile_tests, bins),
     )
 }
 
