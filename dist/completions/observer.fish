@@ -41,8 +41,8 @@ tracepoint\t''"
 complete -c observer -n "__fish_observer_using_subcommand trace" -l socket -d 'Also watch this socket: a path, or @name for an abstract socket (repeatable)' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l receiver -d 'Treat this process as the reader of the --socket sockets it holds open, as systemd is of its own: its reads are captured, so events show whether and when it read each datagram and with which credentials (repeatable)' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
-complete -c observer -n "__fish_observer_using_subcommand trace" -s n -l count -d 'Exit after this many events' -r
-complete -c observer -n "__fish_observer_using_subcommand trace" -l duration -d 'Exit after this long (seconds, fractions allowed)' -r
+complete -c observer -n "__fish_observer_using_subcommand trace" -s n -l count -d 'Exit after this many events (at least 1)' -r
+complete -c observer -n "__fish_observer_using_subcommand trace" -l duration -d 'Exit after this long (seconds, fractions allowed; more than 0)' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l ring-size -d 'Ring buffer size in bytes (a power of two, at least one page)' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l journal-level -d 'With --journal: every event, or only rejections, failed sends and ring drops' -r -f -a "all\t'Every event'
 rejections\t'Rejected and undelivered datagrams, and ring-buffer drops'"
@@ -55,7 +55,7 @@ complete -c observer -n "__fish_observer_using_subcommand trace" -s h -l help -d
 complete -c observer -n "__fish_observer_using_subcommand record" -s o -l output -d 'The recording file (created 0600; an existing one is rotated to FILE.1 first)' -r -F
 complete -c observer -n "__fish_observer_using_subcommand record" -l max-size -d 'Start a new file when this one reaches SIZE bytes (suffixes K, M, G)' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -l max-age -d 'Start a new file when this one is this old (seconds; suffixes s, m, h, d)' -r
-complete -c observer -n "__fish_observer_using_subcommand record" -l keep -d 'Rotated files to keep (FILE.1 newest … FILE.N oldest)' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -l keep -d 'Rotated files to keep (FILE.1 newest … FILE.N oldest; at most 1000)' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -l sync-every -d 'fdatasync the file this often (seconds); records are written at once either way' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -l probe -d 'Capture strategy; `auto` picks the best one the running kernel allows' -r -f -a "auto\t''
 fentry\t''
@@ -63,8 +63,8 @@ tracepoint\t''"
 complete -c observer -n "__fish_observer_using_subcommand record" -l socket -d 'Also watch this socket: a path, or @name for an abstract socket (repeatable)' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -l receiver -d 'Treat this process as the reader of the --socket sockets it holds open, as systemd is of its own: its reads are captured, so events show whether and when it read each datagram and with which credentials (repeatable)' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
-complete -c observer -n "__fish_observer_using_subcommand record" -s n -l count -d 'Exit after this many events' -r
-complete -c observer -n "__fish_observer_using_subcommand record" -l duration -d 'Exit after this long (seconds, fractions allowed)' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -s n -l count -d 'Exit after this many events (at least 1)' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -l duration -d 'Exit after this long (seconds, fractions allowed; more than 0)' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -l ring-size -d 'Ring buffer size in bytes (a power of two, at least one page)' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -l journal-level -d 'With --journal: every event, or only rejections, failed sends and ring drops' -r -f -a "all\t'Every event'
 rejections\t'Rejected and undelivered datagrams, and ring-buffer drops'"

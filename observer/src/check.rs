@@ -6,6 +6,8 @@ use prettytable::{Table, row};
 use crate::{capture::Capture, cli::Probe};
 
 pub fn run() -> anyhow::Result<()> {
+    // Without the privileges every strategy fails, and the kernel's refusals would be blamed.
+    crate::preflight::check_privileges()?;
     let mut table = Table::new();
     table.set_titles(row!["STRATEGY", "STATUS", "DETAIL"]);
     let mut usable = 0;
@@ -22,7 +24,7 @@ pub fn run() -> anyhow::Result<()> {
             }
         }
     }
-    table.printstd();
+    table.print(&mut crate::stdout::Stdout)?;
     anyhow::ensure!(usable > 0, "no capture strategy loads on this kernel");
     Ok(())
 }

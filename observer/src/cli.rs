@@ -53,8 +53,8 @@ pub struct RecordArgs {
     /// Start a new file when this one is this old (seconds; suffixes s, m, h, d).
     #[arg(long, value_name = "AGE", value_parser = parse_age)]
     pub max_age: Option<Duration>,
-    /// Rotated files to keep (FILE.1 newest … FILE.N oldest).
-    #[arg(long, value_name = "N", default_value_t = 5)]
+    /// Rotated files to keep (FILE.1 newest … FILE.N oldest; at most 1000).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = parse_keep)]
     pub keep: u32,
     /// fdatasync the file this often (seconds); records are written at once either way.
     #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "1")]
@@ -79,7 +79,7 @@ pub struct ReplayArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub struct ReplayFilter {
     /// Only messages for these units (repeatable; globs like journalctl -u).
-    #[arg(short = 'u', long = "unit", value_name = "UNIT")]
+    #[arg(short = 'u', long = "unit", value_name = "UNIT", value_parser = parse_glob)]
     pub units: Vec<String>,
     /// Only from this time on: RFC 3339 / "YYYY-MM-DD HH:MM[:SS]" (UTC), or @UNIX_SECONDS.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
@@ -115,7 +115,7 @@ pub struct DiagnoseArgs {
     #[command(flatten)]
     pub filter: ReplayFilter,
     /// Live only: stop after this long (seconds); default: until interrupted.
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Live only: watch this socket too (path or @name, repeatable).
     #[arg(long = "socket", value_name = "PATH|@NAME")]
@@ -142,16 +142,16 @@ pub struct TraceArgs {
     #[arg(long)]
     pub no_default_sockets: bool,
     /// Only messages for these units (repeatable; globs like journalctl -u).
-    #[arg(short = 'u', long = "unit", value_name = "UNIT")]
+    #[arg(short = 'u', long = "unit", value_name = "UNIT", value_parser = parse_glob)]
     pub units: Vec<String>,
     /// One JSON object per line instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Exit after this many events.
-    #[arg(short = 'n', long = "count", value_name = "N")]
+    /// Exit after this many events (at least 1).
+    #[arg(short = 'n', long = "count", value_name = "N", value_parser = parse_count)]
     pub count: Option<u64>,
-    /// Exit after this long (seconds, fractions allowed).
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    /// Exit after this long (seconds, fractions allowed; more than 0).
+    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Ring buffer size in bytes (a power of two, at least one page).
     #[arg(long, default_value_t = 4 * 1024 * 1024, value_parser = parse_ring_size)]
@@ -195,12 +195,54 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// `--duration`: a stop that comes before the start is a mistake, not a request.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_secs(s)?;
+    if d.is_zero() {
+        return Err(format!("{s}: must be more than 0 seconds"));
+    }
+    Ok(d)
+}
+
+/// `-n`: 0 events would stop before anything is shown.
+fn parse_count(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("not a number of events: {s}")),
+    }
+}
+
+/// The largest ring buffer: the largest power of two a u32 (the map's size) holds.
+const RING_SIZE_MAX: u64 = 1 << 31;
+
 fn parse_ring_size(s: &str) -> Result<u32, String> {
-    let n: u32 = s.parse().map_err(|_| format!("not a byte count: {s}"))?;
+    let n: u64 = s.parse().map_err(|_| format!("not a byte count: {s}"))?;
+    if n > RING_SIZE_MAX {
+        return Err(format!(
+            "{n} is too large: at most {RING_SIZE_MAX} bytes (2 GiB)"
+        ));
+    }
     if n < 4096 || !n.is_power_of_two() {
         return Err(format!("{n} is not a power of two of at least 4096"));
     }
-    Ok(n)
+    Ok(n as u32)
+}
+
+/// Most rotated files kept: rotation renames each one, so a few billion would never end.
+const KEEP_MAX: u32 = 1000;
+
+fn parse_keep(s: &str) -> Result<u32, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n <= u64::from(KEEP_MAX) => Ok(n as u32),
+        Ok(_) => Err(format!("{s}: at most {KEEP_MAX} rotated files can be kept")),
+        Err(_) => Err(format!("not a number of files: {s}")),
+    }
+}
+
+/// `-u`: a glob systemd's unit names can be matched against (see unit_glob.rs).
+fn parse_glob(s: &str) -> Result<String, String> {
+    crate::unit_glob::check(s).map(|()| s.to_owned())
 }
 
 /// "64M", "1G", "4096" → bytes.
@@ -212,9 +254,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
         _ => (s, 1),
     };
     let n: u64 = num.parse().map_err(|_| format!("not a size: {s}"))?;
-    n.checked_mul(mult)
-        .filter(|n| *n >= 4096)
-        .ok_or_else(|| format!("{s}: sizes start at 4096 bytes"))
+    match n.checked_mul(mult) {
+        None => Err(format!("{s}: too large (at most {} bytes)", u64::MAX)),
+        Some(n) if n < 4096 => Err(format!("{s}: sizes start at 4096 bytes")),
+        Some(n) => Ok(n),
+    }
 }
 
 /// "90", "90s", "15m", "12h", "1d" → a duration.
@@ -300,8 +344,65 @@ mod tests {
     fn sizes_and_ages() {
         assert_eq!(parse_size("64M"), Ok(64 << 20));
         assert_eq!(parse_size("8192"), Ok(8192));
-        assert!(parse_size("12").is_err());
+        assert_eq!(
+            parse_size("12"),
+            Err("12: sizes start at 4096 bytes".into())
+        );
+        assert_eq!(
+            parse_size("99999999999G"),
+            Err("99999999999G: too large (at most 18446744073709551615 bytes)".into())
+        );
+        assert!(
+            parse_size("99999999999999999999")
+                .unwrap_err()
+                .starts_with("not a size")
+        );
         assert_eq!(parse_age("1d"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse_age("90"), Ok(Duration::from_secs(90)));
+    }
+}
+
+#[cfg(test)]
+mod limits {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, String> {
+        Cli::try_parse_from([&["observer"], args].concat()).map_err(|e| e.to_string())
+    }
+
+    /// Values that would attach and exit at once, loop for ever or overflow are usage errors,
+    /// each saying what is wrong.
+    #[test]
+    fn nonsense_values_are_usage_errors() {
+        for (args, says) in [
+            (&["trace", "-n", "0"][..], "must be at least 1"),
+            (&["trace", "--duration", "0"], "must be more than 0 seconds"),
+            (
+                &["diagnose", "--duration", "0.0"],
+                "must be more than 0 seconds",
+            ),
+            (
+                &["trace", "--ring-size", "4294967296"],
+                "too large: at most 2147483648",
+            ),
+            (&["trace", "--ring-size", "12k"], "not a byte count"),
+            (
+                &["record", "-o", "x", "--max-size", "99999999999G"],
+                "too large",
+            ),
+            (
+                &["record", "-o", "x", "--keep", "4294967295"],
+                "at most 1000 rotated files",
+            ),
+            (&["replay", "-u", "[", "x.rec"], "unclosed '['"),
+            (&["trace", "-u", "foo[.service"], "unclosed '['"),
+        ] {
+            let e = parse(args).expect_err(&format!("{args:?} accepted"));
+            assert!(e.contains(says), "{args:?}: {e}");
+        }
+        assert!(parse(&["trace", "-n", "1", "--duration", "0.5"]).is_ok());
+        assert!(parse(&["trace", "--ring-size", "2147483648"]).is_ok());
+        assert!(parse(&["record", "-o", "x", "--keep", "1000"]).is_ok());
+        assert!(parse(&["replay", "-u", "tb-[a-z]*", "x.rec"]).is_ok());
     }
 }

@@ -1,7 +1,7 @@
 //! Step 3: ring-buffer bytes → [`Event`]. Validates every length against the record it came in,
 //! so a malformed record is an error, never a panic or an out-of-bounds read.
 
-use observer_common::{Hook, SUN_PATH_MAX, SendEvent, flags};
+use observer_common::{Hook, MAX_IOVECS, SUN_PATH_MAX, SendEvent, flags};
 use thiserror::Error;
 
 use crate::notify;
@@ -34,10 +34,11 @@ pub struct Event {
     pub watch_id: u32,
     pub matched_by_identity: bool,
     pub connected: bool,
-    /// As the receiver would read it, up to PAYLOAD_MAX bytes.
+    /// As the receiver would read it, up to PAYLOAD_MAX bytes (the manager's read of it when
+    /// that was captured and differs: see delivery.rs).
     #[serde(with = "hex_bytes")]
     pub payload: Vec<u8>,
-    /// Full datagram length.
+    /// Full datagram length (the bytes the send reports when the iovecs walked hold fewer).
     pub len: u32,
     pub creds: Option<Creds>,
     pub fds: u32,
@@ -56,8 +57,36 @@ pub struct Event {
 }
 
 impl Event {
+    /// The payload is not the whole datagram: longer than PAYLOAD_MAX, or the kernel side said
+    /// its copy stopped short (more iovecs than it walks, a part it could not read).
     pub fn truncated(&self) -> bool {
         self.len as usize > self.payload.len()
+            || self.flags & (flags::IOV_TRUNCATED | flags::PAYLOAD_UNREADABLE) != 0
+    }
+
+    /// Why the copy stopped short, when the kernel side said so; None for a datagram that is only
+    /// longer than PAYLOAD_MAX (`len` says that).
+    pub fn capture_gap(&self) -> Option<String> {
+        if self.flags & flags::IOV_TRUNCATED != 0 {
+            Some(format!(
+                "the send had more than the {MAX_IOVECS} iovecs captured"
+            ))
+        } else if self.flags & flags::PAYLOAD_UNREADABLE != 0 {
+            Some("part of the sender's buffer could not be read".into())
+        } else {
+            None
+        }
+    }
+
+    /// `[20 of 27 bytes: …]` before a summary, when the payload is not the whole datagram.
+    pub fn incomplete_text(&self) -> Option<String> {
+        self.truncated().then(|| {
+            let why = self
+                .capture_gap()
+                .map(|w| format!(": {w}"))
+                .unwrap_or_default();
+            format!("[{} of {} bytes{why}]", self.payload.len(), self.len)
+        })
     }
 
     pub fn fields(&self) -> Vec<notify::Field> {
@@ -133,7 +162,7 @@ pub fn decode(record: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         matched_by_identity: ev.flags & flags::MATCH_IDENTITY != 0,
         connected: ev.flags & flags::CONNECTED != 0,
         payload: payload.to_vec(),
-        len: ev.len,
+        len: datagram_len(&ev),
         creds: (ev.flags & flags::HAS_CREDS != 0).then_some(Creds {
             pid: ev.creds_pid,
             uid: ev.creds_uid,
@@ -149,6 +178,15 @@ pub fn decode(record: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         cgroup_name: comm(&ev.cgroup_name),
         cgroup_parent_name: comm(&ev.cgroup_parent_name),
     })
+}
+
+/// The datagram's length. The kernel side sums the iovecs it walks; when a send had more, what
+/// the send itself reports (its bytes: every hook's result is this datagram's) is the length.
+fn datagram_len(ev: &SendEvent) -> u32 {
+    match u32::try_from(ev.result) {
+        Ok(sent) if sent > ev.len => sent,
+        _ => ev.len,
+    }
 }
 
 fn comm(raw: &[u8]) -> String {
@@ -240,6 +278,34 @@ mod tests {
     }
 
     #[test]
+    fn a_send_of_more_iovecs_than_walked_is_never_complete() {
+        // 40 iovecs of 1 byte: the kernel side walked 32, flagged the rest, and the send's
+        // result says 40 bytes went out.
+        let mut h = header(32, Hook::SockSendLength as u32);
+        h.flags = flags::IOV_TRUNCATED;
+        h.result = 40;
+        let ev = decode(&bytes(&h, &[b'x'; 32]), &Clock::now()).unwrap();
+        assert_eq!(ev.len, 40);
+        assert!(ev.truncated());
+        assert_eq!(
+            ev.incomplete_text().unwrap(),
+            "[32 of 40 bytes: the send had more than the 32 iovecs captured]"
+        );
+        // A failed send says no length: the flag alone still marks it.
+        h.result = -11;
+        let ev = decode(&bytes(&h, &[b'x'; 32]), &Clock::now()).unwrap();
+        assert_eq!(ev.len, 32);
+        assert!(ev.truncated());
+        // fentry walks back from the end of a send: more iovecs than it walks leave the flag
+        // unset, but the result is longer than what was walked.
+        let mut h = header(32, Hook::Fentry as u32);
+        h.result = 5000;
+        let ev = decode(&bytes(&h, &[b'x'; 32]), &Clock::now()).unwrap();
+        assert!(ev.truncated() && ev.len == 5000);
+        assert_eq!(ev.incomplete_text().unwrap(), "[32 of 5000 bytes]");
+    }
+
+    #[test]
     fn short_and_lying_records_are_errors() {
         assert_eq!(
             decode(&[0; 10], &Clock::now()).unwrap_err(),
@@ -289,6 +355,24 @@ mod hex_bytes {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         hex::decode(String::deserialize(d)?).map_err(D::Error::custom)
+    }
+}
+
+/// `Option<Vec<u8>>` as an optional hex string.
+pub mod optional_hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(b) => s.serialize_str(&hex::encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|h| hex::decode(h).map_err(D::Error::custom))
+            .transpose()
     }
 }
 

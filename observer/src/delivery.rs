@@ -1,7 +1,16 @@
 //! Pipeline step between decode and judge: pairs each datagram sent to a watched socket with the
-//! read of it by the socket's reader (the manager), as the kernel side saw both. The socket's
-//! queue is FIFO, so a read is the oldest unread send to the same socket with the same bytes
-//! that was sent before the read returned.
+//! read of it by the socket's reader (the manager), as the kernel side saw both (the rules:
+//! delivery/queue.rs). The socket's queue is FIFO and one thread's sends are queued in the order
+//! it made them, so a read is of some thread's oldest unread send; bytes tell threads apart.
+//!
+//! The bytes can differ: the sender's buffer is read where the send's result is seen, after the
+//! kernel copied it, so a sender that rewrites it during the send shows other bytes than it
+//! sent; and a capture can be incomplete (more iovecs than the kernel side walks). A read that
+//! found no send with its bytes within SETTLE_NS is taken for the one of its length it can be
+//! of, and the event is then shown and judged by the bytes the manager read, the sender's kept
+//! beside them (`sender_payload`). (A read the observer missed, lost with the ring full, can
+//! make its thread's next datagrams of the same length look rewritten for up to STALE_NS: they
+//! are flagged so, never shown as the sender's.)
 //!
 //! Timing (trace.rs holds every event JUDGE_AFTER before judging it): a send to a socket whose
 //! reader is captured is held until it has been read, at most HOLD_UNREAD; then it is shown with
@@ -10,10 +19,11 @@
 //! away (exits, or its socket disappears) and when the observer stops.
 
 use std::{
-    collections::{BTreeSet, HashMap, VecDeque},
+    collections::{BTreeSet, HashMap},
     time::Duration,
 };
 
+use queue::{Key, Pair, Queue, Read, Sent, State, key};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::decode::{Creds, Event};
@@ -25,6 +35,12 @@ pub const HOLD_UNREAD: Duration = Duration::from_secs(1);
 const READ_WAIT_NS: u64 = 2_000_000_000;
 /// Sends shown unread and still awaited, per socket; older ones are given up (delivered unknown).
 const MAX_AWAITED: usize = 4096;
+/// How long a read waits for a send with its very bytes before it is taken for the oldest unread
+/// send of its length (bytes rewritten during the send). Below trace.rs's JUDGE_AFTER, so a read
+/// that comes at once is settled before its send is judged.
+const SETTLE_NS: u64 = 100_000_000;
+/// How long an unread send holds back its thread's later ones (see `Queue::candidates`).
+const STALE_NS: u64 = HOLD_UNREAD.as_nanos() as u64;
 
 /// Whether the manager read the datagram: JSON `true`, `false`, or `"unknown"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -76,8 +92,16 @@ pub struct Delivery {
     /// took the datagram; None where the read hook cannot tell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_alive: Option<bool>,
-    /// Why `delivered` is not simply true.
+    /// Why `delivered` is not simply true, or how the bytes read differ from the sender's.
     pub note: Option<String>,
+    /// The sender's buffer as captured, when the manager read other bytes: the event is then
+    /// shown and judged by the bytes read (its payload) and these are kept beside them.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::decode::optional_hex_bytes"
+    )]
+    pub sender_payload: Option<Vec<u8>>,
 }
 
 impl Delivery {
@@ -90,12 +114,6 @@ impl Delivery {
     }
 }
 
-/// What a read's flags say of the sender's process when the manager took the datagram.
-fn sender_alive(flags: u32) -> Option<bool> {
-    use observer_common::flags::{SENDER_LIVENESS, SENDER_REAPED};
-    (flags & SENDER_LIVENESS != 0).then_some(flags & SENDER_REAPED == 0)
-}
-
 /// A datagram shown before it was read, now read (or given up): its event, its unit as shown,
 /// and what became of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,43 +123,10 @@ pub struct Correction {
     pub delivery: Delivery,
 }
 
-/// (watch id, send start, tid, index in a sendmmsg): one datagram.
-type Key = (u32, u64, u32, u32);
-
-fn key(ev: &Event) -> Key {
-    (ev.watch_id, ev.mono_ns, ev.tid, ev.msg_index)
-}
-
-enum State {
-    /// Not shown yet.
-    Held,
-    /// Shown unread; `Some`: a correction is due when it is read.
-    Shown(Option<Box<(Event, Option<String>)>>),
-}
-
-struct Sent {
-    key: Key,
-    payload: Vec<u8>,
-    len: u32,
-    state: State,
-}
-
-struct Read {
-    mono_ns: u64,
-    payload: Vec<u8>,
-    len: u32,
-    creds: Option<Creds>,
-    reader: u32,
-    pidfd: bool,
-    sender_alive: Option<bool>,
-}
-
-#[derive(Default)]
-struct Queue {
-    /// Sends not read yet, in the order they were sent.
-    sent: VecDeque<Sent>,
-    /// Reads whose send has not been seen yet.
-    reads: VecDeque<Read>,
+/// What a read's flags say of the sender's process when the manager took the datagram.
+fn sender_alive(flags: u32) -> Option<bool> {
+    use observer_common::flags::{SENDER_LIVENESS, SENDER_REAPED};
+    (flags & SENDER_LIVENESS != 0).then_some(flags & SENDER_REAPED == 0)
 }
 
 #[derive(Default)]
@@ -149,10 +134,12 @@ pub struct Pairing {
     queues: HashMap<u32, Queue>,
     /// Sockets whose reader's reads are captured.
     readers: BTreeSet<u32>,
-    /// Held sends already read.
-    decided: HashMap<Key, Delivery>,
+    /// Held sends already read, with the bytes read when they are not the sender's.
+    decided: HashMap<Key, (Delivery, Option<Vec<u8>>)>,
     /// Reads that matched no send (sent before the observer started).
     pub unmatched_reads: u64,
+    /// Corrections made while holding (see `hold`), handed out with the next ones.
+    late: Vec<Correction>,
 }
 
 impl Pairing {
@@ -161,7 +148,7 @@ impl Pairing {
     pub fn set_readers(&mut self, watch_ids: BTreeSet<u32>) -> Vec<Correction> {
         let lost: Vec<u32> = self.readers.difference(&watch_ids).copied().collect();
         self.readers = watch_ids;
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.late);
         for id in lost {
             let note = "never read: the socket's reader exited or closed it first";
             out.extend(self.give_up(id, Delivered::No, note));
@@ -179,23 +166,18 @@ impl Pairing {
         if ev.result < 0 || !self.readers.contains(&ev.watch_id) {
             return Vec::new();
         }
-        self.queues
-            .entry(ev.watch_id)
-            .or_default()
-            .sent
-            .push_back(Sent {
-                key: key(ev),
-                payload: ev.payload.clone(),
-                len: ev.len,
-                state: State::Held,
-            });
-        self.pair(ev.watch_id)
+        let q = self.queues.entry(ev.watch_id).or_default();
+        q.push_send(Sent::new(ev));
+        let pairs = q.resolve(None);
+        let mut out = std::mem::take(&mut self.late);
+        out.extend(self.matched_all(pairs));
+        out
     }
 
     /// A read by a socket's reader was decoded.
     pub fn read(&mut self, ev: &Event) -> Vec<Correction> {
         let q = self.queues.entry(ev.watch_id).or_default();
-        q.reads.push_back(Read {
+        q.push_read(Read {
             mono_ns: ev.mono_ns,
             payload: ev.payload.clone(),
             len: ev.len,
@@ -204,47 +186,58 @@ impl Pairing {
             pidfd: ev.flags & observer_common::flags::HAS_PIDFD != 0,
             sender_alive: sender_alive(ev.flags),
         });
-        let out = self.pair(ev.watch_id);
+        let pairs = q.resolve(None);
         // Reads left over long after they happened had no send we saw.
-        let q = self.queues.get_mut(&ev.watch_id).expect("just added");
-        let before = q.reads.len();
-        q.reads
-            .retain(|r| ev.mono_ns.saturating_sub(r.mono_ns) < READ_WAIT_NS);
-        self.unmatched_reads += (before - q.reads.len()) as u64;
+        self.unmatched_reads += q.prune(ev.mono_ns, READ_WAIT_NS);
+        let mut out = std::mem::take(&mut self.late);
+        out.extend(self.matched_all(pairs));
         out
     }
 
     /// Whether `ev` should wait longer before it is shown: its reader may still read it.
-    pub fn hold(&self, ev: &Event, now_ns: u64) -> bool {
+    pub fn hold(&mut self, ev: &Event, now_ns: u64) -> bool {
+        let late = self.settle(ev.watch_id, now_ns);
+        self.late.extend(late);
         now_ns.saturating_sub(ev.mono_ns) < HOLD_UNREAD.as_nanos() as u64
             && self.queues.get(&ev.watch_id).is_some_and(|q| {
-                q.sent
-                    .iter()
-                    .any(|s| s.key == key(ev) && matches!(s.state, State::Held))
+                q.find(&key(ev))
+                    .is_some_and(|s| matches!(s.state, State::Held))
             })
     }
 
     /// What is known about `ev` as it is shown. `stopping`: the observer is about to exit, so an
-    /// unread datagram will not be read while it watches.
-    pub fn take(&mut self, ev: &Event, stopping: bool) -> Delivery {
+    /// unread datagram will not be read while it watches. When the manager read other bytes than
+    /// the sender's capture shows, `ev` takes them (see [`adopt_read`]).
+    pub fn take(&mut self, ev: &mut Event, stopping: bool) -> Delivery {
         if ev.result < 0 {
             return Delivery::not(Delivered::No, "the send failed");
         }
+        if stopping {
+            let late = self.settle(ev.watch_id, u64::MAX);
+            self.late.extend(late);
+        }
         let k = key(ev);
-        if let Some(d) = self.decided.remove(&k) {
+        if let Some((mut d, read)) = self.decided.remove(&k) {
+            if let Some(read) = read {
+                adopt_read(ev, &mut d, read);
+            }
             return d;
         }
+        let not_captured =
+            || Delivery::not(Delivered::Unknown, "the socket's reader is not captured");
         let Some(q) = self.queues.get_mut(&ev.watch_id) else {
-            return Delivery::not(Delivered::Unknown, "the socket's reader is not captured");
-        };
-        let Some(i) = q.sent.iter().position(|s| s.key == k) else {
-            return Delivery::not(Delivered::Unknown, "the socket's reader is not captured");
+            return not_captured();
         };
         if stopping {
-            q.sent.remove(i);
-            return Delivery::not(Delivered::No, "still unread when the observer stopped");
+            return match q.remove(&k) {
+                Some(_) => Delivery::not(Delivered::No, "still unread when the observer stopped"),
+                None => not_captured(),
+            };
         }
-        q.sent[i].state = State::Shown(None);
+        let Some(s) = q.find_mut(&k) else {
+            return not_captured();
+        };
+        s.state = State::Shown(None);
         let note = format!(
             "not read within {} s of sending; a delivery record follows when it is",
             HOLD_UNREAD.as_secs_f32()
@@ -257,43 +250,38 @@ impl Pairing {
         let Some(q) = self.queues.get_mut(&ev.watch_id) else {
             return;
         };
-        if let Some(s) = q.sent.iter_mut().find(|s| s.key == key(ev)) {
+        if let Some(s) = q.find_mut(&key(ev)) {
             s.state = State::Shown(Some(Box::new((ev.clone(), unit))));
         }
-        let awaited = q
-            .sent
-            .iter()
-            .filter(|s| matches!(s.state, State::Shown(_)))
-            .count();
-        if awaited > MAX_AWAITED
-            && let Some(i) = q
-                .sent
-                .iter()
-                .position(|s| matches!(s.state, State::Shown(_)))
-        {
-            q.sent.remove(i);
+        if q.awaited() > MAX_AWAITED {
+            q.drop_oldest_awaited();
         }
     }
 
-    /// The observer stops: every datagram shown unread stays unread.
+    /// The observer stops: every datagram shown unread stays unread (reads waiting for their
+    /// send are settled first).
     pub fn finish(&mut self) -> Vec<Correction> {
         let ids: Vec<u32> = self.queues.keys().copied().collect();
         let note = "still unread when the observer stopped";
-        ids.into_iter()
-            .flat_map(|id| self.give_up(id, Delivered::No, note))
-            .collect()
+        let mut out = std::mem::take(&mut self.late);
+        for id in ids {
+            out.extend(self.settle(id, u64::MAX));
+            out.extend(self.give_up(id, Delivered::No, note));
+        }
+        out
     }
 
     /// Ends the wait for every unread send to socket `id`.
     fn give_up(&mut self, id: u32, delivered: Delivered, note: &str) -> Vec<Correction> {
-        let Some(q) = self.queues.remove(&id) else {
+        let Some(mut q) = self.queues.remove(&id) else {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for s in q.sent {
+        for s in q.take_sends() {
             match s.state {
                 State::Held => {
-                    self.decided.insert(s.key, Delivery::not(delivered, note));
+                    self.decided
+                        .insert(s.key, (Delivery::not(delivered, note), None));
                 }
                 State::Shown(Some(shown)) => out.push(Correction {
                     event: shown.0,
@@ -306,55 +294,91 @@ impl Pairing {
         out
     }
 
-    /// Matches socket `id`'s reads, oldest first, with its unread sends.
-    fn pair(&mut self, id: u32) -> Vec<Correction> {
-        let Some(q) = self.queues.get_mut(&id) else {
-            return Vec::new();
+    /// Pairs what socket `id`'s reads can be paired with as of `now_ns`, reads that waited
+    /// SETTLE_NS with sends of other bytes too.
+    fn settle(&mut self, id: u32, now_ns: u64) -> Vec<Correction> {
+        let pairs = match self.queues.get_mut(&id) {
+            Some(q) => q.resolve(Some(now_ns)),
+            None => Vec::new(),
         };
-        let mut out = Vec::new();
-        let mut r = 0;
-        while r < q.reads.len() {
-            let read = &q.reads[r];
-            let Some(i) = q.sent.iter().position(|s| {
-                s.key.1 <= read.mono_ns && same_bytes(&s.payload, s.len, &read.payload, read.len)
-            }) else {
-                r += 1;
-                continue;
-            };
-            let read = q.reads.remove(r).expect("index in range");
-            let sent = q.sent.remove(i).expect("index in range");
-            let delivery = Delivery {
-                delivered: Delivered::Yes,
-                queue_delay_us: Some(read.mono_ns.saturating_sub(sent.key.1) / 1000),
-                manager_creds: read.creds,
-                read_mono_ns: Some(read.mono_ns),
-                reader_pid: Some(read.reader),
-                pidfd: read.pidfd,
-                sender_alive: read.sender_alive,
-                note: None,
-            };
-            match sent.state {
-                State::Held => {
-                    self.decided.insert(sent.key, delivery);
-                }
-                State::Shown(Some(shown)) => out.push(Correction {
-                    event: shown.0,
-                    unit: shown.1,
-                    delivery,
-                }),
-                State::Shown(None) => {}
+        self.matched_all(pairs)
+    }
+
+    fn matched_all(&mut self, pairs: Vec<Pair>) -> Vec<Correction> {
+        pairs
+            .into_iter()
+            .filter_map(|(sent, read)| self.matched(sent, read))
+            .collect()
+    }
+
+    /// `sent` was read by `read`: decided when held, a correction when shown and awaited.
+    fn matched(&mut self, sent: Sent, read: Read) -> Option<Correction> {
+        let delivery = Delivery {
+            delivered: Delivered::Yes,
+            queue_delay_us: Some(read.mono_ns.saturating_sub(sent.key.1) / 1000),
+            manager_creds: read.creds,
+            read_mono_ns: Some(read.mono_ns),
+            reader_pid: Some(read.reader),
+            pidfd: read.pidfd,
+            sender_alive: read.sender_alive,
+            note: None,
+            sender_payload: None,
+        };
+        // Kept only when they tell something the sender's capture does not.
+        let bytes = (read.payload != sent.payload).then_some(read.payload);
+        match sent.state {
+            State::Held => {
+                self.decided.insert(sent.key, (delivery, bytes));
+                None
             }
+            State::Shown(Some(shown)) => {
+                let (mut event, unit) = *shown;
+                let mut delivery = delivery;
+                if let Some(bytes) = bytes {
+                    adopt_read(&mut event, &mut delivery, bytes);
+                }
+                Some(Correction {
+                    event,
+                    unit,
+                    delivery,
+                })
+            }
+            State::Shown(None) => None,
         }
-        out
     }
 }
 
-/// The same datagram: the same length and the same bytes as far as both copies go (each is cut
-/// at PAYLOAD_MAX, the reader's may be cut at its buffer).
-fn same_bytes(a: &[u8], a_len: u32, b: &[u8], b_len: u32) -> bool {
-    let n = a.len().min(b.len());
-    a_len == b_len && a[..n] == b[..n]
+/// The event as the manager read it, when its read holds other bytes than the sender's capture.
+/// A capture that stopped short (more iovecs than the kernel side walks, an unreadable part)
+/// is completed from the read; bytes that differ (the sender rewrote its buffer during the send)
+/// replace the captured ones, which are kept in `sender_payload`. Either way it says so.
+pub fn adopt_read(ev: &mut Event, d: &mut Delivery, read: Vec<u8>) {
+    use observer_common::flags::{IOV_TRUNCATED, PAYLOAD_UNREADABLE};
+    // (fentry captures the last iovecs of a send that had too many, not the first: the bytes
+    // read need not start with the captured ones.)
+    if ev.truncated() && read.len() > ev.payload.len() {
+        ev.payload = read;
+        ev.flags &= !(IOV_TRUNCATED | PAYLOAD_UNREADABLE);
+        d.note = Some(
+            "payload completed from the manager's read: the sender's capture was incomplete".into(),
+        );
+        return;
+    }
+    if read.starts_with(&ev.payload) || ev.payload.starts_with(&read) {
+        // One holds less than the other (a reader's smaller buffer): the longer one says more.
+        if read.len() > ev.payload.len() {
+            ev.payload = read;
+        }
+        return;
+    }
+    d.sender_payload = Some(std::mem::replace(&mut ev.payload, read));
+    d.note = Some(
+        "the manager read other bytes than the sender's buffer held when it was captured (rewritten during the send): shown and judged as read"
+            .into(),
+    );
 }
+
+mod queue;
 
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,8 @@ pub mod notify;
 pub mod recording;
 pub mod replay;
 pub mod report;
+pub mod safe_text;
+pub mod stdout;
 pub mod trace;
 pub mod verdict;
 
@@ -28,10 +30,12 @@ mod dist_files;
 mod idle;
 mod judge;
 mod manager;
+mod output_file;
 mod preflight;
 mod progress;
 mod readers;
 mod sink;
+mod unit_glob;
 mod watch;
 
 /// The journal sink's relay (sink/journal.rs): main.rs runs it when started under its name.

@@ -7,7 +7,7 @@ use clap::Parser as _;
 use observer::{
     check,
     cli::{Cli, Command},
-    diagnose, hook_floor, replay, report, trace,
+    diagnose, hook_floor, replay, report, safe_text, trace,
 };
 
 fn main() -> ExitCode {
@@ -21,7 +21,20 @@ fn main() -> ExitCode {
         1 => "info",
         _ => "debug",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        // env_logger's own layout, the message escaped: log lines quote managers and kernels.
+        .format(|buf, record| {
+            use std::io::Write as _;
+            let message = record.args().to_string();
+            writeln!(
+                buf,
+                "[{:<5} {}] {}",
+                record.level(),
+                record.target(),
+                safe_text::text(&message)
+            )
+        })
+        .init();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -46,8 +59,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// Errors end the run with one line: what went wrong and, where we know, what to do.
+/// Errors end the run with one line: what went wrong and, where we know, what to do (escaped:
+/// it can quote a file name, a manager or a recording). A reader of our output that went away
+/// (`| head`) is no error: the run just ends.
 fn fail(e: &anyhow::Error) -> ExitCode {
-    eprintln!("observer: error: {e:#}");
+    if observer::stdout::reader_gone(e) {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("observer: error: {}", safe_text::text(&format!("{e:#}")));
     ExitCode::FAILURE
 }

@@ -523,8 +523,9 @@ pub fn string_is_safe_ascii(s: &[u8], no_globs: bool) -> bool {
     })
 }
 
-/// Display escaping: C-style `\n \r \t \0 \\`, other control bytes and invalid UTF-8 as `\xNN`,
-/// printable ASCII and valid UTF-8 kept. Lossless and never panics.
+/// Display escaping: C-style `\n \r \t \0 \\`, other hidden characters (controls, bidi,
+/// zero-width: `safe_text::is_hidden`) and invalid UTF-8 as `\xNN`, printable ASCII and other
+/// valid UTF-8 kept. Lossless and never panics.
 pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     let mut rest = bytes;
@@ -543,16 +544,7 @@ pub fn escape(bytes: &[u8]) -> String {
         for c in good.chars() {
             match c {
                 '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\0' => out.push_str("\\0"),
-                c if c.is_control() => {
-                    let mut buf = [0u8; 4];
-                    c.encode_utf8(&mut buf)
-                        .bytes()
-                        .for_each(|b| out.push_str(&format!("\\x{b:02x}")));
-                }
+                c if crate::safe_text::is_hidden(c) => crate::safe_text::push_visible(&mut out, c),
                 c => out.push(c),
             }
         }
@@ -902,6 +894,12 @@ mod tests {
         assert_eq!(escape(b"\x01\x7f\xff\xc3"), "\\x01\\x7f\\xff\\xc3");
         assert_eq!(escape("héllo €".as_bytes()), "héllo €");
         assert_eq!(escape("\u{85}".as_bytes()), "\\xc2\\x85");
+        // Bidi and zero-width characters would reorder or hide what follows them.
+        assert_eq!(escape("a\u{202e}b".as_bytes()), "a\\xe2\\x80\\xaeb");
+        assert_eq!(
+            escape("\u{200b}\u{feff}".as_bytes()),
+            "\\xe2\\x80\\x8b\\xef\\xbb\\xbf"
+        );
         // cescape_char(): octal (escape.c:14 v252.39).
         assert_eq!(cescape(b"a\"\xe2\x80\xa6\x01"), "a\\\"\\342\\200\\246\\001");
         // cellescape(buf, 64, …) keeps short strings and ends long ones in "...".

@@ -42,3 +42,16 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
         .with_style(style)
         .with_message(what.to_owned())
 }
+
+/// A bar over `len` bytes of `what` (replaying recordings, read as they are shown).
+pub fn byte_bar(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let style =
+        ProgressStyle::with_template("observer: {msg} {bar:30} {bytes}/{total_bytes} ({eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    ProgressBar::new(len)
+        .with_style(style)
+        .with_message(what.to_owned())
+}

@@ -34,6 +34,17 @@ pub fn find(watched: &[Watched], receivers: &[u32]) -> Vec<Reader> {
     out.into_iter().collect()
 }
 
+/// `--receiver` PIDs must name processes that exist when the observer starts (one that exits
+/// later is given up then, like a manager that exits).
+pub fn check_receivers(receivers: &[u32]) -> anyhow::Result<()> {
+    for pid in receivers {
+        if *pid == 0 || fs::metadata(format!("/proc/{pid}")).is_err() {
+            anyhow::bail!("--receiver {pid}: no such process");
+        }
+    }
+    Ok(())
+}
+
 /// The host PID of the manager that owns a socket, if it is running.
 fn manager_tgid(owner: Owner) -> Option<u32> {
     match owner {

@@ -10,7 +10,7 @@ use crate::{
     cli::{ReplayArgs, ReplayFilter},
     judge::{self, Judgement},
     recording::{
-        reader::{self, Reading},
+        reader::{self, Damage},
         records::{EventRecord, Record, Session, kind_name},
     },
     sink::{Sink, Start, Summary},
@@ -19,32 +19,38 @@ use crate::{
 };
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
-    let reading = {
-        let _step = crate::progress::step("reading the recording");
-        reader::read_all(&args.files, args.filter.force)
-    };
+    let mut files = reader::open_all(&args.files, args.filter.force);
+    // Nothing to show: the reason alone, no empty table before it.
+    nothing_readable(files.opened, &files.damage)?;
     let mut sink = crate::trace::stdout_sink(args.json);
     // A bar only while the output goes elsewhere: on the same terminal it would cut the table.
     let bar = if std::io::stdout().is_terminal() {
         indicatif::ProgressBar::hidden()
     } else {
-        crate::progress::bar(reading.records.len() as u64, "replaying")
+        crate::progress::byte_bar(files.progress().1, "replaying")
     };
-    let summary = replay(&reading, &args.filter, sink.as_mut(), &bar)?;
+    let summary = replay(
+        || {
+            let r = files.next_record().map(|(_, _, r)| r);
+            bar.set_position(files.progress().0);
+            r
+        },
+        &args.filter,
+        sink.as_mut(),
+    )?;
     bar.finish_and_clear();
     eprintln!(
         "observer: {} events shown, {} dropped while recording",
         summary.events, summary.dropped
     );
-    report_damage(&reading)
+    report_damage(&files.damage, files.unknown)
 }
 
-/// Feeds the records that pass `filter` to `sink`.
+/// Feeds the records `next` gives that pass `filter` to `sink`, one at a time.
 pub fn replay(
-    reading: &Reading,
+    mut next: impl FnMut() -> Option<Record>,
     filter: &ReplayFilter,
     sink: &mut dyn Sink,
-    progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Summary> {
     let mut watched = BTreeMap::new();
     let mut started = false;
@@ -54,10 +60,11 @@ pub fn replay(
         untracked: 0,
         malformed: 0,
     };
-    for (_, _, record) in &reading.records {
-        progress.inc(1);
-        match record {
+    let mut drops = Dropped::default();
+    while let Some(record) = next() {
+        match &record {
             Record::Session(s) => {
+                drops.session(&s.started);
                 watched = sockets(s);
                 if !started {
                     let list: Vec<Watched> = watched.values().cloned().collect();
@@ -82,37 +89,80 @@ pub fn replay(
             }
             Record::Delivery(_) => {}
             Record::Drops { new, total } => {
-                summary.dropped += new;
+                drops.seen(*total);
                 sink.drops(*new, *total)?;
             }
             Record::End {
+                dropped,
                 untracked,
                 malformed,
                 ..
             } => {
+                drops.ended(*dropped);
                 summary.untracked += untracked;
                 summary.malformed += malformed;
             }
         }
     }
+    summary.dropped = drops.total();
     sink.finish(&summary)?;
     Ok(summary)
 }
 
+/// Datagrams the recorder lost, per session (a session's files share its `started`). A drops
+/// record carries the session's running total and its end record the final one, so a session
+/// whose early files were rotated away still counts every loss its later files know of.
+#[derive(Default)]
+struct Dropped {
+    current: String,
+    /// session start → the most any of its records says.
+    by_session: BTreeMap<String, u64>,
+}
+
+impl Dropped {
+    fn session(&mut self, started: &str) {
+        self.current = started.to_owned();
+    }
+
+    fn seen(&mut self, total: u64) {
+        let n = self.by_session.entry(self.current.clone()).or_default();
+        *n = (*n).max(total);
+    }
+
+    fn ended(&mut self, dropped: u64) {
+        self.seen(dropped);
+    }
+
+    fn total(&self) -> u64 {
+        self.by_session.values().sum()
+    }
+}
+
+/// When no file could be read at all: every reason but the last printed, the last the error.
+pub fn nothing_readable(opened: usize, damage: &[Damage]) -> anyhow::Result<()> {
+    if opened > 0 {
+        return Ok(());
+    }
+    report_damage(damage, 0)?;
+    anyhow::bail!("no recording to read")
+}
+
 /// Prints every damage line but the last, which becomes the error (so each is one line);
 /// the exit status then says the recording was not read whole.
-pub fn report_damage(reading: &Reading) -> anyhow::Result<()> {
-    if reading.unknown > 0 {
+pub fn report_damage(damage: &[Damage], unknown: u64) -> anyhow::Result<()> {
+    if unknown > 0 {
         eprintln!(
-            "observer: skipped {} records of a kind this observer does not know (written by a newer one)",
-            reading.unknown
+            "observer: skipped {unknown} records of a kind this observer does not know (written by a newer one)"
         );
     }
-    let Some((last, rest)) = reading.damage.split_last() else {
+    let Some((last, rest)) = damage.split_last() else {
         return Ok(());
     };
     for d in rest {
-        eprintln!("observer: error: {d}");
+        eprintln!(
+            "observer: error: {}",
+            crate::safe_text::text(&d.to_string())
+        );
     }
     Err(anyhow::anyhow!("{last}"))
 }
@@ -206,6 +256,74 @@ mod tests {
         recording::records::tests::sample_event,
         verdict::{ExecMain, Sender, ServiceState, SystemdVersion, UnitState},
     };
+
+    /// A send of more iovecs than the kernel side walks is never judged as if complete: the
+    /// verdict says its capture was incomplete, with the datagram's real length.
+    #[test]
+    fn an_iov_truncated_send_is_judged_with_a_caveat() {
+        let mut ev = sample_event();
+        ev.payload = b"X_A=1\n".repeat(32);
+        ev.len = 241;
+        ev.result = 241;
+        ev.flags = observer_common::flags::IOV_TRUNCATED | observer_common::flags::HAS_CREDS;
+        let inputs = VerdictInputs {
+            sender: Sender {
+                pid: Some(56),
+                uid: 0,
+                gid: 0,
+                alive: None,
+            },
+            unit_state: Some(UnitState::new("tb.service", NotifyAccess::All)),
+            version: SystemdVersion(252),
+        };
+        let j = judge::rejudge(&ev, Some("tb.service".into()), &inputs);
+        let caveats = j.verdict.unwrap().caveats;
+        assert!(
+            caveats
+                .iter()
+                .any(|c| c.starts_with("payload capture incomplete (192 of 241 bytes)")),
+            "{caveats:?}"
+        );
+    }
+
+    /// A session's early files were rotated away: its end record still counts every loss, and
+    /// two sessions' losses add up (not "0 dropped" when the recording says otherwise).
+    #[test]
+    fn drops_come_from_the_end_records_too() {
+        let session = |started: &str| {
+            Record::Session(Session {
+                started: started.into(),
+                file_started: Some("2026-11-24T04:00:00.000000Z".into()),
+                host: "h".into(),
+                kernel: "k".into(),
+                observer_version: "0".into(),
+                strategy: "tracepoint".into(),
+                hooks: vec![],
+                watched: vec![],
+                realtime_minus_monotonic_ns: 0,
+            })
+        };
+        let end = |dropped| Record::End {
+            events: 0,
+            dropped,
+            untracked: 0,
+            malformed: 0,
+        };
+        let records = vec![
+            // The last file of a session whose drops were all in files since removed.
+            session("2026-11-24T03:00:00.000000Z"),
+            end(446_437),
+            // Another session, read whole: its drops records and its end agree.
+            session("2026-11-24T05:00:00.000000Z"),
+            Record::Drops { new: 3, total: 3 },
+            Record::Drops { new: 2, total: 5 },
+            end(5),
+        ];
+        let mut sink = crate::sink::table::TableSink::new(Vec::new());
+        let mut it = records.into_iter();
+        let summary = replay(|| it.next(), &ReplayFilter::default(), &mut sink).unwrap();
+        assert_eq!(summary.dropped, 446_442);
+    }
 
     /// systemd-notify as the main process, exited before the observer learnt its MainPID: the
     /// recorded ExecMain* make replay judge it accepted, as live did; a recording from before

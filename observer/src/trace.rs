@@ -62,9 +62,9 @@ pub async fn record(args: RecordArgs, verbose: u8) -> anyhow::Result<()> {
 
 pub fn stdout_sink(json: bool) -> Box<dyn Sink> {
     if json {
-        Box::new(JsonSink::new(std::io::stdout()))
+        Box::new(JsonSink::new(crate::stdout::Stdout))
     } else {
-        Box::new(TableSink::new(std::io::stdout()))
+        Box::new(TableSink::new(crate::stdout::Stdout))
     }
 }
 
@@ -77,6 +77,7 @@ pub async fn run_with(
 ) -> anyhow::Result<()> {
     // First: finding managers' sockets under /proc/PID/root needs the same privileges.
     crate::preflight::check_privileges()?;
+    readers::check_receivers(&args.receivers)?;
     let requests = requests(args);
     let mut watched = watch::resolve(&requests, &[], 0)?;
     let mut highest_given = watch::highest_id(&watched);
@@ -181,6 +182,7 @@ pub async fn run_with(
                     && !now.is_empty()
                 {
                     capture.set_watched(&now)?;
+                    report_new_watches(&watched, &now);
                     highest_given = highest_given.max(watch::highest_id(&now));
                     watched = now;
                     by_id = watch::by_id(&watched);
@@ -292,7 +294,7 @@ impl Collector {
                 break;
             }
             let mut ev = self.waiting.pop_front().expect("front exists");
-            let delivery = self.pairing.take(&ev, all);
+            let delivery = self.pairing.take(&mut ev, all);
             let unread =
                 delivery.delivered == Delivered::Unknown && self.pairing.has_reader(ev.watch_id);
             if !ev.matched_by_identity {
@@ -389,25 +391,9 @@ fn set_readers(
     Ok(pairing.set_readers(found.iter().map(|r| r.watch_id).collect()))
 }
 
-/// `*` and `?` globs, as journalctl -u takes them.
+/// Globs as journalctl -u takes them (unit_glob.rs).
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    fn go(p: &[char], t: &[char]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    // A bare name matches its .service, like systemctl/journalctl.
-    go(&p, &t)
-        || (!pattern.contains('.')
-            && go(
-                &[p.as_slice(), &['.', 's', 'e', 'r', 'v', 'i', 'c', 'e']].concat(),
-                &t,
-            ))
+    crate::unit_glob::matches(pattern, text)
 }
 
 fn requests(args: &TraceArgs) -> Vec<Request> {
@@ -467,8 +453,18 @@ fn report_start(capture: &Capture, watched: &[Watched], verbose: u8) {
         Ok(hooks) => eprintln!("observer: managers' reads via {}", hooks.join(", ")),
         Err(why) => eprintln!("observer: managers' reads are not captured: {why}"),
     }
-    for w in watched {
-        eprintln!("observer: watching {} ({})", w.address, w.owner);
+    report_new_watches(&[], watched);
+}
+
+/// A line for each socket in `now` that was not in `before`: at start, and for managers found
+/// later (a container started, a user logged in), alike.
+fn report_new_watches(before: &[Watched], now: &[Watched]) {
+    for w in now.iter().filter(|w| !before.iter().any(|b| b.id == w.id)) {
+        eprintln!(
+            "observer: watching {} ({})",
+            crate::safe_text::text(&w.address),
+            crate::safe_text::text(&w.owner)
+        );
     }
 }
 

@@ -43,6 +43,10 @@ pub enum WatchError {
     #[error("--socket {0}: no abstract socket by that name is bound in this network namespace")]
     NoAbstract(String),
     #[error(
+        "--socket {0}: a stream socket (SOCK_STREAM or SOCK_SEQPACKET), not a datagram one: the observer follows datagrams only"
+    )]
+    NotDatagram(String),
+    #[error(
         "no systemd notify socket found (is systemd running here?); pass --socket PATH to watch another socket"
     )]
     NothingToWatch,
@@ -192,6 +196,9 @@ pub fn resolve(
     let mut next_id = highest_id(previous).max(highest_given) + 1;
     for r in requests {
         let key = socket_key(r)?;
+        if r.manager.is_none() {
+            refuse_stream_socket(r)?;
+        }
         let id = previous
             .iter()
             .find(|w| w.key == key && w.address == r.address && w.owner == r.owner)
@@ -241,6 +248,27 @@ fn socket_key(r: &Request) -> Result<SocketKey, WatchError> {
         dev: kernel_dev(meta.dev()),
         _pad: 0,
     })
+}
+
+/// A `--socket` must be a datagram socket: the observer hooks datagram sends only, so a stream
+/// socket's writes would be missed or shown as datagrams. A datagram socket connected to the
+/// address tells (EPROTOTYPE for any other type); nothing is sent, nothing is accepted. A
+/// socket file nobody has bound (ECONNREFUSED) is left to the rest of the checks.
+fn refuse_stream_socket(r: &Request) -> Result<(), WatchError> {
+    use std::os::{linux::net::SocketAddrExt as _, unix::net};
+    let probe = || -> std::io::Result<()> {
+        let s = net::UnixDatagram::unbound()?;
+        match r.address.strip_prefix('@') {
+            Some(name) => s.connect_addr(&net::SocketAddr::from_abstract_name(name)?),
+            None => s.connect(&r.address),
+        }
+    };
+    match probe() {
+        Err(e) if e.raw_os_error() == Some(libc::EPROTOTYPE) => {
+            Err(WatchError::NotDatagram(r.address.clone()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The kernel's `s_dev` encoding (MKDEV: major << 20 | minor) of a userspace `st_dev`.
@@ -424,6 +452,27 @@ mod tests {
             err.to_string(),
             "--socket /nonexistent/notify: no such socket"
         );
+    }
+
+    #[test]
+    fn stream_sockets_are_refused_by_name() {
+        let dir =
+            std::env::temp_dir().join(format!("observer-watch-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("stream");
+        let _ = std::fs::remove_file(&path);
+        let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let err = resolve(&[Request::explicit(path.to_str().unwrap())], &[], 0).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("a stream socket (SOCK_STREAM or SOCK_SEQPACKET)"),
+            "{err}"
+        );
+        let dgram = dir.join("dgram");
+        let _ = std::fs::remove_file(&dgram);
+        let _sock = std::os::unix::net::UnixDatagram::bind(&dgram).unwrap();
+        assert!(resolve(&[Request::explicit(dgram.to_str().unwrap())], &[], 0).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! send real datagrams, and read back the JSON events.
 
 pub mod browser;
+pub mod crafted;
 pub mod fixture;
 pub mod observer;
 pub mod reader;

@@ -220,6 +220,26 @@ impl Observer {
         }
     }
 
+    /// Waits up to `timeout` for the observer to exit by itself (it is killed, and the test
+    /// fails, if it does not); its exit status and every stderr line not consumed yet.
+    pub fn wait_exit(&mut self, timeout: Duration) -> (std::process::ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait observer") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("observer did not exit within {timeout:?}");
+            }
+            thread::sleep(Duration::from_millis(50));
+        };
+        // Its stderr closed with it: the reading thread has every line, or soon will.
+        let lines = self.stderr.iter().collect();
+        (status, lines)
+    }
+
     /// Lines the observer wrote to stderr so far.
     pub fn stderr_lines(&self) -> Vec<String> {
         self.stderr.try_iter().collect()

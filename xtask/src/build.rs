@@ -11,6 +11,7 @@ pub struct Binaries {
     pub capture_tests: PathBuf,
     pub verdict_tests: PathBuf,
     pub recording_tests: PathBuf,
+    pub hostile_tests: PathBuf,
     pub ship_tests: PathBuf,
 }
 
@@ -100,6 +101,7 @@ pub fn release_binaries() -> anyhow::Result<Binaries> {
         capture_tests: executable("capture")?,
         verdict_tests: executable("verdicts")?,
         recording_tests: executable("recording")?,
+        hostile_tests: executable("hostile")?,
         ship_tests: executable("ship")?,
     })
 }

@@ -33,6 +33,11 @@ enum Lane {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Hostile input: hand-made recordings, special files, rewritten buffers, bad flags.
+    Hostile {
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
     /// Every scenario against real systemd in a container (VERDICTS_SCENARIO=NAME for one).
     Verdicts {
         /// 252, 254, 257 or 262; repeat for several (default: all).
@@ -132,6 +137,7 @@ fn main() -> anyhow::Result<()> {
         } => test::run_only(match lane {
             Lane::Capture { args } => test::Only::Capture(args),
             Lane::Recording { args } => test::Only::Recording(args),
+            Lane::Hostile { args } => test::Only::Hostile(args),
             Lane::Verdicts { versions, args } => test::Only::Verdicts(versions, args),
             Lane::Ship { args } => test::Only::Ship(args),
             Lane::Vm { kernels, args } => test::Only::Vm(kernels, args),

@@ -22,6 +22,7 @@ pub struct LaneResult {
 pub enum Only {
     Capture(Vec<String>),
     Recording(Vec<String>),
+    Hostile(Vec<String>),
     Verdicts(Vec<u32>, Vec<String>),
     Ship(Vec<String>),
     Vm(Vec<String>, Vec<String>),
@@ -35,6 +36,7 @@ pub fn run_only(only: Only) -> anyhow::Result<()> {
             format!("host {}, record/replay", kernel_release()),
             tests_in(&bins.recording_tests, &bins).args(&args),
         )?],
+        Only::Hostile(args) => vec![hostile_tests(&bins, &args)?],
         Only::Verdicts(versions, args) => {
             let versions = if versions.is_empty() {
                 systemd_versions()?
@@ -63,6 +65,7 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
     let mut results = vec![fuzz];
     results.extend(host_capture_tests(&bins, &[])?);
     results.push(recording_tests(&bins)?);
+    results.push(hostile_tests(&bins, &[])?);
     results.extend(verdict_tests(&bins, &systemd_versions()?, &[])?);
     results.push(ship_tests(&bins, &[])?);
     if with_vm {
@@ -142,6 +145,16 @@ pub fn verdict_tests(
         out.push(result);
     }
     Ok(out)
+}
+
+/// Hostile input (issue 17): hand-made recordings, special files, senders that rewrite their
+/// buffer or pass more iovecs than are captured, command-line mistakes; on this kernel.
+fn hostile_tests(bins: &Binaries, args: &[String]) -> anyhow::Result<LaneResult> {
+    eprintln!("xtask: hostile-input tests on this kernel");
+    lane(
+        format!("host {}, hostile input", kernel_release()),
+        tests_in(&bins.hostile_tests, bins).args(args),
+    )
 }
 
 /// The .deb (built by `cargo xtask dist`) installed into a real systemd 252 container, its

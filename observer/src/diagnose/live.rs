@@ -310,12 +310,14 @@ impl LiveSink {
     }
 }
 
-fn print(text: &str) {
+/// Stories as they settle, escaped (they quote managers and senders), the lines kept.
+fn print(text: &str) -> std::io::Result<()> {
     if text.is_empty() {
-        return;
+        return Ok(());
     }
-    print!("{text}");
-    let _ = std::io::stdout().flush();
+    let mut out = crate::stdout::Stdout;
+    out.write_all(crate::safe_text::lines(text).as_bytes())?;
+    out.flush()
 }
 
 impl Sink for LiveSink {
@@ -356,14 +358,12 @@ impl Sink for LiveSink {
     }
 
     fn finish(&mut self, _: &Summary) -> std::io::Result<()> {
-        print(&self.backlog.finish());
-        Ok(())
+        print(&self.backlog.finish())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         let now = self.now();
-        print(&self.backlog.due(now));
-        Ok(())
+        print(&self.backlog.due(now))
     }
 }
 

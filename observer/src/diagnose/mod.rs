@@ -24,13 +24,18 @@ pub async fn run(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
         return live::run(args, verbose).await;
     }
     let reading = reader::read_all(&args.files, args.filter.force);
+    crate::replay::nothing_readable(reading.files, &reading.damage)?;
     let records: Vec<&Record> = reading.records.iter().map(|(_, _, r)| r).collect();
     let text = render_all(&records, &args.filter);
-    print!("{text}");
+    // Stories quote managers, senders and recordings: escaped, the lines kept.
+    std::io::Write::write_all(
+        &mut crate::stdout::Stdout,
+        crate::safe_text::lines(&text).as_bytes(),
+    )?;
     if text.is_empty() {
         eprintln!("observer: no unit in the recording matches");
     }
-    crate::replay::report_damage(&reading)
+    crate::replay::report_damage(&reading.damage, reading.unknown)
 }
 
 /// Every matching unit's story.
@@ -136,8 +141,19 @@ fn line(item: &Item, last: &mut UnitChange) -> Option<String> {
 }
 
 fn sender(e: &EventRecord) -> String {
+    // A payload seen in part is never told as the whole message.
+    let incomplete = e
+        .event
+        .incomplete_text()
+        .map(|t| format!("{t} "))
+        .unwrap_or_default();
+    let rewritten = if e.delivery.sender_payload.is_some() {
+        " (as the manager read it: the sender's buffer showed other bytes)"
+    } else {
+        ""
+    };
     format!(
-        "PID {} ({}, uid {}) sent {}",
+        "PID {} ({}, uid {}) sent {incomplete}{}{rewritten}",
         e.event.pid,
         e.event.comm,
         e.event.uid,

@@ -17,6 +17,7 @@ pub(crate) const S: i128 = 1_000_000_000;
 pub(crate) fn session() -> Record {
     Record::Session(Session {
         started: "2026-11-24T03:12:00.000000Z".into(),
+        file_started: None,
         host: "h".into(),
         kernel: "6.1".into(),
         observer_version: "0".into(),
@@ -273,4 +274,31 @@ fn a_late_stamped_snapshot_does_not_end_the_start() {
     r.push(running(S + 1));
     let (text, kinds) = story(&r);
     assert_eq!(kinds, ["started"], "{text}");
+}
+
+/// A payload seen in part (more iovecs than captured) is told as such, never as the whole
+/// message; one the manager read other than the sender's buffer showed says so.
+#[test]
+fn incomplete_and_rewritten_payloads_are_told_as_such() {
+    let mut r = start(3, 0);
+    let Record::Event(mut cut) = sent(S / 2, 55, "STATUS=part", 11) else {
+        unreachable!()
+    };
+    cut.event.flags = observer_common::flags::IOV_TRUNCATED;
+    cut.event.len = 40;
+    r.push(Record::Event(cut));
+    let Record::Event(mut rewritten) = sent(S / 2 + 1, 55, "READY=1", 7) else {
+        unreachable!()
+    };
+    rewritten.delivery.sender_payload = Some(b"READY=0".to_vec());
+    r.push(Record::Event(rewritten));
+    r.push(running(S));
+    let (text, _) = story(&r);
+    assert_says(
+        &text,
+        &[
+            "sent [11 of 40 bytes: the send had more than the 32 iovecs captured] STATUS=\"part\"",
+            "sent READY=1 (as the manager read it: the sender's buffer showed other bytes)",
+        ],
+    );
 }

@@ -9,6 +9,11 @@
 //! at the end. The checksum covers the length too: a flipped length bit is caught, not followed.
 //! The sync word lets a reader that was told to go on past damage (`--force`) find the next
 //! intact frame. Bodies are JSON (records.rs): fields can be added without a version bump.
+//!
+//! Reading is frame by frame from a stream ([`read`]): at most one body (BODY_MAX) is held,
+//! whatever the file's size or what it claims.
+
+use std::io::{Read, Seek, SeekFrom};
 
 use thiserror::Error;
 
@@ -39,6 +44,14 @@ pub enum FrameError {
     Length(u32),
     #[error("damaged: checksum mismatch")]
     Checksum,
+    #[error("cannot read: {0}")]
+    Io(String),
+}
+
+impl From<std::io::Error> for FrameError {
+    fn from(e: std::io::Error) -> Self {
+        FrameError::Io(e.to_string())
+    }
 }
 
 pub fn header() -> [u8; HEADER_LEN] {
@@ -94,8 +107,9 @@ fn checksum(len: u32, body: &[u8]) -> u32 {
     h.finalize()
 }
 
-/// Reads the frame at the start of `bytes`: its body and the frame's total length.
-pub fn decode(bytes: &[u8]) -> Result<(&[u8], usize), FrameError> {
+/// A frame's header (the first FRAME_OVERHEAD bytes, or fewer at the end of a file): its body
+/// length and checksum.
+fn frame_head(bytes: &[u8]) -> Result<(u32, u32), FrameError> {
     if bytes.len() < FRAME_OVERHEAD {
         return Err(if SYNC.starts_with(&bytes[..bytes.len().min(4)]) {
             FrameError::Truncated("a record header")
@@ -111,6 +125,12 @@ pub fn decode(bytes: &[u8]) -> Result<(&[u8], usize), FrameError> {
     if len > BODY_MAX {
         return Err(FrameError::Length(len));
     }
+    Ok((len, sum))
+}
+
+/// Reads the frame at the start of `bytes`: its body and the frame's total length.
+pub fn decode(bytes: &[u8]) -> Result<(&[u8], usize), FrameError> {
+    let (len, sum) = frame_head(bytes)?;
     let end = FRAME_OVERHEAD + len as usize;
     let body = bytes
         .get(FRAME_OVERHEAD..end)
@@ -121,11 +141,64 @@ pub fn decode(bytes: &[u8]) -> Result<(&[u8], usize), FrameError> {
     Ok((body, end))
 }
 
-/// Where the next frame that checks out starts, searching from `from` (for `--force`).
-pub fn resync(bytes: &[u8], from: usize) -> Option<usize> {
-    (from..bytes.len().saturating_sub(FRAME_OVERHEAD - 1))
-        .filter(|&at| bytes[at..].starts_with(SYNC))
-        .find(|&at| decode(&bytes[at..]).is_ok())
+/// Reads the frame at `r`'s position into `body`: the frame's total length, or None at the end
+/// of the file. Reads no more than the frame, and at most FRAME_OVERHEAD + BODY_MAX bytes.
+pub fn read<R: Read>(r: &mut R, body: &mut Vec<u8>) -> Result<Option<usize>, FrameError> {
+    let mut head = [0u8; FRAME_OVERHEAD];
+    let n = read_full(r, &mut head)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let (len, sum) = frame_head(&head[..n])?;
+    body.clear();
+    body.resize(len as usize, 0);
+    if read_full(r, body)? < body.len() {
+        return Err(FrameError::Truncated("a record"));
+    }
+    if checksum(len, body) != sum {
+        return Err(FrameError::Checksum);
+    }
+    Ok(Some(FRAME_OVERHEAD + len as usize))
+}
+
+/// Fills `buf` from `r` as far as the data goes: fewer bytes only at its end.
+pub fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Where the next frame that checks out starts, at or after `from` (for `--force`), reading a
+/// window at a time. Leaves `r` anywhere: seek to the answer.
+pub fn resync<R: Read + Seek>(r: &mut R, from: u64) -> Result<Option<u64>, FrameError> {
+    const WINDOW: usize = 64 * 1024;
+    let (mut window, mut body) = (vec![0u8; WINDOW], Vec::new());
+    let mut pos = from;
+    loop {
+        r.seek(SeekFrom::Start(pos))?;
+        let n = read_full(r, &mut window)?;
+        if n < SYNC.len() {
+            return Ok(None);
+        }
+        for i in 0..=n - SYNC.len() {
+            if &window[i..i + SYNC.len()] == SYNC {
+                let at = pos + i as u64;
+                r.seek(SeekFrom::Start(at))?;
+                if let Ok(Some(_)) = read(r, &mut body) {
+                    return Ok(Some(at));
+                }
+            }
+        }
+        // The next window starts where a marker cut at this one's end would.
+        pos += (n - (SYNC.len() - 1)) as u64;
+    }
 }
 
 #[cfg(test)]
@@ -182,6 +255,46 @@ mod tests {
         bytes.extend(encode(b"two"));
         bytes[5] ^= 0xff;
         assert!(decode(&bytes).is_err());
-        assert_eq!(resync(&bytes, 1), Some(second));
+        let mut r = std::io::Cursor::new(&bytes);
+        assert_eq!(resync(&mut r, 1), Ok(Some(second as u64)));
+        assert_eq!(resync(&mut r, second as u64 + 1), Ok(None));
+    }
+
+    #[test]
+    fn resync_finds_a_frame_across_windows() {
+        // Garbage with stray markers, a frame straddling the 64 KiB window's end, more after.
+        let mut bytes = vec![0x55u8; 64 * 1024 - 6];
+        bytes[100..104].copy_from_slice(SYNC);
+        let at = bytes.len();
+        bytes.extend(encode(b"found"));
+        bytes.extend(vec![0xaa; 1000]);
+        let mut r = std::io::Cursor::new(&bytes);
+        assert_eq!(resync(&mut r, 1), Ok(Some(at as u64)));
+    }
+
+    #[test]
+    fn streamed_frames_read_like_decoded_ones() {
+        let mut bytes = encode(b"one");
+        bytes.extend(encode(b"{}"));
+        let mut r = std::io::Cursor::new(&bytes);
+        let mut body = Vec::new();
+        assert_eq!(read(&mut r, &mut body), Ok(Some(FRAME_OVERHEAD + 3)));
+        assert_eq!(body, b"one");
+        assert_eq!(read(&mut r, &mut body), Ok(Some(FRAME_OVERHEAD + 2)));
+        assert_eq!(read(&mut r, &mut body), Ok(None));
+        let f = encode(b"hello world");
+        for cut in 1..f.len() {
+            let mut r = std::io::Cursor::new(&f[..cut]);
+            assert_eq!(read(&mut r, &mut body), Err(decode(&f[..cut]).unwrap_err()));
+        }
+        // A length claiming more than a body may hold is damage: nothing that large is read.
+        let mut huge = SYNC.to_vec();
+        huge.extend((BODY_MAX + 1).to_le_bytes());
+        huge.extend([0; 4]);
+        let mut r = std::io::Cursor::new(&huge);
+        assert_eq!(
+            read(&mut r, &mut body),
+            Err(FrameError::Length(BODY_MAX + 1))
+        );
     }
 }

@@ -60,7 +60,12 @@ pub enum Record {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
+    /// When the session (the recorder's run) started: the same in every file it wrote.
     pub started: String,
+    /// When this file was begun, in a file begun at a rotation (absent in a session's first
+    /// file: `started`). Readers put files in time order by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_started: Option<String>,
     pub host: String,
     pub kernel: String,
     pub observer_version: String,

@@ -45,13 +45,17 @@ pub struct Writer {
 impl Writer {
     /// Starts a new recording at `path`. An existing recording there is rotated away first,
     /// never appended to: its end may be a record torn by a crash, which readers report there.
+    /// Anything at `path` but a regular file (a symbolic link, a FIFO that would block the
+    /// open, a device) is refused with one line (see output_file.rs).
     pub fn create(path: &Path, rotation: Rotation, sync_every: Duration) -> anyhow::Result<Writer> {
-        if path.is_dir() {
-            anyhow::bail!("{}: is a directory", path.display());
-        }
-        if path.exists() {
+        if crate::output_file::existing(path)?.is_some() {
             let mut head = [0u8; 8];
-            let n = std::io::Read::read(&mut File::open(path)?, &mut head).unwrap_or(0);
+            let n = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(path)
+                .and_then(|mut f| frame::read_full(&mut f, &mut head))
+                .with_context(|| format!("{}: cannot read", path.display()))?;
             if n > 0 && !frame::MAGIC.starts_with(&head[..n]) {
                 anyhow::bail!(
                     "{}: exists and is not a recording; refusing to overwrite it",

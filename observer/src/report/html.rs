@@ -12,7 +12,10 @@ use std::fmt::Write as _;
 use super::timeline::{self, MAINPID_COLOUR, State, TIMEOUT_COLOUR, Timeline, Verdict};
 use crate::{diagnose::clock_text, recording::records::Session, sink::rfc3339};
 
+/// Text for the page: hidden characters made visible (safe_text; a bidi override would draw
+/// the rest of a line reversed), then HTML's five entities.
 pub fn escape(s: &str) -> String {
+    let s = crate::safe_text::lines(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -97,7 +100,8 @@ pub fn page(
         out += &section(u, &id);
     }
     out += "</main>\n</body>\n</html>\n";
-    out
+    // Each text above is escaped; the charts' labels are too, here, with everything else.
+    crate::safe_text::lines(&out).into_owned()
 }
 
 fn legend() -> String {

@@ -24,6 +24,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         let _step = progress::step("reading the recording");
         reader::read_all(&args.files, args.filter.force)
     };
+    crate::replay::nothing_readable(reading.files, &reading.damage)?;
     let records: Vec<&Record> = reading.records.iter().map(|(_, _, r)| r).collect();
     let files = args
         .files
@@ -34,16 +35,20 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let notes: Vec<String> = reading.damage.iter().map(ToString::to_string).collect();
     let (html, units) = page(&records, &args.filter, &files, &notes)?;
     if args.output.as_os_str() == "-" {
-        std::io::stdout().write_all(html.as_bytes())?;
+        crate::stdout::Stdout.write_all(html.as_bytes())?;
     } else {
-        std::fs::write(&args.output, html)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", args.output.display()))?;
-        eprintln!("observer: {} units in {}", units, args.output.display());
+        // Not through a symbolic link, not into a FIFO or device; 0600 (it holds payloads).
+        crate::output_file::write_private(&args.output, html.as_bytes())?;
+        eprintln!(
+            "observer: {} units in {}",
+            units,
+            crate::safe_text::text(&args.output.display().to_string())
+        );
     }
     if units == 0 {
         eprintln!("observer: no unit in the recording matches");
     }
-    crate::replay::report_damage(&reading)
+    crate::replay::report_damage(&reading.damage, reading.unknown)
 }
 
 /// The page for `records` and how many units it shows. `files` names the recording, `notes`

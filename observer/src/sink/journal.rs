@@ -71,8 +71,23 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The entry as it is written: MESSAGE and every field escaped (safe_text), since they
+    /// quote senders, managers and payloads and `journalctl` shows them as they are.
+    fn escaped(&self) -> Entry {
+        Entry {
+            priority: self.priority,
+            message: crate::safe_text::text(&self.message).into_owned(),
+            fields: self
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), crate::safe_text::text(v).into_owned()))
+                .collect(),
+        }
+    }
+
     fn send(&self) -> io::Result<()> {
-        let priority = match self.priority {
+        let entry = self.escaped();
+        let priority = match entry.priority {
             3 => Priority::Error,
             4 => Priority::Warning,
             5 => Priority::Notice,
@@ -81,8 +96,8 @@ impl Entry {
         };
         journal_send(
             priority,
-            &self.message,
-            self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            &entry.message,
+            entry.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         )
         .map_err(|e| io::Error::other(e.to_string()))
     }
@@ -119,18 +134,13 @@ pub struct JournalSink {
 }
 
 impl JournalSink {
-    /// Fails at once, with one line, when the journal to write to is not there.
+    /// Fails at once, with one line, when the journal to write to is not there: the one of
+    /// `--journal-container`, else ours, which takes the drops and the host managers' events
+    /// (a container's may come and go while the observer runs, and are reported then).
     pub fn new(level: JournalLevel, container: Option<u32>) -> io::Result<Self> {
         let fixed = container.map(Route::of);
-        // Routed by owner, ours may never be needed (this host may not run journald at all).
-        if let Some(socket) = fixed.as_ref().map(|r| r.root().join(SOCKET))
-            && !socket.exists()
-        {
-            return Err(io::Error::other(format!(
-                "no journald socket at {}: is systemd-journald running there?",
-                socket.display()
-            )));
-        }
+        let root = fixed.as_ref().unwrap_or(&Route::Here).root();
+        reachable(&root.join(SOCKET))?;
         Ok(Self {
             level,
             fixed,
@@ -177,8 +187,10 @@ impl JournalSink {
                 )))
             }
             Err(e) => {
+                // The error can be the relay's answer, from inside that container: escaped.
+                let why = crate::safe_text::text(&e.to_string()).into_owned();
                 eprintln!(
-                    "observer: the journal under {} failed ({e}); its entries are dropped from now on",
+                    "observer: the journal under {} failed ({why}); its entries are dropped from now on",
                     root.display()
                 );
                 self.writers.remove(&root);
@@ -195,6 +207,21 @@ impl JournalSink {
         }
         Ok(self.writers.get_mut(root).expect("just inserted"))
     }
+}
+
+/// Whether a journald reads `socket`: a datagram socket connects to it (nothing is sent).
+fn reachable(socket: &Path) -> io::Result<()> {
+    let probe = std::os::unix::net::UnixDatagram::unbound()?;
+    probe.connect(socket).map_err(|e| {
+        let why = match e.kind() {
+            io::ErrorKind::NotFound => "no journald socket".to_string(),
+            _ => format!("no journald reading the socket ({e})"),
+        };
+        io::Error::other(format!(
+            "{why} at {}: is systemd-journald running there?",
+            socket.display()
+        ))
+    })
 }
 
 /// Whether `--journal-level` lets this event through.
@@ -535,6 +562,25 @@ mod tests {
         assert!(wanted(JournalLevel::Rejections, &j("not-delivered")));
     }
 
+    /// A manager's unit name and a recorded comm with controls, C1 and bidi characters: what
+    /// is sent to journald holds none of them raw.
+    #[test]
+    fn entries_are_escaped_as_sent() {
+        let mut ev = crate::recording::records::tests::sample_event();
+        ev.comm = "a\u{1b}[2J\u{7}".into();
+        let j = Judgement {
+            unit: Some("x\u{9b}\u{202e}.service".into()),
+            outcome: "accepted",
+            ..Default::default()
+        };
+        let e = event_entry(&ev, &j, &BTreeMap::new()).escaped();
+        let all = std::iter::once(&e.message).chain(e.fields.iter().map(|(_, v)| v));
+        for text in all {
+            assert!(!text.chars().any(crate::safe_text::is_hidden), "{text:?}");
+        }
+        assert!(e.message.contains("a\\x1b[2J\\x07"), "{}", e.message);
+    }
+
     #[test]
     fn missing_journal_is_one_clear_error() {
         // Our own process is no container init with a journal.
@@ -542,5 +588,26 @@ mod tests {
             .err()
             .expect("no socket there");
         assert!(err.to_string().contains("no journald socket at"), "{err}");
+    }
+
+    /// A socket file nobody reads any more (journald stopped) is found out at start too.
+    #[test]
+    fn a_journal_socket_nobody_reads_is_found_at_start() {
+        let dir = std::env::temp_dir().join(format!("observer-journal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("socket");
+        let _ = std::fs::remove_file(&socket);
+        let bound = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+        reachable(&socket).unwrap();
+        drop(bound);
+        let err = reachable(&socket).unwrap_err().to_string();
+        assert!(err.starts_with("no journald reading the socket"), "{err}");
+        assert!(
+            reachable(&dir.join("none"))
+                .unwrap_err()
+                .to_string()
+                .starts_with("no journald socket at")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

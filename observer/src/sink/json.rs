@@ -34,7 +34,15 @@ impl<W: Write> JsonSink<W> {
     }
 
     fn line(&mut self, v: &Value) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, v)?;
+        self.write_line(v)
+    }
+
+    /// One JSON line, every hidden character `\u`-escaped (safe_text): serde_json leaves DEL,
+    /// C1 and bidi characters raw.
+    fn write_line(&mut self, v: &impl Serialize) -> std::io::Result<()> {
+        let line = serde_json::to_string(v)?;
+        self.out
+            .write_all(crate::safe_text::json(&line).as_bytes())?;
         self.out.write_all(b"\n")
     }
 }
@@ -83,6 +91,11 @@ pub struct EventRecord<'a> {
     record: &'static str,
     result: i64,
     sender_alive: Option<bool>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "optional_escaped"
+    )]
+    sender_payload: &'a Option<Vec<u8>>,
     socket: Cow<'a, str>,
     tid: u32,
     truncated: bool,
@@ -137,6 +150,7 @@ impl<'a> EventRecord<'a> {
             record: "event",
             result: ev.result,
             sender_alive: d.sender_alive,
+            sender_payload: &d.sender_payload,
             socket: watch_label_ref(ev, watched),
             tid: ev.tid,
             truncated: ev.truncated(),
@@ -150,6 +164,13 @@ impl<'a> EventRecord<'a> {
 
 fn escaped<S: Serializer>(payload: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&notify::escape(payload))
+}
+
+fn optional_escaped<S: Serializer>(payload: &&Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    match payload {
+        Some(p) => s.serialize_str(&notify::escape(p)),
+        None => s.serialize_none(),
+    }
 }
 
 fn debug_str<S: Serializer>(hook: &Hook, s: S) -> Result<S::Ok, S::Error> {
@@ -170,7 +191,8 @@ fn optional_rfc3339_str<S: Serializer>(wall_ns: &Option<i128>, s: S) -> Result<S
 /// The manager-side keys: `delivered` (true, false, "unknown"), `queue_delay_us`,
 /// `manager_creds` ({pid, uid, gid} as the manager received them), `read_ts`, `read_by` (the
 /// reader's host PID), `pidfd` (an SCM_PIDFD came too), `sender_alive` (the process the
-/// credentials name was not yet reaped when the manager took the datagram) and `delivery_note`.
+/// credentials name was not yet reaped when the manager took the datagram) and `delivery_note`;
+/// `sender_payload` (escaped) when the manager read other bytes than the sender's buffer showed.
 fn add_delivery(out: &mut Value, ev: &Event, d: &Delivery) {
     let keys = json!({
         "delivered": d.delivered,
@@ -184,6 +206,9 @@ fn add_delivery(out: &mut Value, ev: &Event, d: &Delivery) {
     });
     if let (Some(o), Value::Object(k)) = (out.as_object_mut(), keys) {
         o.extend(k);
+        if let Some(p) = &d.sender_payload {
+            o.insert("sender_payload".into(), notify::escape(p).into());
+        }
     }
 }
 
@@ -230,8 +255,7 @@ impl<W: Write> Sink for JsonSink<W> {
         j: &Judgement,
         watched: &BTreeMap<u32, Watched>,
     ) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, &EventRecord::new(ev, j, watched))?;
-        self.out.write_all(b"\n")
+        self.write_line(&EventRecord::new(ev, j, watched))
     }
 
     fn delivery(
@@ -383,7 +407,8 @@ mod tests {
                         reader_pid: Some(1),
                         pidfd: true,
                         sender_alive: Some(true),
-                        note: None,
+                        note: Some("rewritten".into()),
+                        sender_payload: Some(b"READY=0\x1b".to_vec()),
                     },
                 },
             ),

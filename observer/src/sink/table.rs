@@ -10,7 +10,7 @@ use crate::{
     decode::Event,
     delivery::{Correction, Delivered},
     judge::Judgement,
-    notify,
+    notify, safe_text,
     watch::Watched,
 };
 
@@ -40,14 +40,24 @@ impl<W: Write> TableSink<W> {
         Self { out }
     }
 
+    /// One row. Each cell is escaped before it is fitted (so columns stay aligned), and the row
+    /// once more as a whole: nothing hidden reaches the terminal, whatever a cell held.
     fn row(&mut self, cells: &[String]) -> std::io::Result<()> {
         let cells = cells
             .iter()
             .zip(COLUMNS)
-            .map(|(text, (_, width))| Cell::new(&fit(text, width)));
+            .map(|(text, (_, width))| Cell::new(&fit(&safe_text::text(text), width)));
         let mut table = Table::init(vec![Row::new(cells.collect())]);
         table.set_format(*format::consts::FORMAT_CLEAN);
-        table.print(&mut self.out).map(|_| ())
+        let mut row = Vec::new();
+        table.print(&mut row)?;
+        self.out
+            .write_all(safe_text::lines(&String::from_utf8_lossy(&row)).as_bytes())
+    }
+
+    /// One line of text under the table's flow, escaped as one value.
+    fn line(&mut self, text: &str) -> std::io::Result<()> {
+        writeln!(self.out, "{}", safe_text::text(text))
     }
 }
 
@@ -84,8 +94,13 @@ impl<W: Write> Sink for TableSink<W> {
             .map(|c| format!("pid {}", c.pid))
             .unwrap_or_else(|| "-".into());
         let mut message = notify::summary(&ev.fields());
-        if ev.truncated() {
-            message = format!("[{} of {} bytes] {message}", ev.payload.len(), ev.len);
+        if let Some(incomplete) = ev.incomplete_text() {
+            message = format!("{incomplete} {message}");
+        }
+        if j.delivery.sender_payload.is_some() {
+            message = format!(
+                "[as the manager read it; the sender's buffer showed other bytes] {message}"
+            );
         }
         // A rejection stands out: its row says why in systemd's words, and how to fix it.
         let verdict = match j.outcome {
@@ -140,20 +155,27 @@ impl<W: Write> Sink for TableSink<W> {
             }
             _ => d.note.clone().unwrap_or_else(|| "unknown".into()),
         };
-        writeln!(
-            self.out,
+        let outcome = match (&d.sender_payload, d.delivered) {
+            (Some(_), Delivered::Yes) => format!(
+                "{outcome}, as other bytes than the sender's buffer showed ({})",
+                notify::summary(&notify::parse(
+                    d.sender_payload.as_deref().unwrap_or_default()
+                ))
+            ),
+            _ => outcome,
+        };
+        self.line(&format!(
             " ↳ {} PID {} to {} ({unit}): {what} — {outcome}",
             sent.get(11..26).unwrap_or(&sent),
             ev.pid,
             watch_label(ev, watched),
-        )
+        ))
     }
 
     fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()> {
-        writeln!(
-            self.out,
+        self.line(&format!(
             "!! {new} datagrams dropped: ring buffer full ({total} in all); try a larger --ring-size"
-        )
+        ))
     }
 
     fn finish(&mut self, s: &Summary) -> std::io::Result<()> {
@@ -182,6 +204,42 @@ impl<W: Write> Sink for TableSink<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A recording's or a manager's strings, through a row and a delivery line: every control,
+    /// C1, bidi and zero-width character comes out escaped, and the columns still line up.
+    #[test]
+    fn hostile_strings_never_reach_the_terminal_raw() {
+        let mut ev = crate::recording::records::tests::sample_event();
+        ev.comm = "\u{1b}]0;pwn\u{7}\r".into();
+        ev.payload = "STATUS=\u{202e}evil\u{200b}\u{feff}".as_bytes().to_vec();
+        ev.len = ev.payload.len() as u32;
+        let j = Judgement {
+            unit: Some("x\u{9b}31m\u{2066}.service".into()),
+            outcome: "accepted",
+            ..Default::default()
+        };
+        let watched = BTreeMap::new();
+        let mut sink = TableSink::new(Vec::new());
+        sink.event(&ev, &j, &watched).unwrap();
+        let c = Correction {
+            event: ev.clone(),
+            unit: j.unit.clone(),
+            delivery: crate::delivery::Delivery {
+                delivered: Delivered::No,
+                note: Some("gone\u{1b}[2J".into()),
+                ..Default::default()
+            },
+        };
+        sink.delivery(&c, &watched).unwrap();
+        let out = String::from_utf8(sink.out).unwrap();
+        assert!(
+            !out.chars().any(|c| c != '\n' && safe_text::is_hidden(c)),
+            "{out:?}"
+        );
+        assert!(out.contains("\\x1b]0;pwn\\x07"), "{out}");
+        assert!(out.contains("\\xe2\\x80\\xae"), "{out}");
+        assert_eq!(out.lines().count(), 2, "{out}");
+    }
 
     #[test]
     fn fit_pads_and_cuts() {

@@ -1,0 +1,142 @@
+//! Files the observer writes (`report -o`, `record -o`): never through a symbolic link, never into
+//! a FIFO (which would block until someone reads it), a device or a file with other hard links,
+//! and readable by their owner only (0600: they hold payloads, PIDs and unit names). The observer
+//! runs as root; the directory it is told to write into may belong to someone else.
+
+use std::{
+    fs::{File, Metadata, OpenOptions},
+    io::Write as _,
+    os::unix::fs::{FileTypeExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _},
+    path::Path,
+};
+
+use anyhow::{Context as _, bail};
+
+/// What is at `path` now: None when nothing is; a one-line error when it is anything but a
+/// regular file with no other hard link. Looked at without following a final symbolic link.
+pub fn existing(path: &Path) -> anyhow::Result<Option<Metadata>> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
+    };
+    refuse_unless_plain(path, &meta)?;
+    Ok(Some(meta))
+}
+
+fn refuse_unless_plain(path: &Path, meta: &Metadata) -> anyhow::Result<()> {
+    let t = meta.file_type();
+    let what = if t.is_symlink() {
+        "a symbolic link; refusing to follow it"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO, not a regular file"
+    } else if t.is_socket() {
+        "a socket, not a regular file"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device, not a regular file"
+    } else if meta.nlink() > 1 {
+        "a file with other hard links; refusing to write through them"
+    } else {
+        return Ok(());
+    };
+    bail!("{}: is {what}", path.display())
+}
+
+/// Writes `bytes` as the whole content of `path`, mode 0600. A new file is created; an existing
+/// regular file is replaced in place; anything else is refused (see the module comment).
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut file = open_private(path)?;
+    file.write_all(bytes)
+        .and_then(|()| file.flush())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn open_private(path: &Path) -> anyhow::Result<File> {
+    existing(path)?;
+    // O_NOFOLLOW: a symbolic link put there since the look above is refused (ELOOP), not
+    // followed; O_NONBLOCK: a FIFO put there does not block the open (the fstat refuses it).
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => anyhow::anyhow!(
+                "{}: is a symbolic link; refusing to follow it",
+                path.display()
+            ),
+            _ => anyhow::anyhow!("cannot create {}: {e}", path.display()),
+        })?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("{}", path.display()))?;
+    refuse_unless_plain(path, &meta)?;
+    file.set_len(0)
+        .and_then(|()| file.set_permissions(std::fs::Permissions::from_mode(0o600)))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("observer-out-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn new_and_existing_files_end_0600_with_the_new_content() {
+        let d = dir("plain");
+        let p = d.join("report.html");
+        write_private(&p, b"first, longer").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&p, b"second").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"second");
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn symlinks_fifos_and_hard_links_are_refused_untouched() {
+        let d = dir("special");
+        let victim = d.join("victim");
+        std::fs::write(&victim, b"keep me").unwrap();
+        let link = d.join("link.html");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let e = write_private(&link, b"x").unwrap_err().to_string();
+        assert!(
+            e.ends_with("is a symbolic link; refusing to follow it"),
+            "{e}"
+        );
+        let dangling = d.join("dangling.html");
+        std::os::unix::fs::symlink(d.join("nowhere"), &dangling).unwrap();
+        assert!(write_private(&dangling, b"x").is_err());
+        assert!(!d.join("nowhere").exists());
+
+        let hard = d.join("hard.html");
+        std::fs::hard_link(&victim, &hard).unwrap();
+        let e = write_private(&hard, b"x").unwrap_err().to_string();
+        assert!(e.contains("other hard links"), "{e}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+
+        let fifo = d.join("fifo.html");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid path string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = write_private(&fifo, b"x").unwrap_err().to_string();
+        assert!(e.contains("a FIFO"), "{e}");
+        let e = write_private(Path::new("/dev/null"), b"x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a device"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
