@@ -215,24 +215,42 @@ impl Pairing {
     /// What is known about `ev` as it is shown. `stopping`: the observer is about to exit, so an
     /// unread datagram will not be read while it watches.
     pub fn take(&mut self, ev: &Event, stopping: bool) -> Delivery {
+        let told = self.peek(ev, stopping);
+        let k = key(ev);
+        if ev.result < 0 || self.decided.remove(&k).is_some() {
+            return told;
+        }
+        if let Some(q) = self.queues.get_mut(&ev.watch_id)
+            && let Some(i) = q.sent.iter().position(|s| s.key == k)
+        {
+            if stopping {
+                q.sent.remove(i);
+            } else {
+                q.sent[i].state = State::Shown(None);
+            }
+        }
+        told
+    }
+
+    /// What `take()` will tell about `ev`, leaving it where it is (its judge may not be ready).
+    pub fn peek(&self, ev: &Event, stopping: bool) -> Delivery {
         if ev.result < 0 {
             return Delivery::not(Delivered::No, "the send failed");
         }
         let k = key(ev);
-        if let Some(d) = self.decided.remove(&k) {
-            return d;
+        if let Some(d) = self.decided.get(&k) {
+            return d.clone();
         }
-        let Some(q) = self.queues.get_mut(&ev.watch_id) else {
+        let queued = self
+            .queues
+            .get(&ev.watch_id)
+            .is_some_and(|q| q.sent.iter().any(|s| s.key == k));
+        if !queued {
             return Delivery::not(Delivered::Unknown, "the socket's reader is not captured");
-        };
-        let Some(i) = q.sent.iter().position(|s| s.key == k) else {
-            return Delivery::not(Delivered::Unknown, "the socket's reader is not captured");
-        };
+        }
         if stopping {
-            q.sent.remove(i);
             return Delivery::not(Delivered::No, "still unread when the observer stopped");
         }
-        q.sent[i].state = State::Shown(None);
         let note = format!(
             "not read within {} s of sending; a delivery record follows when it is",
             HOLD_UNREAD.as_secs_f32()

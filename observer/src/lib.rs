@@ -27,6 +27,7 @@ mod delivery;
 mod dist_files;
 mod idle;
 mod judge;
+mod link;
 mod manager;
 mod preflight;
 mod progress;
@@ -35,4 +36,4 @@ mod sink;
 mod watch;
 
 /// The journal sink's relay (sink/journal.rs): main.rs runs it when started under its name.
-pub use sink::journal::relay_main as journal_relay_main;
+pub use sink::relay_main as journal_relay_main;

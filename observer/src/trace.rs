@@ -34,6 +34,8 @@ const DRAIN_EVERY: Duration = Duration::from_millis(50);
 const JUDGE_AFTER: Duration = Duration::from_millis(150);
 /// How often notify sockets are looked for again (new containers, user sessions, re-created sockets).
 const RESCAN_EVERY: Duration = Duration::from_secs(2);
+/// Once asked to stop: how long events still waiting for their manager's answer may wait.
+const FINAL_WAIT: Duration = Duration::from_secs(1);
 
 /// `observer trace`: the table, or JSON lines.
 pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
@@ -134,12 +136,24 @@ pub async fn run_with(
         malformed: 0,
         waiting: Default::default(),
         pairing,
+        stopping: false,
     };
     let mut dropped_seen = 0u64;
     let mut idle = Idle::default();
-    out.judge.prepare(&watched).await;
+    // Managers are connected to in the background; their first connections are given a moment
+    // (bounded) so that unit histories start before the first messages.
+    out.judge.prepare(&watched);
+    let mut stop = false;
+    let settle = Instant::now() + crate::link::CONNECT_WAIT;
+    while out.judge.busy() && Instant::now() < settle {
+        tokio::select! {
+            _ = sigint.recv() => { stop = true; break }
+            _ = sigterm.recv() => { stop = true; break }
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
 
-    while out.events < out.limit {
+    while !stop && out.events < out.limit {
         tokio::select! {
             // In this order: records the kernel woke us for are taken before any timer's drain.
             biased;
@@ -156,7 +170,7 @@ pub async fn run_with(
             _ = drain_timer.tick(), if !idle.asleep() => {
                 let records = out.drain(ring.get_mut(), &by_id, false).await?;
                 if unit_changes {
-                    out.units().await?;
+                    out.units()?;
                 }
                 report_drops(&capture, out.sink.as_mut(), &mut dropped_seen)?;
                 if idle.after_drain(records, out.waiting.is_empty()) {
@@ -171,7 +185,7 @@ pub async fn run_with(
             }
             // Asleep, the drain timer no longer takes the unit changes.
             _ = UNIT_CHANGE_KEPT.notified(), if unit_changes && idle.asleep() => {
-                out.units().await?;
+                out.units()?;
             }
             _ = rescan_timer.tick() => {
                 // Explicit sockets that vanish are kept by their old identity; defaults come and go.
@@ -184,7 +198,7 @@ pub async fn run_with(
                     highest_given = highest_given.max(watch::highest_id(&now));
                     watched = now;
                     by_id = watch::by_id(&watched);
-                    out.judge.prepare(&watched).await;
+                    out.judge.prepare(&watched);
                 }
                 // Readers come and go with their sockets (a manager restarts, a receiver exits).
                 // They are looked for before the ring is drained: a datagram sent while its
@@ -202,9 +216,17 @@ pub async fn run_with(
             }
         }
     }
+    // Events still waiting for a manager get a last moment, then what is missing is said.
+    let give_up = Instant::now() + FINAL_WAIT;
+    out.drain(ring.get_mut(), &by_id, true).await?;
+    while !out.waiting.is_empty() && Instant::now() < give_up {
+        tokio::time::sleep(DRAIN_EVERY.min(give_up - Instant::now())).await;
+        out.drain(ring.get_mut(), &by_id, true).await?;
+    }
+    out.stopping = true;
     out.drain(ring.get_mut(), &by_id, true).await?;
     if unit_changes {
-        out.units().await?;
+        out.units()?;
     }
     let unread = out.pairing.finish();
     out.corrections(&unread, &by_id)?;
@@ -223,6 +245,9 @@ pub async fn run_with(
         "observer: {} events, {} dropped (ring buffer full), {} untracked sends, {} malformed records",
         summary.events, summary.dropped, summary.untracked, summary.malformed
     );
+    for trouble in out.judge.troubles() {
+        eprintln!("observer: manager not answering in time: {trouble}");
+    }
     Ok(())
 }
 
@@ -240,12 +265,14 @@ struct Collector {
     waiting: std::collections::VecDeque<Event>,
     /// Sends paired with their managers' reads.
     pairing: Pairing,
+    /// The last drain: nothing may wait for a manager any more.
+    stopping: bool,
 }
 
 impl Collector {
     /// Unit changes since the last call, to the sink.
-    async fn units(&mut self) -> anyhow::Result<()> {
-        for (manager, change) in self.judge.take_unit_changes().await {
+    fn units(&mut self) -> anyhow::Result<()> {
+        for (manager, change) in self.judge.take_unit_changes() {
             self.sink.unit(&manager, &change)?;
         }
         Ok(())
@@ -291,18 +318,24 @@ impl Collector {
             {
                 break;
             }
-            let mut ev = self.waiting.pop_front().expect("front exists");
-            let delivery = self.pairing.take(&ev, all);
-            let unread =
-                delivery.delivered == Delivered::Unknown && self.pairing.has_reader(ev.watch_id);
+            let ev = self.waiting.front_mut().expect("front exists");
             if !ev.matched_by_identity {
                 ev.watch_id =
                     watch::disambiguate(ev.watch_id, &ev.dest, ev.pidns_ino, by_id.values());
             }
-            let j = self
-                .judge
-                .judge_delivered(&ev, by_id.get(&ev.watch_id), delivery)
-                .await;
+            // Judged once its manager has answered (each wait is bounded, see link.rs); the
+            // loop goes on meanwhile, and so do signals, --duration and the ring.
+            let delivery = self.pairing.peek(ev, all);
+            let Some(j) =
+                self.judge
+                    .judge_delivered(ev, by_id.get(&ev.watch_id), delivery, !self.stopping)
+            else {
+                break;
+            };
+            let ev = self.waiting.pop_front().expect("front exists");
+            let delivery = self.pairing.take(&ev, all);
+            let unread =
+                delivery.delivered == Delivered::Unknown && self.pairing.has_reader(ev.watch_id);
             if !self.units.is_empty()
                 && !j
                     .unit
@@ -459,14 +492,24 @@ fn report_start(capture: &Capture, watched: &[Watched]) {
     }
 }
 
-/// How long the pipeline may take to wind down after a stop request.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long the pipeline may take to wind down after a stop request: the last events' wait
+/// for their managers (FINAL_WAIT) and the sinks' last writes.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// Once a stop is asked for (SIGINT, SIGTERM, the --duration deadline), exits the process if the
-/// pipeline has not wound down within SHUTDOWN_GRACE: an await on a manager that never answers
-/// must not make the observer unkillable. Whatever was recorded is on disk already (one write
-/// per record); only the closing summary is missing.
+/// pipeline has not wound down within SHUTDOWN_GRACE. Nothing on the loop waits for a manager
+/// (link.rs), so this is the last resort, not the way out. Whatever was recorded is on disk
+/// already (one write per record); only the closing summary is missing.
 fn spawn_shutdown_guard(deadline: Option<Instant>) -> anyhow::Result<()> {
+    // The deadline is also kept by a thread of its own, which needs nothing of the runtime.
+    if let Some(at) = deadline.map(|d| d.into_std() + SHUTDOWN_GRACE) {
+        std::thread::Builder::new()
+            .name("observer-deadline".into())
+            .spawn(move || {
+                std::thread::sleep(at.saturating_duration_since(std::time::Instant::now()));
+                stop_now();
+            })?;
+    }
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
     tokio::spawn(async move {
@@ -476,12 +519,14 @@ fn spawn_shutdown_guard(deadline: Option<Instant>) -> anyhow::Result<()> {
             _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => {}
         }
         tokio::time::sleep(SHUTDOWN_GRACE).await;
-        eprintln!(
-            "observer: error: did not stop within {SHUTDOWN_GRACE:?} of being asked to (a service manager stopped answering?); exiting"
-        );
-        std::process::exit(1);
+        stop_now();
     });
     Ok(())
+}
+
+fn stop_now() -> ! {
+    eprintln!("observer: error: did not stop within {SHUTDOWN_GRACE:?} of being asked to; exiting");
+    std::process::exit(1);
 }
 
 /// `-v`: forward the kernel programs' aya-log records to stderr.

@@ -3,7 +3,6 @@
 
 use std::{
     collections::HashMap,
-    os::unix::net::UnixStream,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
 };
@@ -16,9 +15,10 @@ use zbus::{
 
 use super::{
     DEST, MANAGER_IFACE, METHOD_TIMEOUT, PROPS_IFACE, ROOT_PATH, SERVICE_IFACE, UNIT_IFACE,
-    UnitChange, monotonic_ns,
+    UnitChange,
+    connect_as::{self, Approach, peer_pid},
+    monotonic_ns,
     pidns::PidNs,
-    pidns_connect::{connect_in_pidns, peer_pid},
     private_socket::PrivateSocket,
     props::{exec_main, parse_version, prop_str, prop_u32, service_type},
     watcher::{Shared, Watcher, watch_loop},
@@ -37,6 +37,8 @@ pub struct Target {
     pub p2p: bool,
     /// Host PID of the container's PID 1; None for the host's manager.
     pub leader: Option<u32>,
+    /// Who connects, and from where (see trust.rs).
+    pub approach: Approach,
 }
 
 impl Target {
@@ -57,6 +59,11 @@ impl Target {
             socket: root.join(format!("run/user/{uid}/systemd/private")),
             p2p: true,
             leader,
+            approach: Approach::User {
+                uid,
+                gid: uid,
+                leader,
+            },
         }
     }
 
@@ -67,6 +74,7 @@ impl Target {
             socket: root.join("run/dbus/system_bus_socket"),
             p2p: false,
             leader,
+            approach: root_approach(leader),
         }
     }
 
@@ -77,10 +85,19 @@ impl Target {
                 socket: private,
                 p2p: true,
                 leader,
+                approach: root_approach(leader),
             }
         } else {
             Target::bus(leader)
         }
+    }
+}
+
+/// Root, from the manager's PID namespace: a trusted manager (trust.rs decides otherwise).
+fn root_approach(leader: Option<u32>) -> Approach {
+    match leader {
+        Some(leader) => Approach::RootInPidns { leader },
+        None => Approach::Root,
     }
 }
 
@@ -109,12 +126,12 @@ impl Manager {
     pub async fn connect(target: &Target) -> Result<Manager> {
         let what = target.socket.display();
         // Connecting ourselves (rather than through a D-Bus address string) keeps /proc/PID/root
-        // paths free of address escaping rules, and lets us connect from inside a container.
-        let stream = match target.leader {
-            Some(leader) => connect_in_pidns(leader, &target.socket),
-            None => UnixStream::connect(&target.socket),
-        }
-        .with_context(|| format!("connect {what}"))?;
+        // paths free of address escaping rules, and lets us connect from inside a container, as
+        // whom the trust model says.
+        let who = target.approach.who();
+        let stream = connect_as::connect(&target.approach, &target.socket, METHOD_TIMEOUT)
+            .await
+            .with_context(|| format!("connect {what} as {who}"))?;
         // On the private socket the peer is the manager itself (that also covers user managers);
         // on a bus it is dbus-daemon, and system managers are PID 1.
         let peer = if target.p2p { peer_pid(&stream) } else { None };
@@ -125,6 +142,8 @@ impl Manager {
         } else {
             zbus::connection::Builder::unix_stream(stream)
         };
+        // EXTERNAL authentication names the uid the manager sees (sd-bus compares the two).
+        let builder = builder.user_id(target.approach.uid_seen());
         // A manager that stops answering (a container frozen or torn down mid-call) must not
         // hold the collector's loop: every call, and the handshake, gives up in time.
         let conn = tokio::time::timeout(

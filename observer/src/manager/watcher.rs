@@ -80,20 +80,15 @@ impl Watcher {
 
     /// Reads the unit's full state now, caches it, and records it as a history point.
     pub async fn track(&self, unit: &str) -> Result<UnitState> {
-        let (st, seq, snapshot) = self.manager.read_unit(unit).await?;
-        let now = monotonic_ns();
-        let mut sh = self.lock();
-        sh.push_change(snapshot);
-        sh.read_at.insert(st.id.clone(), seq);
-        let h = sh.history.entry(st.id.clone()).or_default();
-        h.main_pid.record(now, st.main_pid.unwrap_or(0));
-        h.control_pid.record(now, st.control_pid.unwrap_or(0));
-        if let Some(s) = st.state {
-            h.sub_state.record(now, sub_state_name(s));
+        self.reader().track(unit).await
+    }
+
+    /// What `track()` needs, for a task of its own: the collector never waits for a manager.
+    pub fn reader(&self) -> UnitReader {
+        UnitReader {
+            manager: self.manager.clone(),
+            shared: self.shared.clone(),
         }
-        h.exec_main = newest(h.exec_main, st.exec_main);
-        sh.states.insert(st.id.clone(), st.clone());
-        Ok(st)
     }
 
     /// The latest state we have (from `track()` plus signals since), without asking the manager.
@@ -166,6 +161,33 @@ impl Watcher {
     /// Why the watcher stopped, if it did (the manager went away).
     pub fn ended(&self) -> Option<String> {
         self.lock().ended.clone()
+    }
+}
+
+/// Reads units in full for a `Watcher` (`Watcher::reader()`), from any task.
+#[derive(Clone)]
+pub struct UnitReader {
+    manager: Manager,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl UnitReader {
+    /// Reads the unit's full state now, caches it, and records it as a history point.
+    pub async fn track(&self, unit: &str) -> Result<UnitState> {
+        let (st, seq, snapshot) = self.manager.read_unit(unit).await?;
+        let now = monotonic_ns();
+        let mut sh = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        sh.push_change(snapshot);
+        sh.read_at.insert(st.id.clone(), seq);
+        let h = sh.history.entry(st.id.clone()).or_default();
+        h.main_pid.record(now, st.main_pid.unwrap_or(0));
+        h.control_pid.record(now, st.control_pid.unwrap_or(0));
+        if let Some(s) = st.state {
+            h.sub_state.record(now, sub_state_name(s));
+        }
+        h.exec_main = newest(h.exec_main, st.exec_main);
+        sh.states.insert(st.id.clone(), st.clone());
+        Ok(st)
     }
 }
 
