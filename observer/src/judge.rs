@@ -7,11 +7,13 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::{
+    cli::Containers,
     correlate::{Cgroup2, Owner, Resolver, UnitMatch, unit_in},
     decode::Event,
     delivery::{Delivered, Delivery},
     link::{Answer, Connected, Link},
-    manager::{Manager, Target, UnitChange},
+    manager::{Approach, Manager, Target, UnitChange},
+    trust::{self, Trust},
     verdict::{self, Message, PidFacts, Sender, SystemdVersion, UnitState, Verdict},
     watch::Watched,
 };
@@ -87,6 +89,10 @@ pub struct Judge {
     links: HashMap<Owner, Link>,
     /// Each manager's name for people ("system manager", "container 1234", …), from the sockets.
     labels: HashMap<Owner, String>,
+    /// How far each manager is believed, from the sockets (trust.rs).
+    trusts: HashMap<Owner, Trust>,
+    /// `--containers`: which containers' managers are spoken to.
+    policy: Containers,
     /// Keep a feed of unit changes (recordings, diagnose).
     collect_changes: bool,
     /// Units whose full state the feed asked for once (a failed read is not retried per change).
@@ -99,9 +105,17 @@ impl Judge {
             resolver: Cgroup2::find().ok().map(Resolver::new),
             links: HashMap::new(),
             labels: HashMap::new(),
+            trusts: HashMap::new(),
+            policy: Containers::Trusted,
             collect_changes: false,
             asked: Default::default(),
         }
+    }
+
+    /// Which containers' managers to speak to (`--containers`; default: the trusted ones).
+    pub fn with_containers(mut self, policy: Containers) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Also follow what units go through (state, Result, jobs), for `take_unit_changes`.
@@ -144,6 +158,9 @@ impl Judge {
         for w in watched {
             let Some(owner) = w.manager else { continue };
             self.labels.insert(owner, w.owner.clone());
+            if let Some(t) = w.trust {
+                self.trusts.insert(owner, t);
+            }
             self.link(owner);
         }
     }
@@ -176,10 +193,23 @@ impl Judge {
     }
 
     fn link(&mut self, owner: Owner) -> &mut Link {
-        let collect = self.collect_changes;
-        self.links
-            .entry(owner)
-            .or_insert_with(|| Link::new(owner, Ok(target_of(owner)), collect))
+        let (collect, policy) = (self.collect_changes, self.policy);
+        let trust = *self.trusts.entry(owner).or_insert_with(|| Trust::of(owner));
+        self.links.entry(owner).or_insert_with(|| {
+            let target = trust::approach(owner, trust, policy).map(|a| target_of(owner, a));
+            Link::new(owner, target, collect)
+        })
+    }
+
+    /// The note on a verdict made from what an untrusted manager said.
+    fn untrusted_note(&self, owner: Owner) -> Option<String> {
+        match self.trusts.get(&owner) {
+            Some(Trust::Untrusted { owner }) => Some(format!(
+                "judged from what an untrusted manager says (user namespace of uid {})",
+                owner.map_or_else(|| "?".into(), |u| u.to_string())
+            )),
+            _ => None,
+        }
     }
 
     /// Judges `ev` knowing what became of it on the manager's side: when the manager read it,
@@ -195,6 +225,16 @@ impl Judge {
     ) -> Option<Judgement> {
         let mut j = self.judge_with(ev, socket, &delivery, may_wait)?;
         j.delivery = delivery;
+        if j.verdict.is_some()
+            && let Some(label) = socket
+                .and_then(|w| w.manager)
+                .and_then(|o| self.untrusted_note(o))
+        {
+            j.note = Some(match j.note.take() {
+                Some(n) => format!("{label}; {n}"),
+                None => label,
+            });
+        }
         Some(j)
     }
 
@@ -309,13 +349,22 @@ impl Judge {
     }
 }
 
-/// How to reach the manager of `owner`.
-fn target_of(owner: Owner) -> Target {
-    match owner {
-        Owner::System => Target::host(),
-        Owner::Container { leader } => Target::container(leader),
-        Owner::User { uid, container } => Target::user(uid, container),
-    }
+/// Where to reach the manager of `owner`, as `approach` says (trust.rs).
+fn target_of(owner: Owner, approach: Approach) -> Target {
+    let target = match (owner, &approach) {
+        // Root never looks at an untrusted container's files: its manager's private socket is
+        // where systemd puts it, and the owner's child finds out whether it is there.
+        (Owner::Container { leader }, Approach::Owner { .. }) => Target {
+            socket: format!("/proc/{leader}/root/run/systemd/private").into(),
+            p2p: true,
+            leader: Some(leader),
+            approach: approach.clone(),
+        },
+        (Owner::System, _) => Target::host(),
+        (Owner::Container { leader }, _) => Target::container(leader),
+        (Owner::User { uid, container }, _) => Target::user(uid, container),
+    };
+    Target { approach, ..target }
 }
 
 /// What systemd checks about the PID a `MAINPID=` field names (`service_notify_message()`):

@@ -28,11 +28,13 @@ mod dist_files;
 mod idle;
 mod judge;
 mod link;
+mod look_as;
 mod manager;
 mod preflight;
 mod progress;
 mod readers;
 mod sink;
+mod trust;
 mod watch;
 
 /// The journal sink's relay (sink/journal.rs): main.rs runs it when started under its name.

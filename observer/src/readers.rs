@@ -158,6 +158,7 @@ mod tests {
             },
             path_keys: vec![],
             manager: None,
+            trust: None,
             pidns_ino: None,
         };
         let me = std::process::id();

@@ -23,6 +23,7 @@ use crate::{
     readers::{self, Reader},
     recording::writer::{Rotation, Writer},
     sink::{Sink, Start, Summary, json::JsonSink, recording::RecordingSink, table::TableSink},
+    trust,
     watch::{self, Request, WatchError, Watched},
 };
 
@@ -96,7 +97,7 @@ pub async fn run_with(
     if verbose > 0 {
         spawn_kernel_logger(&mut capture);
     }
-    report_start(&capture, &watched);
+    report_start(&capture, &watched, args.containers);
     let hooks = capture.all_hooks();
 
     let refused: Vec<(String, String)> = capture
@@ -129,7 +130,8 @@ pub async fn run_with(
             Judge::new().with_unit_changes()
         } else {
             Judge::new()
-        },
+        }
+        .with_containers(args.containers),
         units: args.units.clone(),
         limit: args.count.unwrap_or(u64::MAX),
         events: 0,
@@ -143,6 +145,7 @@ pub async fn run_with(
     // Managers are connected to in the background; their first connections are given a moment
     // (bounded) so that unit histories start before the first messages.
     out.judge.prepare(&watched);
+    let mut discovery: Option<tokio::task::JoinHandle<Vec<Request>>> = None;
     let mut stop = false;
     let settle = Instant::now() + crate::link::CONNECT_WAIT;
     while out.judge.busy() && Instant::now() < settle {
@@ -187,10 +190,18 @@ pub async fn run_with(
             _ = UNIT_CHANGE_KEPT.notified(), if unit_changes && idle.asleep() => {
                 out.units()?;
             }
-            _ = rescan_timer.tick() => {
+            // Sockets looked for off the loop (below): an untrusted container's are looked at
+            // as its owner, by a child given a bounded time (look_as.rs).
+            found = async {
+                match discovery.as_mut() {
+                    Some(running) => running.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                discovery = None;
                 // Explicit sockets that vanish are kept by their old identity; defaults come and go.
-                if let Ok(now) =
-                    watch::resolve(&requests_that_exist(&requests, args), &watched, highest_given)
+                if let Ok(found) = found
+                    && let Ok(now) = watch::resolve(&found, &watched, highest_given)
                     && now != watched
                     && !now.is_empty()
                 {
@@ -199,6 +210,14 @@ pub async fn run_with(
                     watched = now;
                     by_id = watch::by_id(&watched);
                     out.judge.prepare(&watched);
+                }
+            }
+            _ = rescan_timer.tick() => {
+                if discovery.is_none() {
+                    let (initial, no_defaults) = (requests.clone(), args.no_default_sockets);
+                    discovery = Some(tokio::task::spawn_blocking(move || {
+                        requests_that_exist(&initial, no_defaults)
+                    }));
                 }
                 // Readers come and go with their sockets (a manager restarts, a receiver exits).
                 // They are looked for before the ring is drained: a datagram sent while its
@@ -246,7 +265,7 @@ pub async fn run_with(
         summary.events, summary.dropped, summary.untracked, summary.malformed
     );
     for trouble in out.judge.troubles() {
-        eprintln!("observer: manager not answering in time: {trouble}");
+        eprintln!("observer: manager misbehaved: {trouble}");
     }
     Ok(())
 }
@@ -454,8 +473,8 @@ fn requests(args: &TraceArgs) -> Vec<Request> {
 }
 
 /// For a rescan: the default sockets as they are now, plus the explicit ones still there.
-fn requests_that_exist(initial: &[Request], args: &TraceArgs) -> Vec<Request> {
-    let mut out = if args.no_default_sockets {
+fn requests_that_exist(initial: &[Request], no_default_sockets: bool) -> Vec<Request> {
+    let mut out = if no_default_sockets {
         Vec::new()
     } else {
         watch::default_requests()
@@ -471,7 +490,7 @@ fn requests_that_exist(initial: &[Request], args: &TraceArgs) -> Vec<Request> {
     out
 }
 
-fn report_start(capture: &Capture, watched: &[Watched]) {
+fn report_start(capture: &Capture, watched: &[Watched], policy: crate::cli::Containers) {
     for (strategy, why) in &capture.refused {
         eprintln!("observer: {strategy} strategy refused: {why}");
     }
@@ -487,8 +506,18 @@ fn report_start(capture: &Capture, watched: &[Watched]) {
         Ok(hooks) => eprintln!("observer: managers' reads via {}", hooks.join(", ")),
         Err(why) => eprintln!("observer: managers' reads are not captured: {why}"),
     }
+    // Which managers are watched, how far each is believed and as whom it is asked.
     for w in watched {
-        eprintln!("observer: watching {} ({})", w.address, w.owner);
+        let trust = match (w.manager, w.trust) {
+            (Some(owner), Some(t)) => {
+                format!(
+                    ": {}",
+                    trust::describe(t, &trust::approach(owner, t, policy))
+                )
+            }
+            _ => String::new(),
+        };
+        eprintln!("observer: watching {} ({}){trust}", w.address, w.owner);
     }
 }
 

@@ -40,7 +40,6 @@ pub enum Approach {
     /// `uid`/`gid`, the owner of the user namespace of an untrusted container: the child drops
     /// to that user, then enters the namespace (as its owner) and the PID namespace of `leader`.
     /// `uid_inside` is how the manager sees that user (for D-Bus EXTERNAL authentication).
-    #[expect(dead_code, reason = "chosen by trust.rs, next")]
     Owner {
         uid: u32,
         gid: u32,

@@ -24,6 +24,7 @@ use crate::{
     decode::{Event, errno_name},
     judge::Judgement,
     notify,
+    trust::Trust,
     verdict::Kind,
     watch::Watched,
 };
@@ -92,8 +93,12 @@ impl Entry {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Route {
     Here,
-    /// A container's root, with the host PID of its init (whose PID namespace the relay joins).
+    /// A trusted container's root, with the host PID of its init (whose PID namespace the
+    /// relay joins).
     Root(PathBuf, u32),
+    /// Ours, for an untrusted container (README "Trust model"): no relay ever runs as root in
+    /// its namespaces, and its journald is not ours to wait for. A failure is not fatal.
+    Untrusted,
 }
 
 impl Route {
@@ -103,8 +108,16 @@ impl Route {
 
     fn root(&self) -> &Path {
         match self {
-            Route::Here => Path::new("/"),
+            Route::Here | Route::Untrusted => Path::new("/"),
             Route::Root(r, _) => r,
+        }
+    }
+
+    /// Which journal, for people and for counting the entries of a journal given up.
+    fn key(&self) -> PathBuf {
+        match self {
+            Route::Untrusted => "/ (entries about untrusted containers)".into(),
+            other => other.root().to_path_buf(),
         }
     }
 }
@@ -121,6 +134,14 @@ pub struct JournalSink {
 impl JournalSink {
     /// Fails at once, with one line, when the journal to write to is not there.
     pub fn new(level: JournalLevel, container: Option<u32>) -> io::Result<Self> {
+        if let Some(leader) = container
+            && let Trust::Untrusted { owner } = Trust::of(Owner::Container { leader })
+        {
+            return Err(io::Error::other(format!(
+                "container {leader} runs in a user namespace of {} (untrusted): the observer does not write to its journal as root",
+                owner.map_or_else(|| "an unknown owner".into(), |u| format!("uid {u}"))
+            )));
+        }
         let fixed = container.map(Route::of);
         // Routed by owner, ours may never be needed (this host may not run journald at all).
         if let Some(socket) = fixed.as_ref().map(|r| r.root().join(SOCKET))
@@ -143,7 +164,11 @@ impl JournalSink {
         if let Some(r) = &self.fixed {
             return r.clone();
         }
-        match watched.get(&ev.watch_id).and_then(|w| w.manager) {
+        let w = watched.get(&ev.watch_id);
+        if untrusted(w) {
+            return Route::Untrusted;
+        }
+        match w.and_then(|w| w.manager) {
             Some(Owner::Container { leader })
             | Some(Owner::User {
                 container: Some(leader),
@@ -156,13 +181,13 @@ impl JournalSink {
     /// Sends `entry`; a failure of the journal chosen by `--journal-container` (or ours) ends the
     /// run, one of a container's (it may have just stopped) is reported once and counted.
     fn write(&mut self, route: &Route, entry: &Entry) -> io::Result<()> {
-        let root = route.root().to_path_buf();
+        let root = route.key();
         if let Some(n) = self.broken.get_mut(&root) {
             *n += 1;
             return Ok(());
         }
         let result = match route {
-            Route::Here => entry.send(),
+            Route::Here | Route::Untrusted => entry.send(),
             Route::Root(r, leader) => {
                 let (r, leader) = (r.clone(), *leader);
                 self.writer(&r, leader).and_then(|w| w.send(entry.clone()))
@@ -195,6 +220,11 @@ impl JournalSink {
         }
         Ok(self.writers.get_mut(root).expect("just inserted"))
     }
+}
+
+/// Whether the socket's manager is untrusted (trust.rs).
+fn untrusted(w: Option<&Watched>) -> bool {
+    matches!(w.and_then(|w| w.trust), Some(Trust::Untrusted { .. }))
 }
 
 /// Whether `--journal-level` lets this event through.
@@ -249,13 +279,20 @@ pub fn event_entry(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) 
         ("OBSERVER_RESULT", ev.result.to_string()),
         ("OBSERVER_SENT_AT", rfc3339(ev.wall_ns)),
     ];
+    // An untrusted container's entry goes to our journal: its PIDs are ours, and its unit names
+    // are no unit of ours.
+    let ours = untrusted(watched.get(&ev.watch_id));
     if let Some(pid) = j.sender_pid {
         fields.push(("OBSERVER_SENDER_PID", pid.to_string()));
-        // journald resolves it in its own PID namespace: the manager's, hence sender_pid.
+    }
+    // journald resolves it in its own PID namespace: the manager's, hence sender_pid.
+    if let Some(pid) = if ours { Some(ev.pid) } else { j.sender_pid } {
         fields.push(("OBJECT_PID", pid.to_string()));
     }
     if let Some(u) = &j.unit {
         fields.push(("OBSERVER_UNIT", u.clone()));
+    }
+    if let Some(u) = j.unit.as_ref().filter(|_| !ours) {
         // journald derives OBJECT_SYSTEMD_UNIT from OBJECT_PID only while that process lives,
         // and the typical rejected sender (systemd-notify) has exited by now. The unit judged
         // here is the one systemd looked up at send time, so it is named directly (journalctl -u
