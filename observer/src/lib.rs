@@ -15,6 +15,7 @@ pub mod notify;
 pub mod recording;
 pub mod replay;
 pub mod report;
+pub mod said;
 pub mod trace;
 pub mod verdict;
 

@@ -16,6 +16,7 @@ use crate::{
     correlate::{ManagerRoot, Owner},
     manager::{Approach, Manager, Target, UnitReader, Watcher},
     notify::NotifyAccess,
+    said,
     verdict::{SystemdVersion, UnitState},
 };
 
@@ -366,7 +367,7 @@ impl Link {
         let name = unit.to_owned();
         let p = Pending::spawn(async move {
             match tokio::time::timeout(READ_MAX, reader.track(&name)).await {
-                Ok(r) => r.map_err(|e| format!("{e:#}")),
+                Ok(r) => r.map_err(|e| said_err(&e)),
                 Err(_) => Err(format!("no answer in {READ_MAX:?}")),
             }
         });
@@ -378,8 +379,22 @@ impl Link {
         matches!(self.state, State::Connecting { awaited: true, .. })
     }
 
-    /// What this manager failed to do in time, for the exit summary; None when nothing.
+    /// What this manager did wrong — not answering in time, saying what systemd never says —
+    /// for the exit summary; None when nothing.
     pub fn trouble(&self) -> Option<String> {
+        let late = self.late_trouble();
+        let wrong = self
+            .up()
+            .map(|c| c.watcher.said_wrong())
+            .filter(|n| *n > 0)
+            .map(|n| format!("sent {n} signals naming units systemd's rules refuse (ignored)"));
+        match (late, wrong) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn late_trouble(&self) -> Option<String> {
         let still = match &self.state {
             State::Connecting { pending, .. } if pending.since.elapsed() >= CONNECT_WAIT => {
                 Some(format!(
@@ -402,7 +417,7 @@ async fn open(owner: Owner, target: &Target, collect_changes: bool) -> Result<Co
     let refused = |why: String| Failure { why, late: false };
     let manager = Manager::connect(target).await.map_err(|e| Failure {
         late: is_timeout(&e),
-        why: format!("cannot reach the manager over D-Bus: {e:#}"),
+        why: format!("cannot reach the manager over D-Bus: {}", said_err(&e)),
     })?;
     let root = match owner {
         Owner::System => Ok(ManagerRoot::host()),
@@ -416,11 +431,11 @@ async fn open(owner: Owner, target: &Target, collect_changes: bool) -> Result<Co
     .map_err(|e| refused(format!("the root cgroup of {owner:?}: {e}")))?;
     let (_, version) = manager.version().await.map_err(|e| Failure {
         late: is_timeout(&e),
-        why: format!("cannot read the manager's version: {e:#}"),
+        why: format!("cannot read the manager's version: {}", said_err(&e)),
     })?;
     let watcher = manager.watch().await.map_err(|e| Failure {
         late: is_timeout(&e),
-        why: format!("cannot follow the manager's units: {e:#}"),
+        why: format!("cannot follow the manager's units: {}", said_err(&e)),
     })?;
     if collect_changes {
         watcher.collect_changes();
@@ -430,6 +445,12 @@ async fn open(owner: Owner, target: &Target, collect_changes: bool) -> Result<Co
         version,
         root,
     })
+}
+
+/// An error's text, which may quote the manager (a D-Bus error's name and message): its
+/// control characters escaped (said.rs).
+fn said_err(e: &anyhow::Error) -> String {
+    said::text(&format!("{e:#}"))
 }
 
 /// Whether an error says the peer did not answer in time (rather than refused).

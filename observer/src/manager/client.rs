@@ -20,7 +20,7 @@ use super::{
     monotonic_ns,
     pidns::PidNs,
     private_socket::PrivateSocket,
-    props::{exec_main, parse_version, prop_str, prop_u32, service_type},
+    props::{exec_main, parse_version, prop_str, prop_text, prop_u32, service_type},
     watcher::{Shared, Watcher, watch_loop},
 };
 use crate::{
@@ -286,7 +286,10 @@ impl Manager {
             .await
             .ok()
             .and_then(|v| bool::try_from(v).ok());
-        let id = prop_str(&u, "Id").unwrap_or_else(|| unit.to_owned());
+        // The manager's name for it, if systemd's rules allow it (said.rs); else ours.
+        let id = prop_str(&u, "Id")
+            .filter(|id| crate::said::unit_name(id))
+            .unwrap_or_else(|| unit.to_owned());
         let mut st = UnitState::new(
             id,
             prop_str(&s, "NotifyAccess")
@@ -299,7 +302,7 @@ impl Manager {
         st.state = prop_str(&u, "SubState")
             .filter(|_| !s.is_empty())
             .and_then(|x| ServiceState::from_sub_state(&x));
-        st.status_text = prop_str(&s, "StatusText");
+        st.status_text = prop_text(&s, "StatusText");
         st.fd_store_max = prop_u32(&s, "FileDescriptorStoreMax");
         st.fd_store_count = prop_u32(&s, "NFileDescriptorStore");
         st.n_restarts = prop_u32(&s, "NRestarts");

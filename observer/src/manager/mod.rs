@@ -43,6 +43,7 @@
 mod changes;
 mod client;
 mod connect_as;
+mod heard;
 mod history;
 mod pidns;
 mod private_socket;
@@ -54,6 +55,7 @@ mod watcher;
 pub use changes::{KEPT as UNIT_CHANGE_KEPT, UnitChange};
 pub use client::{Manager, Target};
 pub use connect_as::Approach;
+pub use heard::strings_kept;
 pub use watcher::{UnitReader, Watcher};
 
 const DEST: &str = "org.freedesktop.systemd1";
