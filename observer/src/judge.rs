@@ -174,8 +174,10 @@ impl Judge {
         })
     }
 
-    /// The managers that did not answer in time, for the exit summary: "LABEL: what".
-    pub fn troubles(&self) -> Vec<String> {
+    /// The managers that misbehaved (did not answer in time, said what systemd never says),
+    /// for the exit summary: "LABEL: what".
+    pub fn troubles(&mut self) -> Vec<String> {
+        self.links.values_mut().for_each(Link::poll);
         let mut out: Vec<String> = self
             .links
             .iter()

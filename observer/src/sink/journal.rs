@@ -375,6 +375,16 @@ impl Sink for JournalSink {
     }
 
     fn finish(&mut self, _: &Summary) -> io::Result<()> {
+        // A relay that failed after its last entry was queued: said here, with what it lost.
+        for (root, relay) in &self.writers {
+            if let Some(why) = relay.failure() {
+                eprintln!(
+                    "observer: the journal under {} failed ({why}); {} entries were not written",
+                    root.display(),
+                    relay.unwritten()
+                );
+            }
+        }
         for (root, n) in &self.broken {
             eprintln!(
                 "observer: {n} journal entries for {} were not written",

@@ -11,7 +11,11 @@ use std::{
     io::{self, BufRead as _, Write as _},
     os::fd::AsRawFd as _,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, mpsc},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+        mpsc,
+    },
     time::Duration,
 };
 
@@ -29,6 +33,9 @@ pub struct Relay {
     tx: mpsc::SyncSender<Entry>,
     /// Why the relay failed, once it has.
     failed: Arc<Mutex<Option<String>>>,
+    /// Entries queued, and taken by the journal.
+    queued: u64,
+    written: Arc<AtomicU64>,
 }
 
 impl Relay {
@@ -36,37 +43,52 @@ impl Relay {
     pub fn spawn(root: PathBuf, leader: u32) -> io::Result<Relay> {
         let (tx, rx) = mpsc::sync_channel(QUEUE_MAX);
         let failed = Arc::new(Mutex::new(None));
-        let why = failed.clone();
+        let written = Arc::new(AtomicU64::new(0));
+        let (why, count) = (failed.clone(), written.clone());
         std::thread::Builder::new()
             .name("observer-journal-relay".into())
             .spawn(move || {
-                if let Err(e) = drive(&root, leader, &rx) {
+                if let Err(e) = drive(&root, leader, &rx, &count) {
                     *why.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
                 }
             })?;
-        Ok(Relay { tx, failed })
+        Ok(Relay {
+            tx,
+            failed,
+            queued: 0,
+            written,
+        })
     }
 
-    /// Queues `entry`; fails once the relay has failed, or when it does not keep up.
-    pub fn send(&self, entry: Entry) -> io::Result<()> {
-        if let Some(why) = self
-            .failed
+    /// Why the relay failed, if it has.
+    pub fn failure(&self) -> Option<String> {
+        self.failed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-        {
+    }
+
+    /// Entries queued that the journal has not taken (yet, or ever once it failed).
+    pub fn unwritten(&self) -> u64 {
+        self.queued
+            .saturating_sub(self.written.load(Ordering::Relaxed))
+    }
+
+    /// Queues `entry`; fails once the relay has failed, or when it does not keep up.
+    pub fn send(&mut self, entry: Entry) -> io::Result<()> {
+        if let Some(why) = self.failure() {
             return Err(io::Error::other(why));
         }
         match self.tx.try_send(entry) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.queued += 1;
+                Ok(())
+            }
             Err(mpsc::TrySendError::Full(_)) => Err(io::Error::other(format!(
                 "{QUEUE_MAX} entries wait for it: the journal does not keep up"
             ))),
             Err(mpsc::TrySendError::Disconnected(_)) => Err(io::Error::other(
-                self.failed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone()
+                self.failure()
                     .unwrap_or_else(|| "the journal relay exited".into()),
             )),
         }
@@ -158,7 +180,12 @@ impl Child {
 }
 
 /// The relay's thread: start it, then hand it each queued entry and wait for its answer.
-fn drive(root: &Path, leader: u32, rx: &mpsc::Receiver<Entry>) -> io::Result<()> {
+fn drive(
+    root: &Path,
+    leader: u32,
+    rx: &mpsc::Receiver<Entry>,
+    written: &AtomicU64,
+) -> io::Result<()> {
     let mut child = Child::spawn(root, leader)?;
     // The relay says `ok` once it has entered the root.
     child.answer()?;
@@ -167,6 +194,7 @@ fn drive(root: &Path, leader: u32, rx: &mpsc::Receiver<Entry>) -> io::Result<()>
         writeln!(child.to, "{line}")?;
         child.to.flush()?;
         child.answer()?;
+        written.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
 }
