@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod fixture;
+pub mod hostile;
 pub mod observer;
 pub mod reader;
 pub mod sender;

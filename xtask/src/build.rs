@@ -12,6 +12,7 @@ pub struct Binaries {
     pub verdict_tests: PathBuf,
     pub recording_tests: PathBuf,
     pub ship_tests: PathBuf,
+    pub hostile_tests: PathBuf,
 }
 
 pub fn workspace_root() -> PathBuf {
@@ -92,5 +93,6 @@ pub fn release_binaries() -> anyhow::Result<Binaries> {
         verdict_tests: executable("verdicts")?,
         recording_tests: executable("recording")?,
         ship_tests: executable("ship")?,
+        hostile_tests: executable("hostile")?,
     })
 }

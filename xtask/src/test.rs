@@ -1,6 +1,7 @@
 //! `cargo xtask test`: everything, in the order that fails fastest — unit tests (pure logic),
 //! the fuzz targets briefly, the capture tests on this kernel with each strategy it allows, the
-//! real-systemd lanes (verdicts; package, service and journal), then the VM lane.
+//! recording and hostile-namespace tests, the real-systemd lanes (verdicts; package, service and
+//! journal), then the VM lane.
 
 use std::process::Command;
 
@@ -30,6 +31,7 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
     let mut results = vec![fuzz];
     results.extend(host_capture_tests(&bins)?);
     results.push(recording_tests(&bins)?);
+    results.push(hostile_tests(&bins)?);
     results.push(verdict_tests(&bins)?);
     results.push(ship_tests(&bins)?);
     if with_vm {
@@ -62,6 +64,15 @@ fn recording_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
     lane(
         format!("host {}, record/replay", kernel_release()),
         &mut tests_in(&bins.recording_tests, bins),
+    )
+}
+
+/// Hostile and hung namespaces set up as an unprivileged user would (issue 17), on this kernel.
+fn hostile_tests(bins: &Binaries) -> anyhow::Result<LaneResult> {
+    eprintln!("xtask: hostile namespace tests on this kernel");
+    lane(
+        format!("host {}, hostile namespaces", kernel_release()),
+        &mut tests_in(&bins.hostile_tests, bins),
     )
 }
 
