@@ -148,6 +148,7 @@ pub async fn run_with(
     let mut discovery: Option<tokio::task::JoinHandle<Vec<Request>>> = None;
     let mut stop = false;
     let settle = Instant::now() + crate::link::CONNECT_WAIT;
+    let settle = deadline.map_or(settle, |d| d.min(settle));
     while out.judge.busy() && Instant::now() < settle {
         tokio::select! {
             _ = sigint.recv() => { stop = true; break }

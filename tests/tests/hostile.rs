@@ -35,7 +35,7 @@ fn fake_events(records: &[Value], fake: &Fake) -> Vec<Value> {
 
 /// An observer run to its end (`--duration` in `args`), with what it wrote, how long it ran
 /// after it reported its start, and whether a process of it ran as root in the fake's
-/// namespaces. `during` runs once it has started.
+/// namespaces. `during` runs once it has started, given the observer's PID.
 struct Run {
     out: Output,
     /// Whether it reported its start (a one-line refusal does not).
@@ -45,7 +45,7 @@ struct Run {
     foreign: bool,
 }
 
-fn run(leader: u32, args: &[&str], during: impl FnOnce()) -> Run {
+fn run(leader: u32, args: &[&str], during: impl FnOnce(u32)) -> Run {
     let mut child = Command::new(workspace_bin("observer"))
         .args(args)
         .args(["--probe", &probe()])
@@ -93,7 +93,7 @@ fn run(leader: u32, args: &[&str], during: impl FnOnce()) -> Run {
         Err(e) => panic!("the observer did not start: {e}"),
     };
     if did_start {
-        during();
+        during(child.id());
     }
     // An observer that does not stop is killed (and fails the test on its run time).
     let status = loop {
@@ -230,7 +230,7 @@ fn a_silent_untrusted_manager_is_asked_as_its_owner_and_stalls_nothing() {
     let r = run(
         leader,
         &["trace", "--json", "--containers", "all", "--duration", "4"],
-        || {
+        |_| {
             std::thread::sleep(Duration::from_millis(500));
             fake.notify("READY=1", 1);
         },
@@ -273,6 +273,54 @@ fn a_silent_untrusted_manager_is_asked_as_its_owner_and_stalls_nothing() {
     }
 }
 
+/// Ctrl-C (SIGINT) and `-n` are honoured while a manager never answers: the observer is not
+/// waiting on it, only its own datagrams are.
+#[test]
+fn ctrl_c_and_count_are_honoured_while_a_manager_never_answers() {
+    require_root!();
+    let mut fake = Fake::start("silent");
+    let leader = fake.leader;
+    let mut asked = Instant::now();
+    let r = run(leader, &["trace", "--json", "--containers", "all"], |pid| {
+        std::thread::sleep(Duration::from_millis(500));
+        fake.notify("READY=1", 1);
+        asked = Instant::now();
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    });
+    assert!(
+        r.out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&r.out.stderr)
+    );
+    assert!(
+        asked.elapsed() < STOP_SLACK,
+        "stopped {:?} after Ctrl-C",
+        asked.elapsed()
+    );
+    let events = fake_events(&stdout_json(&r.out), &fake);
+    assert_eq!(events.len(), 1, "its datagram is still shown: {events:#?}");
+    assert_eq!(events[0]["verdict"], "unknown");
+
+    // -n 1: the first datagram is shown once its manager's wait is over (3 s at most), then
+    // the observer exits.
+    let r = run(
+        leader,
+        &["trace", "--json", "--containers", "all", "-n", "1"],
+        |_| {
+            std::thread::sleep(Duration::from_millis(500));
+            fake.notify("READY=1", 1);
+        },
+    );
+    assert!(r.out.status.success());
+    assert!(
+        r.after_start < Duration::from_secs(4) + STOP_SLACK,
+        "-n 1 took {:?}",
+        r.after_start
+    );
+    assert_eq!(r.root_inside, Vec::<String>::new(), "root processes inside");
+}
+
 /// A lying manager (names, states, results and jobs full of ESC, BEL and OSC sequences; an
 /// object path that decodes to ESC) asked with `--containers all`: no raw control byte reaches
 /// the output of trace, live diagnose, or replay and diagnose of a recording made meanwhile;
@@ -293,12 +341,12 @@ fn a_lying_manager_never_reaches_the_terminal_raw() {
     let live = run(
         leader,
         &["diagnose", "--containers", "all", "--duration", "5"],
-        || send(&mut fake),
+        |_| send(&mut fake),
     );
     let table = run(
         leader,
         &["trace", "--containers", "all", "--duration", "4"],
-        || send(&mut fake),
+        |_| send(&mut fake),
     );
     let recorded = run(
         leader,
@@ -311,7 +359,7 @@ fn a_lying_manager_never_reaches_the_terminal_raw() {
             "--duration",
             "4",
         ],
-        || send(&mut fake),
+        |_| send(&mut fake),
     );
     let offline = |cmd: &str| {
         Command::new(workspace_bin("observer"))
@@ -371,7 +419,7 @@ fn an_unread_journal_stalls_nothing() {
     let r = run(
         fake.leader,
         &["trace", "--journal", "--duration", "3"],
-        || {
+        |_| {
             std::thread::sleep(Duration::from_millis(500));
             fake.notify("READY=1", 20);
         },
@@ -406,7 +454,7 @@ fn an_unread_journal_stalls_nothing() {
 
     let mut trusted = Fake::start_trusted("silent");
     let leader = trusted.leader;
-    let r = run(leader, &["trace", "--journal", "--duration", "8"], || {
+    let r = run(leader, &["trace", "--journal", "--duration", "8"], |_| {
         std::thread::sleep(Duration::from_millis(500));
         // Far more than the journal socket's queue (net.unix.max_dgram_qlen) holds.
         trusted.notify("READY=1", 200);
