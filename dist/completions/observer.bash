@@ -99,7 +99,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__diagnose)
-            opts="-u -v -h --unit --since --until --pid --force --duration --socket --probe --verbose --help"
+            opts="-u -v -h --unit --since --until --pid --force --duration --socket --probe --containers --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -135,6 +135,10 @@ _observer() {
                     ;;
                 --probe)
                     COMPREPLY=($(compgen -W "auto fentry tracepoint" -- "${cur}"))
+                    return 0
+                    ;;
+                --containers)
+                    COMPREPLY=($(compgen -W "trusted all none" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -289,7 +293,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__record)
-            opts="-o -u -n -v -h --output --max-size --max-age --keep --sync-every --probe --socket --receiver --no-default-sockets --unit --json --count --duration --ring-size --journal --journal-level --journal-container --verbose --help"
+            opts="-o -u -n -v -h --output --max-size --max-age --keep --sync-every --probe --socket --receiver --no-default-sockets --containers --unit --json --count --duration --ring-size --journal --journal-level --journal-container --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -329,6 +333,10 @@ _observer() {
                     ;;
                 --receiver)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containers)
+                    COMPREPLY=($(compgen -W "trusted all none" -- "${cur}"))
                     return 0
                     ;;
                 --unit)
@@ -447,7 +455,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__trace)
-            opts="-u -n -v -h --probe --socket --receiver --no-default-sockets --unit --json --count --duration --ring-size --journal --journal-level --journal-container --verbose --help"
+            opts="-u -n -v -h --probe --socket --receiver --no-default-sockets --containers --unit --json --count --duration --ring-size --journal --journal-level --journal-container --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -463,6 +471,10 @@ _observer() {
                     ;;
                 --receiver)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containers)
+                    COMPREPLY=($(compgen -W "trusted all none" -- "${cur}"))
                     return 0
                     ;;
                 --unit)

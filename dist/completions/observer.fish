@@ -40,6 +40,9 @@ fentry\t''
 tracepoint\t''"
 complete -c observer -n "__fish_observer_using_subcommand trace" -l socket -d 'Also watch this socket: a path, or @name for an abstract socket (repeatable)' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l receiver -d 'Treat this process as the reader of the --socket sockets it holds open, as systemd is of its own: its reads are captured, so events show whether and when it read each datagram and with which credentials (repeatable)' -r
+complete -c observer -n "__fish_observer_using_subcommand trace" -l containers -d 'Which containers\' managers to ask about their units (README "Trust model"). Every container\'s datagrams are shown whatever this says; the others\' verdicts are `unknown`' -r -f -a "trusted\t'Those whose user namespace is the host\'s (their root is the host\'s root), as root'
+all\t'Also those in user namespaces of their own, as the namespace\'s owner; what they say is labelled untrusted'
+none\t'None: only the host\'s managers are asked'"
 complete -c observer -n "__fish_observer_using_subcommand trace" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -s n -l count -d 'Exit after this many events (at least 1)' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l duration -d 'Exit after this long (seconds, fractions allowed; more than 0)' -r
@@ -62,6 +65,9 @@ fentry\t''
 tracepoint\t''"
 complete -c observer -n "__fish_observer_using_subcommand record" -l socket -d 'Also watch this socket: a path, or @name for an abstract socket (repeatable)' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -l receiver -d 'Treat this process as the reader of the --socket sockets it holds open, as systemd is of its own: its reads are captured, so events show whether and when it read each datagram and with which credentials (repeatable)' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -l containers -d 'Which containers\' managers to ask about their units (README "Trust model"). Every container\'s datagrams are shown whatever this says; the others\' verdicts are `unknown`' -r -f -a "trusted\t'Those whose user namespace is the host\'s (their root is the host\'s root), as root'
+all\t'Also those in user namespaces of their own, as the namespace\'s owner; what they say is labelled untrusted'
+none\t'None: only the host\'s managers are asked'"
 complete -c observer -n "__fish_observer_using_subcommand record" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -s n -l count -d 'Exit after this many events (at least 1)' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -l duration -d 'Exit after this long (seconds, fractions allowed; more than 0)' -r
@@ -91,9 +97,12 @@ complete -c observer -n "__fish_observer_using_subcommand diagnose" -l socket -d
 complete -c observer -n "__fish_observer_using_subcommand diagnose" -l probe -d 'Live only: capture strategy' -r -f -a "auto\t''
 fentry\t''
 tracepoint\t''"
+complete -c observer -n "__fish_observer_using_subcommand diagnose" -l containers -d 'Live only: which containers\' managers to ask about their units (as for trace)' -r -f -a "trusted\t'Those whose user namespace is the host\'s (their root is the host\'s root), as root'
+all\t'Also those in user namespaces of their own, as the namespace\'s owner; what they say is labelled untrusted'
+none\t'None: only the host\'s managers are asked'"
 complete -c observer -n "__fish_observer_using_subcommand diagnose" -l force -d 'Read past damage: skip to the next intact record instead of stopping at the first bad one'
 complete -c observer -n "__fish_observer_using_subcommand diagnose" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
-complete -c observer -n "__fish_observer_using_subcommand diagnose" -s h -l help -d 'Print help'
+complete -c observer -n "__fish_observer_using_subcommand diagnose" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c observer -n "__fish_observer_using_subcommand report" -s o -l output -d 'The HTML page to write ("-": stdout)' -r -F
 complete -c observer -n "__fish_observer_using_subcommand report" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
 complete -c observer -n "__fish_observer_using_subcommand report" -l since -d 'Only from this time on: RFC 3339 / "YYYY-MM-DD HH:MM[:SS]" (UTC), or @UNIX_SECONDS' -r

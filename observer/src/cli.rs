@@ -123,6 +123,9 @@ pub struct DiagnoseArgs {
     /// Live only: capture strategy.
     #[arg(long, value_enum, default_value_t = Probe::Auto)]
     pub probe: Probe,
+    /// Live only: which containers' managers to ask about their units (as for trace).
+    #[arg(long, value_enum, default_value_t = Containers::Trusted)]
+    pub containers: Containers,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -141,6 +144,10 @@ pub struct TraceArgs {
     /// Watch only the --socket sockets, not the system, user and container managers' ones.
     #[arg(long)]
     pub no_default_sockets: bool,
+    /// Which containers' managers to ask about their units (README "Trust model"). Every
+    /// container's datagrams are shown whatever this says; the others' verdicts are `unknown`.
+    #[arg(long, value_enum, default_value_t = Containers::Trusted)]
+    pub containers: Containers,
     /// Only messages for these units (repeatable; globs like journalctl -u).
     #[arg(short = 'u', long = "unit", value_name = "UNIT", value_parser = parse_glob)]
     pub units: Vec<String>,
@@ -168,6 +175,18 @@ pub struct TraceArgs {
     /// owns the socket it was sent to (a container's events to that container's journal).
     #[arg(long, value_name = "PID")]
     pub journal_container: Option<u32>,
+}
+
+/// `--containers`: which containers' managers are spoken to.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Containers {
+    /// Those whose user namespace is the host's (their root is the host's root), as root.
+    Trusted,
+    /// Also those in user namespaces of their own, as the namespace's owner; what they say is
+    /// labelled untrusted.
+    All,
+    /// None: only the host's managers are asked.
+    None,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -411,7 +411,7 @@ const UNIT_NAME_MAX: usize = 256;
 
 /// `unit_name_is_valid()` (src/basic/unit-name.c) for the flags used here: PLAIN ("foo.service")
 /// and/or INSTANCE ("foo@bar.service"); templates ("foo@.service") never name a running unit.
-fn unit_name_is_valid(n: &str, plain: bool, instance: bool) -> bool {
+pub(crate) fn unit_name_is_valid(n: &str, plain: bool, instance: bool) -> bool {
     if n.is_empty() || n.len() >= UNIT_NAME_MAX {
         return false;
     }

@@ -205,39 +205,63 @@ impl Pairing {
             })
     }
 
-    /// What is known about `ev` as it is shown. `stopping`: the observer is about to exit, so an
-    /// unread datagram will not be read while it watches. When the manager read other bytes than
-    /// the sender's capture shows, `ev` takes them (see [`adopt_read`]).
-    pub fn take(&mut self, ev: &mut Event, stopping: bool) -> Delivery {
+    /// What `take()` will tell about `ev`, and `ev` as it will be shown (with the bytes the
+    /// manager read, see [`adopt_read`]), leaving the datagram where it is: its judge may not be
+    /// ready yet (link.rs), and the collector asks again.
+    pub fn peek(&mut self, ev: &Event, stopping: bool) -> (Delivery, Event) {
+        let mut shown = ev.clone();
         if ev.result < 0 {
-            return Delivery::not(Delivered::No, "the send failed");
+            return (Delivery::not(Delivered::No, "the send failed"), shown);
         }
         if stopping {
+            // Due anyway, and once done a second time finds nothing new.
             let late = self.settle(ev.watch_id, u64::MAX);
             self.late.extend(late);
         }
         let k = key(ev);
-        if let Some((mut d, read)) = self.decided.remove(&k) {
+        if let Some((d, read)) = self.decided.get(&k) {
+            let mut d = d.clone();
             if let Some(read) = read {
-                adopt_read(ev, &mut d, read);
+                adopt_read(&mut shown, &mut d, read.clone());
             }
-            return d;
+            return (d, shown);
         }
-        let not_captured =
-            || Delivery::not(Delivered::Unknown, "the socket's reader is not captured");
-        let Some(q) = self.queues.get_mut(&ev.watch_id) else {
-            return not_captured();
+        let queued = self
+            .queues
+            .get(&ev.watch_id)
+            .is_some_and(|q| q.find(&k).is_some());
+        let told = if !queued {
+            Delivery::not(Delivered::Unknown, "the socket's reader is not captured")
+        } else if stopping {
+            Delivery::not(Delivered::No, "still unread when the observer stopped")
+        } else {
+            Self::unread_yet()
         };
-        if stopping {
-            return match q.remove(&k) {
-                Some(_) => Delivery::not(Delivered::No, "still unread when the observer stopped"),
-                None => not_captured(),
-            };
+        (told, shown)
+    }
+
+    /// What is known about `ev` as it is shown (what `peek()` told), now taken: a read decided
+    /// is forgotten, an unread datagram is marked shown (or dropped when stopping). When the
+    /// manager read other bytes than the sender's capture shows, `ev` takes them.
+    pub fn take(&mut self, ev: &mut Event, stopping: bool) -> Delivery {
+        let (told, shown) = self.peek(ev, stopping);
+        *ev = shown;
+        let k = key(ev);
+        if ev.result < 0 || self.decided.remove(&k).is_some() {
+            return told;
         }
-        let Some(s) = q.find_mut(&k) else {
-            return not_captured();
-        };
-        s.state = State::Shown(None);
+        if let Some(q) = self.queues.get_mut(&ev.watch_id) {
+            if stopping {
+                q.remove(&k);
+            } else if let Some(s) = q.find_mut(&k) {
+                s.state = State::Shown(None);
+            }
+        }
+        told
+    }
+
+    /// The delivery of a datagram shown before its manager read it.
+    fn unread_yet() -> Delivery {
         let note = format!(
             "not read within {} s of sending; a delivery record follows when it is",
             HOLD_UNREAD.as_secs_f32()

@@ -2,27 +2,21 @@
 //! that owns the socket will. This is the stateful part (cgroup cache, D-Bus connections, unit
 //! history); the rules themselves are the pure `verdict::judge()`.
 
-use std::{
-    collections::HashMap,
-    time::{Duration, Instant},
-};
+use std::collections::HashMap;
 
 use serde::Serialize;
 
 use crate::{
-    correlate::{Cgroup2, ManagerRoot, Owner, Resolver, UnitMatch, unit_in},
+    cli::Containers,
+    correlate::{Cgroup2, Owner, Resolver, UnitMatch, unit_in},
     decode::Event,
     delivery::{Delivered, Delivery},
-    manager::{Manager, Target, UnitChange, Watcher},
-    notify::NotifyAccess,
+    link::{Answer, Connected, Link},
+    manager::{Approach, Manager, Target, UnitChange},
+    trust::{self, Trust},
     verdict::{self, Message, NotifyState, PidFacts, Sender, SystemdVersion, UnitState, Verdict},
     watch::Watched,
 };
-
-/// The longest the collector waits for one D-Bus reply on its own loop.
-const DBUS_CALL_MAX: Duration = Duration::from_secs(2);
-/// How long to wait before trying again to reach a manager that did not answer.
-const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// What the observer concluded about one datagram.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -89,27 +83,16 @@ pub fn rejudge(ev: &Event, unit: Option<String>, inputs: &VerdictInputs) -> Judg
     }
 }
 
-/// A connected manager and what judging its messages needs.
-struct Connected {
-    watcher: Watcher,
-    version: SystemdVersion,
-    root: ManagerRoot,
-    /// Units that announced STOPPING=1 in an accepted message, with the main PID they had then:
-    /// systemd's `s->notify_state`, which from v259 keeps a stopping service from becoming ready
-    /// again. A new main PID (the next start) ends it.
-    stopping: std::sync::Mutex<HashMap<String, Option<u32>>>,
-}
-
-enum Slot {
-    Up(Box<Connected>),
-    Down { since: Instant, why: String },
-}
-
 pub struct Judge {
     resolver: Option<Resolver>,
-    managers: HashMap<Owner, Slot>,
+    /// Each manager, connected and read in the background (link.rs): judging never waits.
+    links: HashMap<Owner, Link>,
     /// Each manager's name for people ("system manager", "container 1234", …), from the sockets.
     labels: HashMap<Owner, String>,
+    /// How far each manager is believed, from the sockets (trust.rs).
+    trusts: HashMap<Owner, Trust>,
+    /// `--containers`: which containers' managers are spoken to.
+    policy: Containers,
     /// Keep a feed of unit changes (recordings, diagnose).
     collect_changes: bool,
     /// Units whose full state the feed asked for once (a failed read is not retried per change).
@@ -120,11 +103,19 @@ impl Judge {
     pub fn new() -> Self {
         Self {
             resolver: Cgroup2::find().ok().map(Resolver::new),
-            managers: HashMap::new(),
+            links: HashMap::new(),
             labels: HashMap::new(),
+            trusts: HashMap::new(),
+            policy: Containers::Trusted,
             collect_changes: false,
             asked: Default::default(),
         }
+    }
+
+    /// Which containers' managers to speak to (`--containers`; default: the trusted ones).
+    pub fn with_containers(mut self, policy: Containers) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Also follow what units go through (state, Result, jobs), for `take_unit_changes`.
@@ -134,11 +125,13 @@ impl Judge {
     }
 
     /// Unit changes since the last call, by manager label. A service seen for the first time
-    /// is read in full (its Type, NotifyAccess, timeouts), which comes with the next call.
-    pub async fn take_unit_changes(&mut self) -> Vec<(String, UnitChange)> {
+    /// is read in full (its Type, NotifyAccess, timeouts) in the background, which comes with
+    /// a later call.
+    pub fn take_unit_changes(&mut self) -> Vec<(String, UnitChange)> {
         let mut out = Vec::new();
-        for (owner, slot) in &self.managers {
-            let Slot::Up(c) = slot else { continue };
+        for (owner, link) in &mut self.links {
+            link.poll();
+            let Some(c) = link.up() else { continue };
             let (changes, dropped) = c.watcher.take_changes();
             if dropped > 0 {
                 log::warn!("{dropped} unit changes were not recorded (too many at once)");
@@ -148,25 +141,9 @@ impl Judge {
                 .get(owner)
                 .cloned()
                 .unwrap_or_else(|| format!("{owner:?}"));
-            for mut ch in changes {
-                // The watchdog a timeout ran out of: read now (see Manager::watchdog_usec()).
-                if ch.result.as_deref() == Some("watchdog") {
-                    let read = c.watcher.manager().watchdog_usec(&ch.unit);
-                    if let Ok(Ok(w)) = tokio::time::timeout(DBUS_CALL_MAX, read).await {
-                        ch.watchdog_usec = w;
-                    }
-                }
-                if c.watcher.cached(&ch.unit).is_none()
-                    && !ch.full
-                    && self.asked.insert((*owner, ch.unit.clone()))
-                {
-                    // Bounded: this runs on the collector's loop, which must keep draining the
-                    // ring and answering signals even when a manager is slow to reply.
-                    match tokio::time::timeout(DBUS_CALL_MAX, c.watcher.track(&ch.unit)).await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => log::debug!("reading {}: {e:#}", ch.unit),
-                        Err(_) => log::info!("reading {}: no answer in {DBUS_CALL_MAX:?}", ch.unit),
-                    }
+            for ch in changes {
+                if !ch.full && self.asked.insert((*owner, ch.unit.clone())) {
+                    link.read_once(&ch.unit);
                 }
                 out.push((label.clone(), ch));
             }
@@ -174,58 +151,124 @@ impl Judge {
         out
     }
 
-    /// Connects to the managers of these sockets now, so that unit histories (MainPID, state)
-    /// start before their first message: a MAINPID= handover in a unit's very first message is
-    /// then judged against the MainPID before it. Failures are retried when a message comes.
-    pub async fn prepare(&mut self, watched: &[Watched]) {
+    /// Starts connecting to the managers of these sockets, so that unit histories (MainPID,
+    /// state) start before their first message: a MAINPID= handover in a unit's very first
+    /// message is then judged against the MainPID before it. Never waits: see `busy()`.
+    pub fn prepare(&mut self, watched: &[Watched]) {
         for w in watched {
             let Some(owner) = w.manager else { continue };
             self.labels.insert(owner, w.owner.clone());
-            if let Err(why) = self.connect(owner).await {
-                log::info!("{why}");
+            if let Some(t) = w.trust {
+                self.trusts.insert(owner, t);
             }
+            self.link(owner);
+        }
+    }
+
+    /// Whether a manager is still being connected to for the first time (for a bounded wait
+    /// at the start).
+    pub fn busy(&mut self) -> bool {
+        self.links.values_mut().any(|l| {
+            l.poll();
+            l.busy()
+        })
+    }
+
+    /// The managers that misbehaved (did not answer in time, said what systemd never says),
+    /// for the exit summary: "LABEL: what".
+    pub fn troubles(&mut self) -> Vec<String> {
+        self.links.values_mut().for_each(Link::poll);
+        let mut out: Vec<String> = self
+            .links
+            .iter()
+            .filter_map(|(owner, l)| {
+                let label = self
+                    .labels
+                    .get(owner)
+                    .cloned()
+                    .unwrap_or_else(|| format!("{owner:?}"));
+                l.trouble().map(|t| format!("{label}: {t}"))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn link(&mut self, owner: Owner) -> &mut Link {
+        let (collect, policy) = (self.collect_changes, self.policy);
+        let trust = *self.trusts.entry(owner).or_insert_with(|| Trust::of(owner));
+        self.links.entry(owner).or_insert_with(|| {
+            let target = trust::approach(owner, trust, policy).map(|a| target_of(owner, a));
+            Link::new(owner, target, collect)
+        })
+    }
+
+    /// The note on a verdict made from what an untrusted manager said.
+    fn untrusted_note(&self, owner: Owner) -> Option<String> {
+        match self.trusts.get(&owner) {
+            Some(Trust::Untrusted { owner }) => Some(format!(
+                "judged from what an untrusted manager says (user namespace of uid {})",
+                owner.map_or_else(|| "?".into(), |u| u.to_string())
+            )),
+            _ => None,
         }
     }
 
     /// Judges `ev` knowing what became of it on the manager's side: when the manager read it,
-    /// the credentials it received are the ones its rules see.
-    pub async fn judge_delivered(
+    /// the credentials it received are the ones its rules see. None: its manager's answer is
+    /// not there yet, ask again in a moment (never when `may_wait` is false: what is missing
+    /// then makes the verdict `unknown`).
+    pub fn judge_delivered(
         &mut self,
         ev: &Event,
         socket: Option<&Watched>,
         delivery: Delivery,
-    ) -> Judgement {
-        let mut j = self.judge_with(ev, socket, &delivery).await;
+        may_wait: bool,
+    ) -> Option<Judgement> {
+        let mut j = self.judge_with(ev, socket, &delivery, may_wait)?;
         j.delivery = delivery;
-        j
+        if j.verdict.is_some()
+            && let Some(label) = socket
+                .and_then(|w| w.manager)
+                .and_then(|o| self.untrusted_note(o))
+        {
+            j.note = Some(match j.note.take() {
+                Some(n) => format!("{label}; {n}"),
+                None => label,
+            });
+        }
+        Some(j)
     }
 
-    async fn judge_with(
+    fn judge_with(
         &mut self,
         ev: &Event,
         socket: Option<&Watched>,
         delivery: &Delivery,
-    ) -> Judgement {
+        may_wait: bool,
+    ) -> Option<Judgement> {
         let Some(owner) = socket.and_then(|w| w.manager) else {
-            return Judgement {
+            return Some(Judgement {
                 outcome: "unknown",
                 note: Some("not a manager's socket".into()),
                 ..Default::default()
-            };
+            });
         };
         // Resolve the cgroup first: the sender may be gone, its cgroup with it, any moment now.
         let cgroup_path = self
             .resolver
             .as_mut()
             .and_then(|r| r.resolve(ev.cgroup_id).path().map(str::to_owned));
-        let conn = match self.connect(owner).await {
-            Ok(c) => c,
-            Err(why) => {
-                return Judgement {
+        let link = self.link(owner);
+        let conn = match link.connected(may_wait) {
+            Answer::Ready(c) => c,
+            Answer::Wait => return None,
+            Answer::No(why) => {
+                return Some(Judgement {
                     outcome: "unknown",
                     note: Some(why),
                     ..Default::default()
-                };
+                });
             }
         };
         let sender_pid = own_pid_as_manager_sees_it(ev, conn.watcher.manager());
@@ -239,7 +282,7 @@ impl Judge {
         };
         if ev.result < 0 {
             let errno = crate::decode::errno_name(ev.result);
-            return Judgement {
+            return Some(Judgement {
                 unit: unit_name,
                 outcome: "not-delivered",
                 note: Some(format!(
@@ -247,7 +290,7 @@ impl Judge {
                 )),
                 sender_pid,
                 ..Default::default()
-            };
+            });
         }
         // What the manager received, when its read was seen; else what it will see, predicted.
         let sender = match (delivery.delivered, delivery.manager_creds) {
@@ -275,9 +318,23 @@ impl Judge {
             _ => unit_name,
         };
         let unit_state = match &unit_name {
-            Some(u) => Some(unit_state_at(&conn.watcher, u, ev.mono_ns).await),
+            Some(u) => match link.unit_state(u, ev.mono_ns, may_wait) {
+                Answer::Ready(r) => Some(r),
+                Answer::Wait => return None,
+                // Not answered in time: a verdict without the unit's state would be a guess.
+                Answer::No(why) => {
+                    return Some(Judgement {
+                        unit: unit_name,
+                        outcome: "unknown",
+                        note: Some(why),
+                        sender_pid,
+                        ..Default::default()
+                    });
+                }
+            },
             None => None,
         };
+        let conn = link.up()?;
         let mut note = None;
         let unit_state = match unit_state {
             Some(Ok(mut st)) => {
@@ -298,73 +355,30 @@ impl Judge {
         };
         let judgement = rejudge(ev, unit_name, &inputs);
         remember_stopping(conn, ev, &judgement);
-        Judgement {
+        Some(Judgement {
             note,
             sender_pid,
             ..judgement
-        }
-    }
-
-    async fn connect(&mut self, owner: Owner) -> Result<&Connected, String> {
-        let retry = match self.managers.get(&owner) {
-            Some(Slot::Up(_)) => false,
-            Some(Slot::Down { since, .. }) => since.elapsed() >= RETRY_AFTER,
-            None => true,
-        };
-        if retry {
-            let slot = match open(owner, self.collect_changes).await {
-                Ok(c) => Slot::Up(Box::new(c)),
-                Err(why) => Slot::Down {
-                    since: Instant::now(),
-                    why,
-                },
-            };
-            self.managers.insert(owner, slot);
-        }
-        match self.managers.get(&owner) {
-            Some(Slot::Up(c)) => Ok(c),
-            Some(Slot::Down { why, .. }) => Err(why.clone()),
-            None => Err("no manager".into()),
-        }
+        })
     }
 }
 
-async fn open(owner: Owner, collect_changes: bool) -> Result<Connected, String> {
-    let target = match owner {
-        Owner::System => Target::host(),
-        Owner::Container { leader } => Target::container(leader),
-        Owner::User { uid, container } => Target::user(uid, container),
+/// Where to reach the manager of `owner`, as `approach` says (trust.rs).
+fn target_of(owner: Owner, approach: Approach) -> Target {
+    let target = match (owner, &approach) {
+        // Root never looks at an untrusted container's files: its manager's private socket is
+        // where systemd puts it, and the owner's child finds out whether it is there.
+        (Owner::Container { leader }, Approach::Owner { .. }) => Target {
+            socket: format!("/proc/{leader}/root/run/systemd/private").into(),
+            p2p: true,
+            leader: Some(leader),
+            approach: approach.clone(),
+        },
+        (Owner::System, _) => Target::host(),
+        (Owner::Container { leader }, _) => Target::container(leader),
+        (Owner::User { uid, container }, _) => Target::user(uid, container),
     };
-    let manager = Manager::connect(&target)
-        .await
-        .map_err(|e| format!("cannot reach the manager over D-Bus: {e:#}"))?;
-    let root = match owner {
-        Owner::System => Ok(ManagerRoot::host()),
-        Owner::Container { leader } => ManagerRoot::container(leader),
-        // A user manager's units live below its own cgroup (user@UID.service).
-        Owner::User { .. } => manager
-            .ns_to_host_pid(manager.manager_pid())
-            .ok_or_else(|| std::io::Error::other("the user manager's process is not visible"))
-            .and_then(|pid| ManagerRoot::of_process(owner, pid)),
-    }
-    .map_err(|e| format!("the root cgroup of {owner:?}: {e}"))?;
-    let (_, version) = manager
-        .version()
-        .await
-        .map_err(|e| format!("cannot read the manager's version: {e:#}"))?;
-    let watcher = manager
-        .watch()
-        .await
-        .map_err(|e| format!("cannot follow the manager's units: {e:#}"))?;
-    if collect_changes {
-        watcher.collect_changes();
-    }
-    Ok(Connected {
-        watcher,
-        version,
-        root,
-        stopping: Default::default(),
-    })
+    Target { approach, ..target }
 }
 
 /// What systemd checks about the PID a `MAINPID=` field names (`service_notify_message()`):
@@ -421,6 +435,24 @@ fn mainpid_target(ev: &Event, conn: &Connected) -> Option<PidFacts> {
     })
 }
 
+/// The state letter in /proc/PID/stat ("R", "S", "Z", …) of a host PID; None once it is reaped.
+fn process_state(host_pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{host_pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    after.split_whitespace().next().map(str::to_owned)
+}
+
+/// The unit whose cgroup holds `pid` (in the manager's PID namespace), read now.
+fn unit_of_pid(pid: u32, conn: &Connected) -> Option<String> {
+    let host = conn.watcher.manager().ns_to_host_pid(pid)?;
+    let text = std::fs::read_to_string(format!("/proc/{host}/cgroup")).ok()?;
+    let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    match unit_in(path, &conn.root.cgroup) {
+        UnitMatch::Unit(u) => Some(u),
+        _ => None,
+    }
+}
+
 /// `s->notify_state` as far as the latch needs it: Stopping after an accepted STOPPING=1 of the
 /// unit's current main process.
 fn announced(conn: &Connected, st: &UnitState) -> Option<NotifyState> {
@@ -444,41 +476,6 @@ fn remember_stopping(conn: &Connected, ev: &Event, j: &Judgement) {
     if let (true, Ok(mut map)) = (stopped, conn.stopping.lock()) {
         map.insert(st.id.clone(), st.main_pid);
     }
-}
-
-/// The state letter in /proc/PID/stat ("R", "S", "Z", …) of a host PID; None once it is reaped.
-fn process_state(host_pid: u32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{host_pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    after.split_whitespace().next().map(str::to_owned)
-}
-
-/// The unit whose cgroup holds `pid` (in the manager's PID namespace), read now.
-fn unit_of_pid(pid: u32, conn: &Connected) -> Option<String> {
-    let host = conn.watcher.manager().ns_to_host_pid(pid)?;
-    let text = std::fs::read_to_string(format!("/proc/{host}/cgroup")).ok()?;
-    let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
-    match unit_in(path, &conn.root.cgroup) {
-        UnitMatch::Unit(u) => Some(u),
-        _ => None,
-    }
-}
-
-/// The unit's state when the datagram was sent. A unit seen for the first time is read now: its
-/// history starts here, so the first message of a unit is judged against its current state.
-async fn unit_state_at(w: &Watcher, unit: &str, mono_ns: u64) -> Result<UnitState, String> {
-    if !unit.ends_with(".service") {
-        // Only services handle notify messages; the verdict needs just the name.
-        return Ok(UnitState::new(unit, NotifyAccess::None));
-    }
-    if w.cached(unit).is_none() {
-        tokio::time::timeout(DBUS_CALL_MAX, w.track(unit))
-            .await
-            .map_err(|_| format!("the manager did not answer within {DBUS_CALL_MAX:?}"))?
-            .map_err(|e| e.to_string())?;
-    }
-    w.unit_state_at(unit, mono_ns)
-        .ok_or_else(|| format!("{unit} is not tracked"))
 }
 
 /// The PID systemd will see in SCM_CREDENTIALS: the one the sender attached (in its own PID

@@ -16,6 +16,7 @@ pub mod recording;
 pub mod replay;
 pub mod report;
 pub mod safe_text;
+pub mod said;
 pub mod stdout;
 pub mod trace;
 pub mod verdict;
@@ -29,14 +30,17 @@ mod delivery;
 mod dist_files;
 mod idle;
 mod judge;
+mod link;
+mod look_as;
 mod manager;
 mod output_file;
 mod preflight;
 mod progress;
 mod readers;
 mod sink;
+mod trust;
 mod unit_glob;
 mod watch;
 
 /// The journal sink's relay (sink/journal.rs): main.rs runs it when started under its name.
-pub use sink::journal::relay_main as journal_relay_main;
+pub use sink::relay_main as journal_relay_main;

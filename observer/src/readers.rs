@@ -169,6 +169,7 @@ mod tests {
             },
             path_keys: vec![],
             manager: None,
+            trust: None,
             pidns_ino: None,
         };
         let me = std::process::id();

@@ -241,6 +241,7 @@ fn sockets(s: &Session) -> BTreeMap<u32, Watched> {
                     path_keys: Vec::new(),
                     manager: None,
                     pidns_ino: None,
+                    trust: None,
                 },
             )
         })

@@ -23,6 +23,7 @@ use crate::{
     readers::{self, Reader},
     recording::writer::{Rotation, Writer},
     sink::{Sink, Start, Summary, json::JsonSink, recording::RecordingSink, table::TableSink},
+    trust,
     watch::{self, Request, WatchError, Watched},
 };
 
@@ -34,6 +35,8 @@ const DRAIN_EVERY: Duration = Duration::from_millis(50);
 const JUDGE_AFTER: Duration = Duration::from_millis(150);
 /// How often notify sockets are looked for again (new containers, user sessions, re-created sockets).
 const RESCAN_EVERY: Duration = Duration::from_secs(2);
+/// Once asked to stop: how long events still waiting for their manager's answer may wait.
+const FINAL_WAIT: Duration = Duration::from_secs(1);
 
 /// `observer trace`: the table, or JSON lines.
 pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
@@ -95,7 +98,7 @@ pub async fn run_with(
     if verbose > 0 {
         spawn_kernel_logger(&mut capture);
     }
-    report_start(&capture, &watched, verbose);
+    report_start(&capture, &watched, verbose, args.containers);
     let hooks = capture.all_hooks();
 
     let refused: Vec<(String, String)> = capture
@@ -128,19 +131,34 @@ pub async fn run_with(
             Judge::new().with_unit_changes()
         } else {
             Judge::new()
-        },
+        }
+        .with_containers(args.containers),
         units: args.units.clone(),
         limit: args.count.unwrap_or(u64::MAX),
         events: 0,
         malformed: 0,
         waiting: Default::default(),
         pairing,
+        stopping: false,
     };
     let mut dropped_seen = 0u64;
     let mut idle = Idle::default();
-    out.judge.prepare(&watched).await;
+    // Managers are connected to in the background; their first connections are given a moment
+    // (bounded) so that unit histories start before the first messages.
+    out.judge.prepare(&watched);
+    let mut discovery: Option<tokio::task::JoinHandle<Vec<Request>>> = None;
+    let mut stop = false;
+    let settle = Instant::now() + crate::link::CONNECT_WAIT;
+    let settle = deadline.map_or(settle, |d| d.min(settle));
+    while out.judge.busy() && Instant::now() < settle {
+        tokio::select! {
+            _ = sigint.recv() => { stop = true; break }
+            _ = sigterm.recv() => { stop = true; break }
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
 
-    while out.events < out.limit {
+    while !stop && out.events < out.limit {
         tokio::select! {
             // In this order: records the kernel woke us for are taken before any timer's drain.
             biased;
@@ -157,7 +175,7 @@ pub async fn run_with(
             _ = drain_timer.tick(), if !idle.asleep() => {
                 let records = out.drain(ring.get_mut(), &by_id, false).await?;
                 if unit_changes {
-                    out.units().await?;
+                    out.units()?;
                 }
                 report_drops(&capture, out.sink.as_mut(), &mut dropped_seen)?;
                 if idle.after_drain(records, out.waiting.is_empty()) {
@@ -172,21 +190,37 @@ pub async fn run_with(
             }
             // Asleep, the drain timer no longer takes the unit changes.
             _ = UNIT_CHANGE_KEPT.notified(), if unit_changes && idle.asleep() => {
-                out.units().await?;
+                out.units()?;
             }
-            _ = rescan_timer.tick() => {
+            // Sockets looked for off the loop (below): an untrusted container's are looked at
+            // as its owner, by a child given a bounded time (look_as.rs).
+            found = async {
+                match discovery.as_mut() {
+                    Some(running) => running.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                discovery = None;
                 // Explicit sockets that vanish are kept by their old identity; defaults come and go.
-                if let Ok(now) =
-                    watch::resolve(&requests_that_exist(&requests, args), &watched, highest_given)
+                if let Ok(found) = found
+                    && let Ok(now) = watch::resolve(&found, &watched, highest_given)
                     && now != watched
                     && !now.is_empty()
                 {
                     capture.set_watched(&now)?;
-                    report_new_watches(&watched, &now);
+                    report_new_watches(&watched, &now, args.containers);
                     highest_given = highest_given.max(watch::highest_id(&now));
                     watched = now;
                     by_id = watch::by_id(&watched);
-                    out.judge.prepare(&watched).await;
+                    out.judge.prepare(&watched);
+                }
+            }
+            _ = rescan_timer.tick() => {
+                if discovery.is_none() {
+                    let (initial, no_defaults) = (requests.clone(), args.no_default_sockets);
+                    discovery = Some(tokio::task::spawn_blocking(move || {
+                        requests_that_exist(&initial, no_defaults)
+                    }));
                 }
                 // Readers come and go with their sockets (a manager restarts, a receiver exits).
                 // They are looked for before the ring is drained: a datagram sent while its
@@ -204,9 +238,17 @@ pub async fn run_with(
             }
         }
     }
+    // Events still waiting for a manager get a last moment, then what is missing is said.
+    let give_up = Instant::now() + FINAL_WAIT;
+    out.drain(ring.get_mut(), &by_id, true).await?;
+    while !out.waiting.is_empty() && Instant::now() < give_up {
+        tokio::time::sleep(DRAIN_EVERY.min(give_up - Instant::now())).await;
+        out.drain(ring.get_mut(), &by_id, true).await?;
+    }
+    out.stopping = true;
     out.drain(ring.get_mut(), &by_id, true).await?;
     if unit_changes {
-        out.units().await?;
+        out.units()?;
     }
     let unread = out.pairing.finish();
     out.corrections(&unread, &by_id)?;
@@ -225,6 +267,9 @@ pub async fn run_with(
         "observer: {} events, {} dropped (ring buffer full), {} untracked sends, {} malformed records",
         summary.events, summary.dropped, summary.untracked, summary.malformed
     );
+    for trouble in out.judge.troubles() {
+        eprintln!("observer: manager misbehaved: {trouble}");
+    }
     Ok(())
 }
 
@@ -242,12 +287,14 @@ struct Collector {
     waiting: std::collections::VecDeque<Event>,
     /// Sends paired with their managers' reads.
     pairing: Pairing,
+    /// The last drain: nothing may wait for a manager any more.
+    stopping: bool,
 }
 
 impl Collector {
     /// Unit changes since the last call, to the sink.
-    async fn units(&mut self) -> anyhow::Result<()> {
-        for (manager, change) in self.judge.take_unit_changes().await {
+    fn units(&mut self) -> anyhow::Result<()> {
+        for (manager, change) in self.judge.take_unit_changes() {
             self.sink.unit(&manager, &change)?;
         }
         Ok(())
@@ -293,18 +340,27 @@ impl Collector {
             {
                 break;
             }
-            let mut ev = self.waiting.pop_front().expect("front exists");
-            let delivery = self.pairing.take(&mut ev, all);
-            let unread =
-                delivery.delivered == Delivered::Unknown && self.pairing.has_reader(ev.watch_id);
+            let ev = self.waiting.front_mut().expect("front exists");
             if !ev.matched_by_identity {
                 ev.watch_id =
                     watch::disambiguate(ev.watch_id, &ev.dest, ev.pidns_ino, by_id.values());
             }
-            let j = self
-                .judge
-                .judge_delivered(&ev, by_id.get(&ev.watch_id), delivery)
-                .await;
+            // Judged once its manager has answered (each wait is bounded, see link.rs); the
+            // loop goes on meanwhile, and so do signals, --duration and the ring.
+            // Judged as it will be shown: with the bytes the manager read (delivery.rs).
+            let (delivery, shown) = self.pairing.peek(ev, all);
+            let Some(j) = self.judge.judge_delivered(
+                &shown,
+                by_id.get(&ev.watch_id),
+                delivery,
+                !self.stopping,
+            ) else {
+                break;
+            };
+            let mut ev = self.waiting.pop_front().expect("front exists");
+            let delivery = self.pairing.take(&mut ev, all);
+            let unread =
+                delivery.delivered == Delivered::Unknown && self.pairing.has_reader(ev.watch_id);
             if !self.units.is_empty()
                 && !j
                     .unit
@@ -407,8 +463,8 @@ fn requests(args: &TraceArgs) -> Vec<Request> {
 }
 
 /// For a rescan: the default sockets as they are now, plus the explicit ones still there.
-fn requests_that_exist(initial: &[Request], args: &TraceArgs) -> Vec<Request> {
-    let mut out = if args.no_default_sockets {
+fn requests_that_exist(initial: &[Request], no_default_sockets: bool) -> Vec<Request> {
+    let mut out = if no_default_sockets {
         Vec::new()
     } else {
         watch::default_requests()
@@ -424,7 +480,12 @@ fn requests_that_exist(initial: &[Request], args: &TraceArgs) -> Vec<Request> {
     out
 }
 
-fn report_start(capture: &Capture, watched: &[Watched], verbose: u8) {
+fn report_start(
+    capture: &Capture,
+    watched: &[Watched],
+    verbose: u8,
+    policy: crate::cli::Containers,
+) {
     for (strategy, why) in &capture.refused {
         // Said as a person would; the verifier's words with -v (and in the JSON start record).
         let what = if why.contains("Operation not permitted") {
@@ -453,29 +514,54 @@ fn report_start(capture: &Capture, watched: &[Watched], verbose: u8) {
         Ok(hooks) => eprintln!("observer: managers' reads via {}", hooks.join(", ")),
         Err(why) => eprintln!("observer: managers' reads are not captured: {why}"),
     }
-    report_new_watches(&[], watched);
+    report_new_watches(&[], watched, policy);
 }
 
-/// A line for each socket in `now` that was not in `before`: at start, and for managers found
-/// later (a container started, a user logged in), alike.
-fn report_new_watches(before: &[Watched], now: &[Watched]) {
+/// A line for each socket in `now` that was not in `before`, saying how far its manager is
+/// believed and as whom it is asked: at start, and for managers found later (a container
+/// started, a user logged in), alike.
+pub(crate) fn report_new_watches(
+    before: &[Watched],
+    now: &[Watched],
+    policy: crate::cli::Containers,
+) {
     for w in now.iter().filter(|w| !before.iter().any(|b| b.id == w.id)) {
+        let trust = match (w.manager, w.trust) {
+            (Some(owner), Some(t)) => {
+                format!(
+                    ": {}",
+                    trust::describe(t, &trust::approach(owner, t, policy))
+                )
+            }
+            _ => String::new(),
+        };
         eprintln!(
-            "observer: watching {} ({})",
+            "observer: watching {} ({}){}",
             crate::safe_text::text(&w.address),
-            crate::safe_text::text(&w.owner)
+            crate::safe_text::text(&w.owner),
+            crate::safe_text::text(&trust)
         );
     }
 }
 
-/// How long the pipeline may take to wind down after a stop request.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long the pipeline may take to wind down after a stop request: the last events' wait
+/// for their managers (FINAL_WAIT) and the sinks' last writes.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// Once a stop is asked for (SIGINT, SIGTERM, the --duration deadline), exits the process if the
-/// pipeline has not wound down within SHUTDOWN_GRACE: an await on a manager that never answers
-/// must not make the observer unkillable. Whatever was recorded is on disk already (one write
-/// per record); only the closing summary is missing.
+/// pipeline has not wound down within SHUTDOWN_GRACE. Nothing on the loop waits for a manager
+/// (link.rs), so this is the last resort, not the way out. Whatever was recorded is on disk
+/// already (one write per record); only the closing summary is missing.
 fn spawn_shutdown_guard(deadline: Option<Instant>) -> anyhow::Result<()> {
+    // The deadline is also kept by a thread of its own, which needs nothing of the runtime.
+    if let Some(at) = deadline.map(|d| d.into_std() + SHUTDOWN_GRACE) {
+        std::thread::Builder::new()
+            .name("observer-deadline".into())
+            .spawn(move || {
+                std::thread::sleep(at.saturating_duration_since(std::time::Instant::now()));
+                stop_now();
+            })?;
+    }
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
     tokio::spawn(async move {
@@ -485,12 +571,14 @@ fn spawn_shutdown_guard(deadline: Option<Instant>) -> anyhow::Result<()> {
             _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => {}
         }
         tokio::time::sleep(SHUTDOWN_GRACE).await;
-        eprintln!(
-            "observer: error: did not stop within {SHUTDOWN_GRACE:?} of being asked to (a service manager stopped answering?); exiting"
-        );
-        std::process::exit(1);
+        stop_now();
     });
     Ok(())
+}
+
+fn stop_now() -> ! {
+    eprintln!("observer: error: did not stop within {SHUTDOWN_GRACE:?} of being asked to; exiting");
+    std::process::exit(1);
 }
 
 /// `-v`: forward the kernel programs' aya-log records to stderr.

@@ -12,7 +12,15 @@ use std::{
 use observer_common::{PathKey, SUN_PATH_MAX, SocketKey};
 use thiserror::Error;
 
-use crate::correlate::Owner;
+use crate::{
+    correlate::Owner,
+    look_as,
+    trust::{self, Trust},
+};
+
+/// At most this many untrusted containers are watched at once: anyone may create user
+/// namespaces by the thousand, and the kernel's watch maps hold 1024 sockets.
+const UNTRUSTED_MAX: usize = 256;
 
 /// One socket being watched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +38,8 @@ pub struct Watched {
     pub manager: Option<Owner>,
     /// Inode of the PID namespace its manager runs in (host managers: ours), when known.
     pub pidns_ino: Option<u64>,
+    /// How far its manager is believed (trust.rs); None for a --socket.
+    pub trust: Option<Trust>,
 }
 
 #[derive(Debug, Error)]
@@ -62,6 +72,10 @@ pub struct Request {
     pub host_path: Option<PathBuf>,
     /// The netns whose /proc/net/unix lists it (abstract sockets).
     pub net_unix: PathBuf,
+    pub trust: Option<Trust>,
+    /// Its identity as the user who controls it saw it (look_as.rs): root does not walk the
+    /// path again.
+    pub seen: Option<SocketKey>,
 }
 
 impl Request {
@@ -72,26 +86,33 @@ impl Request {
             address: address.into(),
             host_path: None,
             net_unix: "/proc/self/net/unix".into(),
+            trust: None,
+            seen: None,
         }
     }
 }
 
 /// The managers' sockets that exist now: the system manager's, every user manager's, and the
-/// system managers of containers (their PID 1 runs in a child PID namespace).
+/// system managers of containers (their PID 1 runs in a child PID namespace), each with the
+/// trust its manager deserves (trust.rs). An untrusted container's socket is looked for as the
+/// owner of its user namespace, never by root (look_as.rs); its user managers are not looked for.
 pub fn default_requests() -> Vec<Request> {
     let mut out = Vec::new();
-    let host = |owner: String, manager: Owner, path: String| Request {
+    let host = |owner: String, manager: Owner, path: String, trust: Trust| Request {
         owner,
         manager: Some(manager),
         address: path,
         host_path: None,
         net_unix: "/proc/self/net/unix".into(),
+        trust: Some(trust),
+        seen: None,
     };
     if is_socket(Path::new("/run/systemd/notify")) {
         out.push(host(
             "system manager".into(),
             Owner::System,
             "/run/systemd/notify".into(),
+            Trust::Root,
         ));
     }
     for (uid, path) in user_manager_sockets(Path::new("/")) {
@@ -102,11 +123,40 @@ pub fn default_requests() -> Vec<Request> {
                 container: None,
             },
             path,
+            Trust::User { uid },
         ));
     }
+    let mut untrusted = 0;
     for leader in container_leaders() {
         let root = PathBuf::from(format!("/proc/{leader}/root"));
-        let mut add = |owner: String, manager: Owner, inner: String| {
+        let net_unix: PathBuf = format!("/proc/{leader}/net/unix").into();
+        let manager = Owner::Container { leader };
+        let trust = Trust::of(manager);
+        if let Trust::Untrusted { owner } = trust {
+            if untrusted >= UNTRUSTED_MAX {
+                log::warn!(
+                    "more than {UNTRUSTED_MAX} untrusted containers: container {leader} is not watched"
+                );
+                continue;
+            }
+            let inner = "/run/systemd/notify";
+            if let Some(seen) =
+                owner.and_then(|uid| untrusted_socket(leader, uid, &root.join(&inner[1..])))
+            {
+                untrusted += 1;
+                out.push(Request {
+                    owner: format!("container {leader} ({})", trust.label().unwrap_or_default()),
+                    manager: Some(manager),
+                    address: inner.into(),
+                    host_path: Some(root.join(&inner[1..])),
+                    net_unix,
+                    trust: Some(trust),
+                    seen: Some(seen),
+                });
+            }
+            continue;
+        }
+        let mut add = |owner: String, manager: Owner, inner: String, trust: Trust| {
             let host_path = root.join(inner.trim_start_matches('/'));
             if is_socket(&host_path) {
                 out.push(Request {
@@ -114,14 +164,17 @@ pub fn default_requests() -> Vec<Request> {
                     manager: Some(manager),
                     address: inner,
                     host_path: Some(host_path),
-                    net_unix: format!("/proc/{leader}/net/unix").into(),
+                    net_unix: net_unix.clone(),
+                    trust: Some(trust),
+                    seen: None,
                 });
             }
         };
         add(
             format!("container {leader}"),
-            Owner::Container { leader },
+            manager,
             "/run/systemd/notify".into(),
+            trust,
         );
         for (uid, path) in user_manager_sockets(&root) {
             let manager = Owner::User {
@@ -132,12 +185,28 @@ pub fn default_requests() -> Vec<Request> {
                 format!("container {leader} user manager (uid {uid})"),
                 manager,
                 path,
+                Trust::User { uid },
             );
         }
     }
     out
 }
 
+/// An untrusted container's socket at `path`, looked at as the namespace's owner `uid`: a
+/// socket made in there, owned by a uid its user namespace maps (a host socket the owner can
+/// see, linked or mounted in, is not its manager's).
+fn untrusted_socket(leader: u32, uid: u32, path: &Path) -> Option<SocketKey> {
+    let seen = look_as::stat_as(uid, trust::overflow_gid(), None, path)?;
+    let map = fs::read_to_string(format!("/proc/{leader}/uid_map")).ok()?;
+    (seen.is_socket && trust::map_uid(&map, seen.uid).is_some()).then_some(SocketKey {
+        ino: seen.ino,
+        dev: kernel_dev(seen.dev),
+        _pad: 0,
+    })
+}
+
+/// The user managers' notify sockets under `root`: /run/user/UID/systemd/notify, a socket of
+/// UID's own (a user's link to another's socket, or to root's, names no manager of theirs).
 fn user_manager_sockets(root: &Path) -> Vec<(u32, String)> {
     let Ok(dir) = fs::read_dir(root.join("run/user")) else {
         return Vec::new();
@@ -147,7 +216,8 @@ fn user_manager_sockets(root: &Path) -> Vec<(u32, String)> {
         .filter_map(|e| {
             let uid: u32 = e.file_name().to_str()?.parse().ok()?;
             let inner = format!("/run/user/{uid}/systemd/notify");
-            is_socket(&root.join(inner.trim_start_matches('/'))).then_some((uid, inner))
+            let meta = fs::symlink_metadata(root.join(inner.trim_start_matches('/'))).ok()?;
+            (meta.file_type().is_socket() && meta.uid() == uid).then_some((uid, inner))
         })
         .collect();
     out.sort();
@@ -192,12 +262,20 @@ pub fn resolve(
     previous: &[Watched],
     highest_given: u32,
 ) -> Result<Vec<Watched>, WatchError> {
-    let mut out = Vec::new();
+    let mut out: Vec<Watched> = Vec::new();
     let mut next_id = highest_id(previous).max(highest_given) + 1;
     for r in requests {
         let key = socket_key(r)?;
         if r.manager.is_none() {
             refuse_stream_socket(r)?;
+        }
+        if let Some(other) = out.iter().find(|w| w.key == key)
+            && rank(other.trust) <= rank(r.trust)
+        {
+            // One socket, two claims (a link, a bind mount): the more trusted owner keeps it,
+            // so no one can have another's datagrams shown as theirs.
+            log::info!("{} ({}) is {}'s socket", r.address, r.owner, other.owner);
+            continue;
         }
         let id = previous
             .iter()
@@ -215,9 +293,26 @@ pub fn resolve(
             path_keys: path_keys(r)?,
             manager: r.manager,
             pidns_ino: r.manager.and_then(pidns_of),
+            trust: r.trust,
         });
     }
+    // A more trusted claim found later takes the socket from a less trusted one listed first.
+    let ranked: Vec<(SocketKey, u8)> = out.iter().map(|w| (w.key, rank(w.trust))).collect();
+    out.retain(|w| {
+        !ranked
+            .iter()
+            .any(|(k, r)| *k == w.key && *r < rank(w.trust))
+    });
     Ok(out)
+}
+
+/// Lower is more trusted: --socket and root's managers, then users', then untrusted ones.
+fn rank(t: Option<Trust>) -> u8 {
+    match t {
+        None | Some(Trust::Root) => 0,
+        Some(Trust::User { .. }) => 1,
+        Some(Trust::Untrusted { .. }) => 2,
+    }
 }
 
 /// The highest id in `watched` (0: none).
@@ -226,6 +321,9 @@ pub fn highest_id(watched: &[Watched]) -> u32 {
 }
 
 fn socket_key(r: &Request) -> Result<SocketKey, WatchError> {
+    if let Some(key) = r.seen {
+        return Ok(key);
+    }
     if let Some(name) = r.address.strip_prefix('@') {
         let ino = abstract_inode(&r.net_unix, name)
             .ok_or_else(|| WatchError::NoAbstract(r.address.clone()))?;
@@ -419,6 +517,7 @@ mod tests {
             path_keys: vec![],
             manager: Some(Owner::Container { leader: id }),
             pidns_ino: Some(pidns),
+            trust: Some(Trust::Root),
         };
         let watched = [w(1, 4026531836), w(2, 4026532500)];
         // The kernel matched the first owner of the string; the sender lives in container 2.

@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod crafted;
 pub mod fixture;
+pub mod hostile;
 pub mod observer;
 pub mod reader;
 pub mod sender;

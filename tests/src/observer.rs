@@ -118,6 +118,11 @@ impl Observer {
         }
     }
 
+    /// The observer's PID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The strategy in use, as the observer reported it.
     pub fn strategy(&self) -> String {
         self.start["strategy"]

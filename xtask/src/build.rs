@@ -12,6 +12,7 @@ pub struct Binaries {
     pub verdict_tests: PathBuf,
     pub recording_tests: PathBuf,
     pub hostile_tests: PathBuf,
+    pub namespace_tests: PathBuf,
     pub ship_tests: PathBuf,
 }
 
@@ -102,6 +103,7 @@ pub fn release_binaries() -> anyhow::Result<Binaries> {
         verdict_tests: executable("verdicts")?,
         recording_tests: executable("recording")?,
         hostile_tests: executable("hostile")?,
+        namespace_tests: executable("namespaces")?,
         ship_tests: executable("ship")?,
     })
 }

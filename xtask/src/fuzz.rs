@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use crate::{build::workspace_root, test::LaneResult};
 
 /// The targets in fuzz/Cargo.toml.
-const TARGETS: [&str; 2] = ["reader", "notify"];
+const TARGETS: [&str; 3] = ["reader", "notify", "said"];
 /// Per target in `cargo xtask test`: long enough to get past the seeds into mutations, short
 /// enough for every run.
 pub const TEST_SECONDS: u32 = 20;

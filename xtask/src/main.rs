@@ -38,6 +38,11 @@ enum Lane {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Hostile and hung namespaces: fake managers set up as an unprivileged user would.
+    Namespaces {
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
     /// Every scenario against real systemd in a container (VERDICTS_SCENARIO=NAME for one).
     Verdicts {
         /// 252, 254, 257 or 262; repeat for several (default: all).
@@ -138,6 +143,7 @@ fn main() -> anyhow::Result<()> {
             Lane::Capture { args } => test::Only::Capture(args),
             Lane::Recording { args } => test::Only::Recording(args),
             Lane::Hostile { args } => test::Only::Hostile(args),
+            Lane::Namespaces { args } => test::Only::Namespaces(args),
             Lane::Verdicts { versions, args } => test::Only::Verdicts(versions, args),
             Lane::Ship { args } => test::Only::Ship(args),
             Lane::Vm { kernels, args } => test::Only::Vm(kernels, args),

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: everything, in the order that fails fastest — unit tests (pure logic),
 //! the fuzz targets briefly, the capture tests on this kernel with each strategy it allows, the
-//! real-systemd lanes (verdicts; package, service and journal), then the VM lane.
+//! recording and hostile-namespace tests, the real-systemd lanes (verdicts; package, service and
+//! journal), then the VM lane.
 
 use std::process::Command;
 
@@ -23,6 +24,7 @@ pub enum Only {
     Capture(Vec<String>),
     Recording(Vec<String>),
     Hostile(Vec<String>),
+    Namespaces(Vec<String>),
     Verdicts(Vec<u32>, Vec<String>),
     Ship(Vec<String>),
     Vm(Vec<String>, Vec<String>),
@@ -37,6 +39,7 @@ pub fn run_only(only: Only) -> anyhow::Result<()> {
             tests_in(&bins.recording_tests, &bins).args(&args),
         )?],
         Only::Hostile(args) => vec![hostile_tests(&bins, &args)?],
+        Only::Namespaces(args) => vec![namespace_tests(&bins, &args)?],
         Only::Verdicts(versions, args) => {
             let versions = if versions.is_empty() {
                 systemd_versions()?
@@ -66,6 +69,7 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
     results.extend(host_capture_tests(&bins, &[])?);
     results.push(recording_tests(&bins)?);
     results.push(hostile_tests(&bins, &[])?);
+    results.push(namespace_tests(&bins, &[])?);
     results.extend(verdict_tests(&bins, &systemd_versions()?, &[])?);
     results.push(ship_tests(&bins, &[])?);
     if with_vm {
@@ -154,6 +158,15 @@ fn hostile_tests(bins: &Binaries, args: &[String]) -> anyhow::Result<LaneResult>
     lane(
         format!("host {}, hostile input", kernel_release()),
         tests_in(&bins.hostile_tests, bins).args(args),
+    )
+}
+
+/// Hostile and hung namespaces set up as an unprivileged user would (issue 17), on this kernel.
+fn namespace_tests(bins: &Binaries, args: &[String]) -> anyhow::Result<LaneResult> {
+    eprintln!("xtask: hostile namespace tests on this kernel");
+    lane(
+        format!("host {}, hostile namespaces", kernel_release()),
+        tests_in(&bins.namespace_tests, bins).args(args),
     )
 }
 

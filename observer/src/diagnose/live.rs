@@ -48,6 +48,7 @@ pub async fn run(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
         sockets: args.sockets.clone(),
         receivers: Vec::new(),
         no_default_sockets: false,
+        containers: args.containers,
         units: Vec::new(),
         json: false,
         count: None,

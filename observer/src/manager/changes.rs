@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use zbus::OwnedVariant;
 
-use super::props::{prop_str, prop_u32, prop_u64};
+use super::props::{prop_text, prop_u32, prop_u64, prop_value};
+use crate::said::Kind;
 
 /// Signalled when a change is kept (`Watcher::collect_changes`), so that a collector asleep
 /// (observer/src/idle.rs) wakes to take it. One for every manager: all are taken at once.
@@ -18,7 +19,9 @@ pub static KEPT: tokio::sync::Notify = tokio::sync::Notify::const_new();
 pub const PENDING_MAX: usize = 16_384;
 
 /// One change of a service, or a full snapshot (`full`) of what the recorder needs to know.
-/// Absent fields did not change. PIDs are in the manager's namespace; 0 means none.
+/// Absent fields did not change. PIDs are in the manager's namespace; 0 means none. States,
+/// results and settings are checked against systemd's sets (said.rs): one systemd never sends
+/// is marked `unrecognised:`; StatusText has its control characters escaped.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitChange {
     pub unit: String,
@@ -71,10 +74,11 @@ impl UnitChange {
             ..Default::default()
         };
         if iface == super::UNIT_IFACE {
-            c.active_state = prop_str(p, "ActiveState");
-            c.sub_state = prop_str(p, "SubState");
+            c.active_state = prop_value(p, "ActiveState", Kind::ActiveState);
+            c.sub_state = prop_value(p, "SubState", Kind::SubState);
         } else if iface == super::SERVICE_IFACE {
             c.fill_service(p);
+            c.watchdog_usec = prop_u64(p, "WatchdogUSec").filter(|u| *u != u64::MAX);
         } else {
             return None;
         }
@@ -92,13 +96,13 @@ impl UnitChange {
             unit: unit.to_owned(),
             mono_ns,
             full: true,
-            active_state: prop_str(u, "ActiveState"),
-            sub_state: prop_str(u, "SubState"),
+            active_state: prop_value(u, "ActiveState", Kind::ActiveState),
+            sub_state: prop_value(u, "SubState", Kind::SubState),
             ..Default::default()
         };
         c.fill_service(s);
-        c.service_type = prop_str(s, "Type");
-        c.notify_access = prop_str(s, "NotifyAccess");
+        c.service_type = prop_value(s, "Type", Kind::ServiceType);
+        c.notify_access = prop_value(s, "NotifyAccess", Kind::NotifyAccess);
         c.timeout_start_usec = prop_u64(s, "TimeoutStartUSec");
         // "infinity" (no watchdog, or from 257 not started yet) is no setting.
         c.watchdog_usec = prop_u64(s, "WatchdogUSec").filter(|u| *u != u64::MAX);
@@ -106,10 +110,10 @@ impl UnitChange {
     }
 
     fn fill_service(&mut self, s: &Props) {
-        self.result = prop_str(s, "Result");
+        self.result = prop_value(s, "Result", Kind::ServiceResult);
         self.main_pid = prop_u32(s, "MainPID");
         self.control_pid = prop_u32(s, "ControlPID");
-        self.status_text = prop_str(s, "StatusText");
+        self.status_text = prop_text(s, "StatusText");
         self.n_restarts = prop_u32(s, "NRestarts");
         self.exec_main_code = prop_i32(s, "ExecMainCode");
         self.exec_main_status = prop_i32(s, "ExecMainStatus");

@@ -3,7 +3,6 @@
 
 use std::{
     collections::HashMap,
-    os::unix::net::UnixStream,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
 };
@@ -16,11 +15,12 @@ use zbus::{
 
 use super::{
     DEST, MANAGER_IFACE, METHOD_TIMEOUT, PROPS_IFACE, ROOT_PATH, SERVICE_IFACE, UNIT_IFACE,
-    UnitChange, monotonic_ns,
+    UnitChange,
+    connect_as::{self, Approach, peer_pid},
+    monotonic_ns,
     pidns::PidNs,
-    pidns_connect::{connect_in_pidns, peer_pid},
     private_socket::PrivateSocket,
-    props::{exec_main, parse_version, prop_str, prop_u32, service_type},
+    props::{exec_main, parse_version, prop_str, prop_text, prop_u32, service_type},
     watcher::{Shared, Watcher, watch_loop},
 };
 use crate::{
@@ -37,6 +37,8 @@ pub struct Target {
     pub p2p: bool,
     /// Host PID of the container's PID 1; None for the host's manager.
     pub leader: Option<u32>,
+    /// Who connects, and from where (see trust.rs).
+    pub approach: Approach,
 }
 
 impl Target {
@@ -57,6 +59,11 @@ impl Target {
             socket: root.join(format!("run/user/{uid}/systemd/private")),
             p2p: true,
             leader,
+            approach: Approach::User {
+                uid,
+                gid: uid,
+                leader,
+            },
         }
     }
 
@@ -67,6 +74,7 @@ impl Target {
             socket: root.join("run/dbus/system_bus_socket"),
             p2p: false,
             leader,
+            approach: root_approach(leader),
         }
     }
 
@@ -77,10 +85,19 @@ impl Target {
                 socket: private,
                 p2p: true,
                 leader,
+                approach: root_approach(leader),
             }
         } else {
             Target::bus(leader)
         }
+    }
+}
+
+/// Root, from the manager's PID namespace: a trusted manager (trust.rs decides otherwise).
+fn root_approach(leader: Option<u32>) -> Approach {
+    match leader {
+        Some(leader) => Approach::RootInPidns { leader },
+        None => Approach::Root,
     }
 }
 
@@ -109,12 +126,12 @@ impl Manager {
     pub async fn connect(target: &Target) -> Result<Manager> {
         let what = target.socket.display();
         // Connecting ourselves (rather than through a D-Bus address string) keeps /proc/PID/root
-        // paths free of address escaping rules, and lets us connect from inside a container.
-        let stream = match target.leader {
-            Some(leader) => connect_in_pidns(leader, &target.socket),
-            None => UnixStream::connect(&target.socket),
-        }
-        .with_context(|| format!("connect {what}"))?;
+        // paths free of address escaping rules, and lets us connect from inside a container, as
+        // whom the trust model says.
+        let who = target.approach.who();
+        let stream = connect_as::connect(&target.approach, &target.socket, METHOD_TIMEOUT)
+            .await
+            .with_context(|| format!("connect {what} as {who}"))?;
         // On the private socket the peer is the manager itself (that also covers user managers);
         // on a bus it is dbus-daemon, and system managers are PID 1.
         let peer = if target.p2p { peer_pid(&stream) } else { None };
@@ -125,6 +142,8 @@ impl Manager {
         } else {
             zbus::connection::Builder::unix_stream(stream)
         };
+        // EXTERNAL authentication names the uid the manager sees (sd-bus compares the two).
+        let builder = builder.user_id(target.approach.uid_seen());
         // A manager that stops answering (a container frozen or torn down mid-call) must not
         // hold the collector's loop: every call, and the handshake, gives up in time.
         let conn = tokio::time::timeout(
@@ -238,17 +257,6 @@ impl Manager {
         }
     }
 
-    /// The service's effective watchdog (`WatchdogUSec`), None when it has none. From 257 it reads
-    /// "infinity" until the service has started once, and it is never signalled: the feed asks
-    /// again when it matters (a watchdog timeout).
-    pub async fn watchdog_usec(&self, unit: &str) -> Result<Option<u64>> {
-        let path = self.unit_path(unit).await?;
-        let v = self
-            .get(path.as_str(), SERVICE_IFACE, "WatchdogUSec")
-            .await?;
-        Ok(u64::try_from(v).ok().filter(|u| *u != u64::MAX))
-    }
-
     /// What the manager knows about `unit` right now.
     pub async fn unit_state(&self, unit: &str) -> Result<UnitState> {
         Ok(self.read_unit(unit).await?.0)
@@ -278,7 +286,10 @@ impl Manager {
             .await
             .ok()
             .and_then(|v| bool::try_from(v).ok());
-        let id = prop_str(&u, "Id").unwrap_or_else(|| unit.to_owned());
+        // The manager's name for it, if systemd's rules allow it (said.rs); else ours.
+        let id = prop_str(&u, "Id")
+            .filter(|id| crate::said::unit_name(id))
+            .unwrap_or_else(|| unit.to_owned());
         let mut st = UnitState::new(
             id,
             prop_str(&s, "NotifyAccess")
@@ -291,7 +302,7 @@ impl Manager {
         st.state = prop_str(&u, "SubState")
             .filter(|_| !s.is_empty())
             .and_then(|x| ServiceState::from_sub_state(&x));
-        st.status_text = prop_str(&s, "StatusText");
+        st.status_text = prop_text(&s, "StatusText");
         st.fd_store_max = prop_u32(&s, "FileDescriptorStoreMax");
         st.fd_store_count = prop_u32(&s, "NFileDescriptorStore");
         st.n_restarts = prop_u32(&s, "NRestarts");

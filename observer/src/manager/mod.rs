@@ -28,9 +28,10 @@
 //! it places a main process that notified and exited before its MainPID was heard of.
 //!
 //! Layout: `client` connects (`Target`, `Manager`) and makes the D-Bus calls, `props` decodes
-//! property values, `pidns_connect` and `private_socket` are the plumbing for containers and for
-//! systemd's private socket, `watcher` follows the signals into `history`, `pidns` maps PIDs
-//! between namespaces, and `changes` is the feed of unit changes for recordings.
+//! property values, `connect_as` (as whom the trust model allows, from which namespaces) and
+//! `private_socket` (systemd's private socket) are the plumbing, `watcher` follows the signals
+//! into `history`, `pidns` maps PIDs between namespaces, and `changes` is the feed of unit
+//! changes for recordings.
 #![cfg_attr(
     not(test),
     expect(
@@ -41,9 +42,10 @@
 
 mod changes;
 mod client;
+mod connect_as;
+mod heard;
 mod history;
 mod pidns;
-mod pidns_connect;
 mod private_socket;
 mod props;
 #[cfg(test)]
@@ -52,7 +54,9 @@ mod watcher;
 
 pub use changes::{KEPT as UNIT_CHANGE_KEPT, UnitChange};
 pub use client::{Manager, Target};
-pub use watcher::Watcher;
+pub use connect_as::Approach;
+pub use heard::strings_kept;
+pub use watcher::{UnitReader, Watcher};
 
 const DEST: &str = "org.freedesktop.systemd1";
 

@@ -5,8 +5,10 @@ use std::collections::HashMap;
 
 use zbus::OwnedVariant;
 
-use super::UNIT_PREFIX;
-use crate::verdict::{ExecMain, ServiceType};
+use crate::{
+    said::{self, Kind},
+    verdict::{ExecMain, ServiceType},
+};
 
 pub(super) fn prop_u32(m: &HashMap<String, OwnedVariant>, k: &str) -> Option<u32> {
     m.get(k).and_then(|v| u32::try_from(v).ok())
@@ -57,20 +59,17 @@ pub fn parse_version(s: &str) -> Option<u32> {
     s[..end].parse().ok()
 }
 
-/// `bus_path_escape()`'s inverse for unit object paths: "_2d" → '-', "_2e" → '.', ….
+/// The unit an object path names, if systemd's rules allow the name (said.rs).
 pub fn unit_from_object_path(path: &str) -> Option<String> {
-    let enc = path.strip_prefix(UNIT_PREFIX)?.as_bytes();
-    let mut out = Vec::with_capacity(enc.len());
-    let mut i = 0;
-    while i < enc.len() {
-        if enc[i] == b'_' {
-            let hex = std::str::from_utf8(enc.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(enc[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    said::unit_from_object_path(path)
+}
+
+/// A string property of a set systemd knows (said.rs): as sent, or marked `unrecognised:`.
+pub(super) fn prop_value(m: &HashMap<String, OwnedVariant>, k: &str, kind: Kind) -> Option<String> {
+    prop_str(m, k).map(|v| said::value(kind, &v))
+}
+
+/// A free-text property, its control characters escaped (said.rs).
+pub(super) fn prop_text(m: &HashMap<String, OwnedVariant>, k: &str) -> Option<String> {
+    prop_str(m, k).map(|v| said::text(&v))
 }

@@ -14,12 +14,14 @@ use zbus::{
 
 use super::{
     Manager, SERVICE_IFACE, UNIT_IFACE, UnitChange, changes,
+    heard::{Heard, heard},
     history::{History, Snapshot, UNITS_MAX, newest},
     monotonic_ns,
-    props::{exec_main, prop_str, prop_u32, prop_u64, unit_from_object_path},
+    props::{exec_main, prop_str, prop_text, prop_u32, prop_u64, prop_value},
 };
 use crate::{
     notify::NotifyAccess,
+    said::{self, Kind},
     verdict::{ServiceState, UnitState},
 };
 
@@ -39,6 +41,8 @@ pub(super) struct Shared {
     collect: bool,
     changes: VecDeque<UnitChange>,
     changes_dropped: u64,
+    /// Signals that said what systemd never says (said.rs), ignored.
+    said_wrong: u64,
 }
 
 impl Shared {
@@ -80,20 +84,15 @@ impl Watcher {
 
     /// Reads the unit's full state now, caches it, and records it as a history point.
     pub async fn track(&self, unit: &str) -> Result<UnitState> {
-        let (st, seq, snapshot) = self.manager.read_unit(unit).await?;
-        let now = monotonic_ns();
-        let mut sh = self.lock();
-        sh.push_change(snapshot);
-        sh.read_at.insert(st.id.clone(), seq);
-        let h = sh.history.entry(st.id.clone()).or_default();
-        h.main_pid.record(now, st.main_pid.unwrap_or(0));
-        h.control_pid.record(now, st.control_pid.unwrap_or(0));
-        if let Some(s) = st.state {
-            h.sub_state.record(now, sub_state_name(s));
+        self.reader().track(unit).await
+    }
+
+    /// What `track()` needs, for a task of its own: the collector never waits for a manager.
+    pub fn reader(&self) -> UnitReader {
+        UnitReader {
+            manager: self.manager.clone(),
+            shared: self.shared.clone(),
         }
-        h.exec_main = newest(h.exec_main, st.exec_main);
-        sh.states.insert(st.id.clone(), st.clone());
-        Ok(st)
     }
 
     /// The latest state we have (from `track()` plus signals since), without asking the manager.
@@ -163,9 +162,41 @@ impl Watcher {
         (sh.changes.drain(..).collect(), dropped)
     }
 
+    /// How many signals said what systemd never says (ignored), for the exit summary.
+    pub fn said_wrong(&self) -> u64 {
+        self.lock().said_wrong
+    }
+
     /// Why the watcher stopped, if it did (the manager went away).
     pub fn ended(&self) -> Option<String> {
         self.lock().ended.clone()
+    }
+}
+
+/// Reads units in full for a `Watcher` (`Watcher::reader()`), from any task.
+#[derive(Clone)]
+pub struct UnitReader {
+    manager: Manager,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl UnitReader {
+    /// Reads the unit's full state now, caches it, and records it as a history point.
+    pub async fn track(&self, unit: &str) -> Result<UnitState> {
+        let (st, seq, snapshot) = self.manager.read_unit(unit).await?;
+        let now = monotonic_ns();
+        let mut sh = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        sh.push_change(snapshot);
+        sh.read_at.insert(st.id.clone(), seq);
+        let h = sh.history.entry(st.id.clone()).or_default();
+        h.main_pid.record(now, st.main_pid.unwrap_or(0));
+        h.control_pid.record(now, st.control_pid.unwrap_or(0));
+        if let Some(s) = st.state {
+            h.sub_state.record(now, sub_state_name(s));
+        }
+        h.exec_main = newest(h.exec_main, st.exec_main);
+        sh.states.insert(st.id.clone(), st.clone());
+        Ok(st)
     }
 }
 
@@ -175,8 +206,6 @@ pub(super) fn sub_state_name(s: ServiceState) -> String {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
 }
-
-type Changed = (String, HashMap<String, OwnedVariant>, Vec<String>);
 
 pub(super) async fn watch_loop(
     manager: Manager,
@@ -198,46 +227,55 @@ pub(super) async fn watch_loop(
             }
         };
         let now = monotonic_ns();
-        let header = msg.header();
-        let member = header.member().map(|m| m.as_str().to_owned());
-        let path = header.path().map(|p| p.as_str().to_owned());
-        if let Some(c) = job_change(&msg, member.as_deref(), &manager, now).await {
-            shared
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push_change(c);
-            continue;
-        }
-        if member.as_deref() == Some("Reloading") {
-            // daemon-reload (false = finished) can change what is never signalled (NotifyAccess=,
-            // Type=, FileDescriptorStoreMax= in 252): forget the full reads, so callers re-track.
-            if msg
-                .body()
-                .deserialize::<(bool,)>()
-                .is_ok_and(|(active,)| !active)
-            {
-                let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
+        // Checked first (said.rs): whatever is not systemd's is dropped here.
+        let (path, unit, iface, mut changed, invalidated) = match heard(&msg) {
+            Heard::Changed {
+                path,
+                unit,
+                iface,
+                changed,
+                invalidated,
+            } => (path, unit, iface, changed, invalidated),
+            Heard::JobNew { unit, job } => {
+                let c = job_queued(unit, &job, &manager, now).await;
+                lock(&shared).push_change(c);
+                continue;
+            }
+            Heard::JobRemoved { unit, result } => {
+                lock(&shared).push_change(job_change(unit, format!("job {result}"), now));
+                continue;
+            }
+            Heard::Reloaded => {
+                // daemon-reload can change what is never signalled (NotifyAccess=, Type=,
+                // FileDescriptorStoreMax= in 252): forget the full reads, so callers re-track.
+                let mut sh = lock(&shared);
                 sh.states.clear();
                 sh.read_at.clear();
+                continue;
             }
-            continue;
-        }
-        let Some((path, unit)) = path
-            .filter(|_| member.as_deref() == Some("PropertiesChanged"))
-            .and_then(|p| Some((p.clone(), unit_from_object_path(&p)?)))
-        else {
-            continue;
+            Heard::Wrong => {
+                lock(&shared).said_wrong += 1;
+                continue;
+            }
+            Heard::Other => continue,
         };
-        let Ok((iface, mut changed, invalidated)) = msg.body().deserialize::<Changed>() else {
-            continue;
-        };
-        // Invalidated means "changed, ask for the value": read the ones we use.
+        // Invalidated means "changed, ask for the value": read the ones we use (bounded: a
+        // manager that does not answer only delays its own signals).
         for name in invalidated.iter().filter(|n| TRACKED.contains(&n.as_str())) {
-            if let Ok(v) = manager.get(&path, &iface, name).await {
+            let get = manager.get(&path, &iface, name);
+            if let Ok(Ok(v)) = tokio::time::timeout(SIDE_CALL_MAX, get).await {
                 changed.insert(name.clone(), v);
             }
         }
-        let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
+        // The watchdog a timeout ran out of (never signalled, and from 257 "infinity" until the
+        // first start): read when Result=watchdog shows, for the feed (diagnose).
+        if iface == SERVICE_IFACE && prop_str(&changed, "Result").as_deref() == Some("watchdog") {
+            let get = manager.get(&path, &iface, "WatchdogUSec");
+            if let Ok(Ok(v)) = tokio::time::timeout(SIDE_CALL_MAX, get).await {
+                changed.insert("WatchdogUSec".into(), v);
+            }
+        }
+        let mut sh = lock(&shared);
         let seen = sh.seen.entry(iface.clone()).or_default();
         seen.0.extend(changed.keys().cloned());
         seen.1.extend(invalidated.iter().cloned());
@@ -251,6 +289,14 @@ pub(super) async fn watch_loop(
         apply(&mut sh, &unit, &iface, &changed, now);
     }
 }
+
+fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How long the watcher waits for a call it makes for a signal (a job's type, an invalidated
+/// property).
+const SIDE_CALL_MAX: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The properties the watcher keeps; all others are ignored.
 const TRACKED: &[&str] = &[
@@ -266,45 +312,36 @@ const TRACKED: &[&str] = &[
     "ExecMainExitTimestampMonotonic",
 ];
 
-/// JobNew/JobRemoved as a unit change: "start queued", "start done", "start timeout", ….
-async fn job_change(
-    msg: &zbus::Message,
-    member: Option<&str>,
+/// JobNew as a unit change: "start queued", with the job's type read from the manager.
+async fn job_queued(
+    unit: String,
+    job: &OwnedObjectPath,
     manager: &Manager,
     now: u64,
-) -> Option<UnitChange> {
-    let (unit, job) = match member? {
-        "JobNew" => {
-            let (_, path, unit) = msg
-                .body()
-                .deserialize::<(u32, OwnedObjectPath, String)>()
-                .ok()?;
-            // The job may be gone already (a no-op start): then its type is unknown.
-            let get = manager.get(path.as_str(), "org.freedesktop.systemd1.Job", "JobType");
-            let kind = tokio::time::timeout(std::time::Duration::from_secs(1), get)
-                .await
+) -> UnitChange {
+    // The job may be gone already (a no-op start): then its type is unknown.
+    let get = manager.get(job.as_str(), "org.freedesktop.systemd1.Job", "JobType");
+    let kind = tokio::time::timeout(SIDE_CALL_MAX, get)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|v| {
+            <&str>::try_from(&v)
                 .ok()
-                .and_then(Result::ok)
-                .and_then(|v| <&str>::try_from(&v).ok().map(str::to_owned))
-                .unwrap_or_else(|| "job".into());
-            (unit, format!("{kind} queued"))
-        }
-        "JobRemoved" => {
-            let (_, path, unit, result) = msg
-                .body()
-                .deserialize::<(u32, OwnedObjectPath, String, String)>()
-                .ok()?;
-            let _ = path;
-            (unit, format!("job {result}"))
-        }
-        _ => return None,
-    };
-    Some(UnitChange {
+                .map(|t| said::value(Kind::JobType, t))
+        })
+        .unwrap_or_else(|| "job".into());
+    job_change(unit, format!("{kind} queued"), now)
+}
+
+/// A job's step as a unit change: "start queued", "job done", "job timeout", ….
+fn job_change(unit: String, job: String, now: u64) -> UnitChange {
+    UnitChange {
         unit,
         mono_ns: now,
         job: Some(job),
         ..Default::default()
-    })
+    }
 }
 
 fn apply(sh: &mut Shared, unit: &str, iface: &str, p: &HashMap<String, OwnedVariant>, now: u64) {
@@ -344,7 +381,7 @@ fn apply(sh: &mut Shared, unit: &str, iface: &str, p: &HashMap<String, OwnedVari
             h.exec_main = exec_main(h.exec_main, p);
         }
         UNIT_IFACE => {
-            if let Some(v) = prop_str(p, "SubState") {
+            if let Some(v) = prop_value(p, "SubState", Kind::SubState) {
                 // StateChangeTimestampMonotonic is sent with SubState: the manager's own time of
                 // the last state change (µs; 0 = none since the unit was loaded). Exact, unlike our
                 // receive time, which would also misorder a signal we process late.
@@ -366,7 +403,7 @@ fn apply(sh: &mut Shared, unit: &str, iface: &str, p: &HashMap<String, OwnedVari
             if let Some(v) = prop_u32(p, "ControlPID") {
                 st.control_pid = Some(v).filter(|v| *v != 0);
             }
-            if let Some(v) = prop_str(p, "StatusText") {
+            if let Some(v) = prop_text(p, "StatusText") {
                 st.status_text = Some(v);
             }
             if let Some(v) = prop_u32(p, "NRestarts") {

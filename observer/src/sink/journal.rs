@@ -5,9 +5,9 @@
 //!
 //! Which journal: the one of the system whose manager owns the socket the datagram went to — a
 //! container's events go to the container's journald, where its units and PIDs make sense — or
-//! the one under `--journal-root DIR`. libsystemd always writes to /run/systemd/journal/socket,
-//! so another system's journal is reached from a thread of our own that has left the process's
-//! shared root (unshare(CLONE_FS)) and chrooted into that system's root.
+//! the one of `--journal-container PID`. libsystemd always writes to /run/systemd/journal/socket,
+//! so another system's journal is reached through a relay process chrooted into that system's
+//! root (relay.rs), fed without waiting.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -17,13 +17,14 @@ use std::{
 
 use libsystemd::logging::{Priority, journal_send};
 
-use super::{Sink, Start, Summary, rfc3339, watch_label};
+use super::{Sink, Start, Summary, relay::Relay, rfc3339, watch_label};
 use crate::{
     cli::JournalLevel,
     correlate::Owner,
     decode::{Event, errno_name},
     judge::Judgement,
     notify,
+    trust::Trust,
     verdict::Kind,
     watch::Watched,
 };
@@ -85,7 +86,7 @@ impl Entry {
         }
     }
 
-    fn send(&self) -> io::Result<()> {
+    pub(super) fn send(&self) -> io::Result<()> {
         let entry = self.escaped();
         let priority = match entry.priority {
             3 => Priority::Error,
@@ -107,8 +108,12 @@ impl Entry {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Route {
     Here,
-    /// A container's root, with the host PID of its init (whose PID namespace the relay joins).
+    /// A trusted container's root, with the host PID of its init (whose PID namespace the
+    /// relay joins).
     Root(PathBuf, u32),
+    /// Ours, for an untrusted container (README "Trust model"): no relay ever runs as root in
+    /// its namespaces, and its journald is not ours to wait for. A failure is not fatal.
+    Untrusted,
 }
 
 impl Route {
@@ -118,8 +123,16 @@ impl Route {
 
     fn root(&self) -> &Path {
         match self {
-            Route::Here => Path::new("/"),
+            Route::Here | Route::Untrusted => Path::new("/"),
             Route::Root(r, _) => r,
+        }
+    }
+
+    /// Which journal, for people and for counting the entries of a journal given up.
+    fn key(&self) -> PathBuf {
+        match self {
+            Route::Untrusted => "/ (entries about untrusted containers)".into(),
+            other => other.root().to_path_buf(),
         }
     }
 }
@@ -128,7 +141,7 @@ pub struct JournalSink {
     level: JournalLevel,
     /// `--journal-container`: every entry goes there.
     fixed: Option<Route>,
-    writers: HashMap<PathBuf, Writer>,
+    writers: HashMap<PathBuf, Relay>,
     /// Roots whose journal failed (warned about once; their entries are counted, not sent).
     broken: HashMap<PathBuf, u64>,
 }
@@ -138,6 +151,14 @@ impl JournalSink {
     /// `--journal-container`, else ours, which takes the drops and the host managers' events
     /// (a container's may come and go while the observer runs, and are reported then).
     pub fn new(level: JournalLevel, container: Option<u32>) -> io::Result<Self> {
+        if let Some(leader) = container
+            && let Trust::Untrusted { owner } = Trust::of(Owner::Container { leader })
+        {
+            return Err(io::Error::other(format!(
+                "container {leader} runs in a user namespace of {} (untrusted): the observer does not write to its journal as root",
+                owner.map_or_else(|| "an unknown owner".into(), |u| format!("uid {u}"))
+            )));
+        }
         let fixed = container.map(Route::of);
         let root = fixed.as_ref().unwrap_or(&Route::Here).root();
         reachable(&root.join(SOCKET))?;
@@ -153,7 +174,11 @@ impl JournalSink {
         if let Some(r) = &self.fixed {
             return r.clone();
         }
-        match watched.get(&ev.watch_id).and_then(|w| w.manager) {
+        let w = watched.get(&ev.watch_id);
+        if untrusted(w) {
+            return Route::Untrusted;
+        }
+        match w.and_then(|w| w.manager) {
             Some(Owner::Container { leader })
             | Some(Owner::User {
                 container: Some(leader),
@@ -166,16 +191,16 @@ impl JournalSink {
     /// Sends `entry`; a failure of the journal chosen by `--journal-container` (or ours) ends the
     /// run, one of a container's (it may have just stopped) is reported once and counted.
     fn write(&mut self, route: &Route, entry: &Entry) -> io::Result<()> {
-        let root = route.root().to_path_buf();
+        let root = route.key();
         if let Some(n) = self.broken.get_mut(&root) {
             *n += 1;
             return Ok(());
         }
         let result = match route {
-            Route::Here => entry.send(),
+            Route::Here | Route::Untrusted => entry.send(),
             Route::Root(r, leader) => {
                 let (r, leader) = (r.clone(), *leader);
-                self.writer(&r, leader).and_then(|w| w.send(entry))
+                self.writer(&r, leader).and_then(|w| w.send(entry.clone()))
             }
         };
         match result {
@@ -200,9 +225,9 @@ impl JournalSink {
         }
     }
 
-    fn writer(&mut self, root: &Path, leader: u32) -> io::Result<&mut Writer> {
+    fn writer(&mut self, root: &Path, leader: u32) -> io::Result<&mut Relay> {
         if !self.writers.contains_key(root) {
-            let w = Writer::spawn(root.to_path_buf(), leader)?;
+            let w = Relay::spawn(root.to_path_buf(), leader)?;
             self.writers.insert(root.to_path_buf(), w);
         }
         Ok(self.writers.get_mut(root).expect("just inserted"))
@@ -222,6 +247,11 @@ fn reachable(socket: &Path) -> io::Result<()> {
             socket.display()
         ))
     })
+}
+
+/// Whether the socket's manager is untrusted (trust.rs).
+fn untrusted(w: Option<&Watched>) -> bool {
+    matches!(w.and_then(|w| w.trust), Some(Trust::Untrusted { .. }))
 }
 
 /// Whether `--journal-level` lets this event through.
@@ -276,13 +306,20 @@ pub fn event_entry(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) 
         ("OBSERVER_RESULT", ev.result.to_string()),
         ("OBSERVER_SENT_AT", rfc3339(ev.wall_ns)),
     ];
+    // An untrusted container's entry goes to our journal: its PIDs are ours, and its unit names
+    // are no unit of ours.
+    let ours = untrusted(watched.get(&ev.watch_id));
     if let Some(pid) = j.sender_pid {
         fields.push(("OBSERVER_SENDER_PID", pid.to_string()));
-        // journald resolves it in its own PID namespace: the manager's, hence sender_pid.
+    }
+    // journald resolves it in its own PID namespace: the manager's, hence sender_pid.
+    if let Some(pid) = if ours { Some(ev.pid) } else { j.sender_pid } {
         fields.push(("OBJECT_PID", pid.to_string()));
     }
     if let Some(u) = &j.unit {
         fields.push(("OBSERVER_UNIT", u.clone()));
+    }
+    if let Some(u) = j.unit.as_ref().filter(|_| !ours) {
         // journald derives OBJECT_SYSTEMD_UNIT from OBJECT_PID only while that process lives,
         // and the typical rejected sender (systemd-notify) has exited by now. The unit judged
         // here is the one systemd looked up at send time, so it is named directly (journalctl -u
@@ -365,6 +402,16 @@ impl Sink for JournalSink {
     }
 
     fn finish(&mut self, _: &Summary) -> io::Result<()> {
+        // A relay that failed after its last entry was queued: said here, with what it lost.
+        for (root, relay) in &self.writers {
+            if let Some(why) = relay.failure() {
+                eprintln!(
+                    "observer: the journal under {} failed ({why}); {} entries were not written",
+                    root.display(),
+                    relay.unwritten()
+                );
+            }
+        }
         for (root, n) in &self.broken {
             eprintln!(
                 "observer: {n} journal entries for {} were not written",
@@ -377,131 +424,6 @@ impl Sink for JournalSink {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
-}
-
-/// The relay is this same binary started under this name (argv[0]), so it needs no subcommand.
-const RELAY_NAME: &str = "observer-journal-relay";
-
-/// A relay process for another system's journal: `observer-journal-relay ROOT` started in
-/// that system's PID namespace (journald only identifies clients, and so only honours their
-/// OBJECT_PID=, when their PID is visible to it; ours on the host is not), chrooted into ROOT.
-/// Entries go to its stdin as JSON lines; it answers each with one line, `ok` or the error.
-struct Writer {
-    child: std::process::Child,
-    to: std::process::ChildStdin,
-    from: std::io::BufReader<std::process::ChildStdout>,
-}
-
-impl Writer {
-    fn spawn(root: PathBuf, leader: u32) -> io::Result<Writer> {
-        use std::{
-            os::unix::process::CommandExt as _,
-            process::{Command, Stdio},
-        };
-        let exe = std::env::current_exe()?;
-        let mut cmd = Command::new(exe);
-        cmd.arg0(RELAY_NAME)
-            .arg(&root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
-        let mut child = spawn_in_pidns(leader, &mut cmd)?;
-        let to = child.stdin.take().expect("piped");
-        let from = std::io::BufReader::new(child.stdout.take().expect("piped"));
-        let mut w = Writer { child, to, from };
-        // The relay says `ok` once it has entered the root.
-        w.answer()?;
-        Ok(w)
-    }
-
-    fn send(&mut self, entry: &Entry) -> io::Result<()> {
-        use std::io::Write as _;
-        let line = serde_json::to_string(entry).map_err(io::Error::other)?;
-        writeln!(self.to, "{line}")?;
-        self.to.flush()?;
-        self.answer()
-    }
-
-    fn answer(&mut self) -> io::Result<()> {
-        use std::io::BufRead as _;
-        let mut line = String::new();
-        if self.from.read_line(&mut line)? == 0 {
-            return Err(io::Error::other("the journal relay exited"));
-        }
-        match line.trim_end() {
-            "ok" => Ok(()),
-            err => Err(io::Error::other(err.to_string())),
-        }
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        // Its stdin closes with us and it exits; reap it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `cmd` as a process of the PID namespace of host PID `leader`. setns() of a PID
-/// namespace only places this thread's future children there; it is undone right after.
-fn spawn_in_pidns(leader: u32, cmd: &mut std::process::Command) -> io::Result<std::process::Child> {
-    use std::os::fd::AsRawFd as _;
-    let target = std::fs::File::open(format!("/proc/{leader}/ns/pid"))?;
-    let own = std::fs::File::open("/proc/thread-self/ns/pid_for_children")?;
-    // SAFETY: setns() on fds we hold open; it changes only where this thread's children go.
-    if unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let child = cmd.spawn();
-    // SAFETY: as above, back to our own namespace.
-    let restored = unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWPID) } == 0;
-    assert!(
-        restored,
-        "cannot restore the PID namespace for children: {}",
-        io::Error::last_os_error()
-    );
-    child
-}
-
-/// When this process was started as the relay (argv[0] is RELAY_NAME): runs it and returns the
-/// exit code; None otherwise.
-pub fn relay_main() -> Option<std::process::ExitCode> {
-    let mut args = std::env::args_os();
-    if args.next()? != RELAY_NAME {
-        return None;
-    }
-    let root = PathBuf::from(args.next()?);
-    Some(match relay(&root) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("observer: journal relay: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    })
-}
-
-/// The relay: chroot into ROOT, then send each JSON entry read from stdin to ROOT's journald,
-/// answering `ok` or the error on stdout.
-fn relay(root: &Path) -> anyhow::Result<()> {
-    use std::io::{BufRead as _, Write as _};
-    let mut out = io::stdout().lock();
-    if let Err(e) = std::os::unix::fs::chroot(root).and_then(|()| std::env::set_current_dir("/")) {
-        writeln!(out, "chroot {}: {e}", root.display())?;
-        return Ok(());
-    }
-    writeln!(out, "ok")?;
-    out.flush()?;
-    for line in io::stdin().lock().lines() {
-        let answer = serde_json::from_str::<Entry>(&line?)
-            .map_err(io::Error::other)
-            .and_then(|e| e.send());
-        match answer {
-            Ok(()) => writeln!(out, "ok")?,
-            Err(e) => writeln!(out, "{e}")?,
-        }
-        out.flush()?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

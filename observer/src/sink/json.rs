@@ -238,7 +238,10 @@ impl<W: Write> Sink for JsonSink<W> {
         let watching: Vec<Value> = s
             .watched
             .iter()
-            .map(|w| json!({"id": w.id, "owner": w.owner, "address": w.address}))
+            .map(|w| {
+                json!({"id": w.id, "owner": w.owner, "address": w.address,
+                    "trust": w.trust.map(|t| t.name())})
+            })
             .collect();
         let refused: Vec<Value> = s
             .refused

@@ -3,9 +3,12 @@
 pub mod journal;
 pub mod json;
 pub mod recording;
+mod relay;
 pub mod table;
 
 use std::collections::BTreeMap;
+
+pub use relay::relay_main;
 
 use crate::{
     decode::Event,
