@@ -454,7 +454,18 @@ fn an_unread_journal_stalls_nothing() {
 
     let mut trusted = Fake::start_trusted("silent");
     let leader = trusted.leader;
-    let r = run(leader, &["trace", "--journal", "--duration", "8"], |_| {
+    // Its journal named: on a host without journald of its own (this machine) `--journal`
+    // alone is refused at start (drops go to the host's journal).
+    let journal_of = leader.to_string();
+    let args = [
+        "trace",
+        "--journal",
+        "--journal-container",
+        &journal_of,
+        "--duration",
+        "8",
+    ];
+    let r = run(leader, &args, |_| {
         std::thread::sleep(Duration::from_millis(500));
         // Far more than the journal socket's queue (net.unix.max_dgram_qlen) holds.
         trusted.notify("READY=1", 200);
