@@ -24,7 +24,8 @@ struct Cli {
 enum Task {
     /// Unit tests, the fuzz lane, root-only capture tests on this kernel, and the VM lane.
     Test {
-        /// Skip the VM lanes (fentry on Debian 12's 6.1 and Debian 13's 6.12 under QEMU).
+        /// Skip the VM lanes (fentry on Debian 12's 6.1 and Debian 13's 6.12 under QEMU; Debian 13
+        /// with systemd 257 as PID 1 for the verdicts).
         #[arg(long)]
         no_vm: bool,
     },
@@ -45,6 +46,10 @@ enum Task {
     Dist,
     /// Only the VM lanes: the capture tests with each strategy on Debian 12's and 13's kernels.
     VmTest,
+    /// Only the systemd-as-PID-1 VM lanes: Debian 13 (6.12 + systemd 257) under QEMU with the
+    /// observer from the .deb, the verdict tests against the guest's own PID 1, auto (→ fentry)
+    /// and --probe tracepoint.
+    VmSystemd,
     /// The fentry strategy's cost where it runs (this host refuses fentry): workloads (a) and
     /// (e) inside the QEMU guest, untraced and under each strategy. Emulated: ratios only.
     /// Writes target/bench/vm.md.
@@ -111,6 +116,11 @@ fn main() -> anyhow::Result<()> {
             let bins = build::release_binaries()?;
             let results = vm::run_capture_tests(&bins)?;
             test::report(&results)
+        }
+        Task::VmSystemd => {
+            let bins = build::release_binaries()?;
+            let deb = dist::run_dist(false)?;
+            test::report(&vm::run_systemd_guest(&bins, &deb)?)
         }
         Task::VmBench { runs, count } => vm_bench::run(runs, count),
         Task::Fuzz { seconds } => test::report(&[fuzz::run(seconds)?]),

@@ -36,6 +36,8 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
     results.push(ship_tests(&bins)?);
     if with_vm {
         results.extend(crate::vm::run_capture_tests(&bins)?);
+        let deb = crate::dist::run_dist(false)?;
+        results.extend(crate::vm::run_systemd_guest(&bins, &deb)?);
     }
     report(&results)
 }
