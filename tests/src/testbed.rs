@@ -158,12 +158,20 @@ impl Testbed {
 
     pub fn install_units(&self, files: &[PathBuf]) {
         if self.host {
+            let mut names = Vec::new();
             for f in files {
-                let to = PathBuf::from("/etc/systemd/system").join(f.file_name().expect("unit"));
+                let name = f.file_name().expect("unit");
+                let to = PathBuf::from("/etc/systemd/system").join(name);
                 std::fs::copy(f, &to).unwrap_or_else(|e| panic!("copy {}: {e}", f.display()));
+                names.push(name.to_string_lossy().into_owned());
             }
             let out = run_here(&["systemctl", "daemon-reload"]);
             assert!(out.status.success(), "daemon-reload: {out:?}");
+            // A container is fresh for every test; this machine's systemd is not: a unit an
+            // earlier run left active would not start again (and send nothing). Stop them first.
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            run_here(&[&["systemctl", "stop"][..], &names].concat());
+            run_here(&[&["systemctl", "reset-failed"][..], &names].concat());
             return;
         }
         let mut args = vec!["install-unit".to_string(), self.name.clone()];
@@ -323,6 +331,12 @@ impl UserManager<'_> {
             &format!("/home/u{}/.config", self.uid),
         ]);
         self.systemctl(&["daemon-reload"]);
+        if self.tb.host {
+            // As for system units (Testbed::install_units): what an earlier run left running.
+            let names: Vec<&str> = files.iter().map(|(_, n)| n.as_str()).collect();
+            self.systemctl(&[&["stop"][..], &names].concat());
+            self.systemctl(&[&["reset-failed"][..], &names].concat());
+        }
     }
 
     /// Waits until the user unit is neither activating nor deactivating (or `timeout`);
