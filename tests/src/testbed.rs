@@ -29,7 +29,10 @@ pub fn host_mode() -> bool {
 
 /// The environment commands run with (scripts/testbed gives the same inside a container).
 const INNER_ENV: &[(&str, &str)] = &[
-    ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+    (
+        "PATH",
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ),
     ("HOME", "/root"),
     ("LANG", "C.UTF-8"),
     ("TERM", "dumb"),
@@ -123,10 +126,18 @@ impl Testbed {
     /// container's. `OBSERVER_SYSTEMD`, if set, must name its release.
     fn this_machine(name: &str) -> Testbed {
         let comm = std::fs::read_to_string("/proc/1/comm").unwrap_or_default();
-        assert_eq!(comm.trim(), "systemd", "OBSERVER_TESTBED=host: PID 1 is not systemd");
+        assert_eq!(
+            comm.trim(),
+            "systemd",
+            "OBSERVER_TESTBED=host: PID 1 is not systemd"
+        );
         let version = host_systemd_version();
         if let Ok(v) = std::env::var("OBSERVER_SYSTEMD") {
-            assert_eq!(v, version.to_string(), "OBSERVER_SYSTEMD vs this machine's systemd");
+            assert_eq!(
+                v,
+                version.to_string(),
+                "OBSERVER_SYSTEMD vs this machine's systemd"
+            );
         }
         let out = run_here(&["systemctl", "log-level", "debug"]);
         assert!(out.status.success(), "systemctl log-level debug: {out:?}");

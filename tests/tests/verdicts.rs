@@ -204,10 +204,16 @@ fn emulated_dropins(tb: &Testbed) {
         return;
     }
     for (unit, line) in EMULATED_DROPINS {
-        let dir = PathBuf::from(format!("/proc/{}/root/etc/systemd/system/{unit}.d", tb.leader));
+        let dir = PathBuf::from(format!(
+            "/proc/{}/root/etc/systemd/system/{unit}.d",
+            tb.leader
+        ));
         std::fs::create_dir_all(&dir).expect("drop-in dir");
-        std::fs::write(dir.join("emulated-cpu.conf"), format!("[Service]\n{line}\n"))
-            .expect("drop-in");
+        std::fs::write(
+            dir.join("emulated-cpu.conf"),
+            format!("[Service]\n{line}\n"),
+        )
+        .expect("drop-in");
         summary(&format!("emulated CPU: {unit} gets {line}"));
     }
     tb.exec(&["systemctl", "daemon-reload"]);
@@ -245,7 +251,12 @@ fn units_dir() -> PathBuf {
 /// it without --probe, as a user would, and wants auto to pick fentry there).
 fn check_strategy(obs: &Observer) {
     if let Ok(want) = std::env::var("OBSERVER_EXPECT_STRATEGY") {
-        assert_eq!(obs.strategy(), want, "the strategy the observer picked: {}", obs.start);
+        assert_eq!(
+            obs.strategy(),
+            want,
+            "the strategy the observer picked: {}",
+            obs.start
+        );
     }
 }
 
@@ -680,9 +691,8 @@ fn diagnose_names_the_causes(file: &std::path::Path, ours: &str) -> Vec<String> 
 
 /// Whether `chromium` is on PATH.
 fn has_chromium() -> bool {
-    std::env::var_os("PATH").is_some_and(|p| {
-        std::env::split_paths(&p).any(|d| d.join("chromium").is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("chromium").is_file()))
 }
 
 /// `observer report FILE -o target/report.html`, opened in headless Chromium: each scenario

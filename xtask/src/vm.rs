@@ -104,12 +104,18 @@ fn section_of(text: &str, strategy: &str) -> String {
 /// --init systemd): the observer installed from the .deb (`dpkg -i`), the tests driving the
 /// guest's own PID 1 (`OBSERVER_TESTBED=host`), once as a user runs it — no --probe, which
 /// must pick fentry there — and once with `--probe tracepoint`.
-pub fn run_systemd_guest(bins: &Binaries, deb: &std::path::Path) -> anyhow::Result<Vec<LaneResult>> {
+pub fn run_systemd_guest(
+    bins: &Binaries,
+    deb: &std::path::Path,
+) -> anyhow::Result<Vec<LaneResult>> {
     let root = crate::build::workspace_root();
     // (lane strategy, environment of the test run)
     let runs: [(&str, &str); 2] = [
         ("fentry", "OBSERVER_EXPECT_STRATEGY=fentry"),
-        ("tracepoint", "OBSERVER_PROBE=tracepoint OBSERVER_EXPECT_STRATEGY=tracepoint"),
+        (
+            "tracepoint",
+            "OBSERVER_PROBE=tracepoint OBSERVER_EXPECT_STRATEGY=tracepoint",
+        ),
     ];
     // The package's service records everything both runs send, as it would on a user's
     // machine; checked afterwards (RECORD_CHECKS). Under TCG (systemd-detect-virt says "qemu",
@@ -138,10 +144,19 @@ pub fn run_systemd_guest(bins: &Binaries, deb: &std::path::Path) -> anyhow::Resu
         .join("vm-systemd");
     let _ = std::fs::remove_dir_all(&results_dir);
     std::fs::create_dir_all(&results_dir)?;
-    eprintln!("xtask: booting Debian 13 with systemd 257 as PID 1 under QEMU for the verdict lanes");
+    eprintln!(
+        "xtask: booting Debian 13 with systemd 257 as PID 1 under QEMU for the verdict lanes"
+    );
     let started = std::time::Instant::now();
     let mut out = Command::new(root.join("scripts/vm/run"))
-        .args(["--kernel", "trixie", "--init", "systemd", "--timeout", "3600"])
+        .args([
+            "--kernel",
+            "trixie",
+            "--init",
+            "systemd",
+            "--timeout",
+            "3600",
+        ])
         .args(["--mem", "2G"])
         .arg("--results")
         .arg(&results_dir)
@@ -150,7 +165,10 @@ pub fn run_systemd_guest(bins: &Binaries, deb: &std::path::Path) -> anyhow::Resu
         .arg("--file")
         .arg(format!("{}:verdicts", bins.verdict_tests.display()))
         .arg("--file")
-        .arg(format!("{}:units", root.join("tests/testbed/units").display()))
+        .arg(format!(
+            "{}:units",
+            root.join("tests/testbed/units").display()
+        ))
         .args(["--", "sh", "-c", &script])
         .stdout(Stdio::piped())
         .spawn()?;
@@ -175,7 +193,13 @@ pub fn run_systemd_guest(bins: &Binaries, deb: &std::path::Path) -> anyhow::Resu
         .unwrap_or_else(|| "?".into());
     let systemd = text
         .lines()
-        .find_map(|l| l.split_once("(systemd ")?.1.split_whitespace().next().map(str::to_owned))
+        .find_map(|l| {
+            l.split_once("(systemd ")?
+                .1
+                .split_whitespace()
+                .next()
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| "?".into());
     let installed = !text.contains("@@DPKG failed");
     let mut results = Vec::new();
@@ -184,10 +208,18 @@ pub fn run_systemd_guest(bins: &Binaries, deb: &std::path::Path) -> anyhow::Resu
             .lines()
             .find_map(|l| l.trim().strip_prefix(&format!("@@LANE {s} ")))
             .and_then(|v| v.trim().parse::<i32>().ok());
-        let section = section_between(&text, &format!("== verdict tests, --probe {s}"), &format!("@@LANE {s} "));
+        let section = section_between(
+            &text,
+            &format!("== verdict tests, --probe {s}"),
+            &format!("@@LANE {s} "),
+        );
         let notes: Vec<String> = text
             .lines()
-            .filter_map(|l| l.trim().strip_prefix(&format!("@@NOTE {s} ")).map(str::to_owned))
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix(&format!("@@NOTE {s} "))
+                    .map(str::to_owned)
+            })
             .collect();
         // "systemd 257: M/K messages judged like systemd" (the system manager's test).
         let judged = notes
@@ -203,7 +235,9 @@ pub fn run_systemd_guest(bins: &Binaries, deb: &std::path::Path) -> anyhow::Resu
         }
         lane_notes.extend(notes);
         results.push(LaneResult {
-            lane: format!("VM {kernel} + systemd {systemd} as PID 1, --probe {s}: verdicts {judged}"),
+            lane: format!(
+                "VM {kernel} + systemd {systemd} as PID 1, --probe {s}: verdicts {judged}"
+            ),
             passed: installed && status == Some(0) && !tests.is_empty(),
             tests,
             notes: lane_notes,
@@ -214,12 +248,17 @@ pub fn run_systemd_guest(bins: &Binaries, deb: &std::path::Path) -> anyhow::Resu
     let tests = crate::test::test_lines(&section);
     let ok = tests.iter().filter(|(_, r)| r == "ok").count();
     results.push(LaneResult {
-        lane: format!("VM {kernel} + systemd {systemd} as PID 1: observer-record.service from the .deb"),
+        lane: format!(
+            "VM {kernel} + systemd {systemd} as PID 1: observer-record.service from the .deb"
+        ),
         passed: installed && !tests.is_empty() && ok == tests.len(),
         notes: vec![format!("{ok} passed, {} failed", tests.len() - ok)],
         tests,
     });
-    eprintln!("xtask: recordings of failed runs, if any: {}", results_dir.display());
+    eprintln!(
+        "xtask: recordings of failed runs, if any: {}",
+        results_dir.display()
+    );
     Ok(results)
 }
 
@@ -245,7 +284,13 @@ echo "@@RECORD done"
 
 /// The text between `start` and the next `end`.
 fn section_between(text: &str, start: &str, end: &str) -> String {
-    let from = text.find(start).map(|i| i + start.len()).unwrap_or(text.len());
-    let to = text[from..].find(end).map(|i| from + i).unwrap_or(text.len());
+    let from = text
+        .find(start)
+        .map(|i| i + start.len())
+        .unwrap_or(text.len());
+    let to = text[from..]
+        .find(end)
+        .map(|i| from + i)
+        .unwrap_or(text.len());
     text[from..to].to_string()
 }
