@@ -33,7 +33,7 @@ pub struct Observer {
 }
 
 impl Observer {
-    /// Starts `observer trace --json --no-default-sockets --probe $OBSERVER_PROBE` plus `extra`
+    /// Starts `observer trace --json --no-default-sockets [--probe $OBSERVER_PROBE]` plus `extra`
     /// and waits until it reports what it attached.
     pub fn start(extra: &[&str]) -> Self {
         Self::start_with(&[&["--no-default-sockets"], extra].concat())
@@ -69,9 +69,13 @@ impl Observer {
                 Ok(())
             });
         }
+        cmd.args(command);
+        // OBSERVER_PROBE unset: no --probe at all, as a user runs it (the observer's default is
+        // auto).
+        if std::env::var_os("OBSERVER_PROBE").is_some() {
+            cmd.args(["--probe", &probe()]);
+        }
         let mut child = cmd
-            .args(command)
-            .args(["--probe", &probe()])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -1,5 +1,9 @@
 //! Driving the real-systemd testbed (scripts/testbed: a real systemd — 252, 254, 257 or 262 —
 //! booted with systemd-nspawn). Which version: `OBSERVER_SYSTEMD` (default 252).
+//!
+//! With `OBSERVER_TESTBED=host` the testbed is this machine's own systemd, PID 1 (the VM lane
+//! runs the tests inside a guest whose init is systemd): commands run directly, units go to
+//! /etc/systemd/system, and the observer names the manager "system manager".
 
 use std::{
     path::PathBuf,
@@ -10,10 +14,49 @@ use std::{
 
 pub struct Testbed {
     pub name: String,
-    /// Host PID of the container's systemd.
+    /// Host PID of the container's systemd (1: this machine's own, `OBSERVER_TESTBED=host`).
     pub leader: u32,
     /// The systemd release it booted (252, 254, 257, 262).
     pub version: u32,
+    /// This machine's own systemd rather than a container.
+    pub host: bool,
+}
+
+/// Whether the tests drive this machine's own systemd (`OBSERVER_TESTBED=host`).
+pub fn host_mode() -> bool {
+    std::env::var("OBSERVER_TESTBED").is_ok_and(|v| v == "host")
+}
+
+/// The environment commands run with (scripts/testbed gives the same inside a container).
+const INNER_ENV: &[(&str, &str)] = &[
+    (
+        "PATH",
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ),
+    ("HOME", "/root"),
+    ("LANG", "C.UTF-8"),
+    ("TERM", "dumb"),
+    ("SYSTEMD_PAGER", ""),
+    ("SYSTEMD_COLORS", "0"),
+];
+
+/// Runs `cmd` on this machine with `INNER_ENV`.
+fn run_here(cmd: &[&str]) -> Output {
+    Command::new(cmd[0])
+        .args(&cmd[1..])
+        .env_clear()
+        .envs(INNER_ENV.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// The release of this machine's systemd, from `systemctl --version` ("systemd 257 (257.13-1)").
+fn host_systemd_version() -> u32 {
+    let out = String::from_utf8_lossy(&run_here(&["systemctl", "--version"]).stdout).into_owned();
+    out.split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("systemctl --version: {out:?}"))
 }
 
 /// The systemd release the tests boot: `OBSERVER_SYSTEMD`, else 252.
@@ -46,6 +89,9 @@ impl Testbed {
 
     /// Like `start`, with extra systemd-nspawn arguments (TESTBED_NSPAWN_ARGS, word-split).
     pub fn start_with(name: &str, nspawn_args: &str) -> Testbed {
+        if host_mode() {
+            return Self::this_machine(name);
+        }
         let out = run(&["rootfs"]);
         assert!(
             out.status.success(),
@@ -72,10 +118,73 @@ impl Testbed {
             name: name.into(),
             leader,
             version: systemd_version(),
+            host: false,
+        }
+    }
+
+    /// This machine's systemd (PID 1) at debug level, as `scripts/testbed start` leaves a
+    /// container's. `OBSERVER_SYSTEMD`, if set, must name its release.
+    fn this_machine(name: &str) -> Testbed {
+        let comm = std::fs::read_to_string("/proc/1/comm").unwrap_or_default();
+        assert_eq!(
+            comm.trim(),
+            "systemd",
+            "OBSERVER_TESTBED=host: PID 1 is not systemd"
+        );
+        let version = host_systemd_version();
+        if let Ok(v) = std::env::var("OBSERVER_SYSTEMD") {
+            assert_eq!(
+                v,
+                version.to_string(),
+                "OBSERVER_SYSTEMD vs this machine's systemd"
+            );
+        }
+        let out = run_here(&["systemctl", "log-level", "debug"]);
+        assert!(out.status.success(), "systemctl log-level debug: {out:?}");
+        Testbed {
+            name: name.into(),
+            leader: 1,
+            version,
+            host: true,
+        }
+    }
+
+    /// How the observer names this testbed's system manager.
+    pub fn manager_label(&self) -> String {
+        if self.host {
+            "system manager".into()
+        } else {
+            format!("container {}", self.leader)
+        }
+    }
+
+    /// How the observer names the user manager of `uid` in this testbed.
+    pub fn user_manager_label(&self, uid: u32) -> String {
+        if self.host {
+            format!("user manager (uid {uid})")
+        } else {
+            format!("container {} user manager (uid {uid})", self.leader)
         }
     }
 
     pub fn install_units(&self, files: &[PathBuf]) {
+        if self.host {
+            let mut names = Vec::new();
+            for f in files {
+                let name = f.file_name().expect("unit");
+                let to = PathBuf::from("/etc/systemd/system").join(name);
+                std::fs::copy(f, &to).unwrap_or_else(|e| panic!("copy {}: {e}", f.display()));
+                names.push(name.to_string_lossy().into_owned());
+            }
+            let out = run_here(&["systemctl", "daemon-reload"]);
+            assert!(out.status.success(), "daemon-reload: {out:?}");
+            // A container is fresh for every test; this machine's systemd is not: a unit an
+            // earlier run left active would not start again (and send nothing). Stop them first.
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            run_here(&[&["systemctl", "stop"][..], &names].concat());
+            run_here(&[&["systemctl", "reset-failed"][..], &names].concat());
+            return;
+        }
         let mut args = vec!["install-unit".to_string(), self.name.clone()];
         args.extend(files.iter().map(|f| f.display().to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -94,6 +203,9 @@ impl Testbed {
 
     /// Runs a command inside the container; returns its whole output and status.
     pub fn exec_output(&self, cmd: &[&str]) -> Output {
+        if self.host {
+            return run_here(cmd);
+        }
         let args = [&["exec", self.name.as_str(), "--"], cmd].concat();
         run(&args)
     }
@@ -230,6 +342,12 @@ impl UserManager<'_> {
             &format!("/home/u{}/.config", self.uid),
         ]);
         self.systemctl(&["daemon-reload"]);
+        if self.tb.host {
+            // As for system units (Testbed::install_units): what an earlier run left running.
+            let names: Vec<&str> = files.iter().map(|(_, n)| n.as_str()).collect();
+            self.systemctl(&[&["stop"][..], &names].concat());
+            self.systemctl(&[&["reset-failed"][..], &names].concat());
+        }
     }
 
     /// Waits until the user unit is neither activating nor deactivating (or `timeout`);
@@ -316,6 +434,9 @@ fn entries(json_lines: &str) -> Vec<Entry> {
 
 impl Drop for Testbed {
     fn drop(&mut self) {
+        if self.host {
+            return; // this machine's own systemd keeps running
+        }
         let _ = run(&["stop", &self.name]);
     }
 }

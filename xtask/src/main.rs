@@ -85,6 +85,10 @@ enum Task {
     Dist,
     /// Only the VM lanes: the capture tests with each strategy on Debian 12's and 13's kernels.
     VmTest,
+    /// Only the systemd-as-PID-1 VM lanes: Debian 13 (6.12 + systemd 257) under QEMU with the
+    /// observer from the .deb, the verdict tests against the guest's own PID 1, auto (→ fentry)
+    /// and --probe tracepoint.
+    VmSystemd,
     /// The fentry strategy's cost where it runs (this host refuses fentry): workloads (a) and
     /// (e) inside the QEMU guest, untraced and under each strategy. Emulated: ratios only.
     /// Writes target/bench/vm.md.
@@ -153,6 +157,11 @@ fn main() -> anyhow::Result<()> {
             let bins = build::release_binaries()?;
             let results = vm::run_capture_tests(&bins)?;
             test::report(&results)
+        }
+        Task::VmSystemd => {
+            let bins = build::release_binaries()?;
+            let deb = dist::run_dist(false)?;
+            test::report(&vm::run_systemd_guest(&bins, &deb)?)
         }
         Task::VmBench { runs, count } => vm_bench::run(runs, count),
         Task::Fuzz { seconds } => test::report(&[fuzz::run(seconds)?]),

@@ -124,3 +124,198 @@ fn section_of(text: &str, strategy: &str) -> String {
         .unwrap_or(text.len());
     text[from..to].to_string()
 }
+
+/// The verdict tests inside a Debian 13 guest whose init is systemd 257 (scripts/vm/run
+/// --init systemd): the observer installed from the .deb (`dpkg -i`), the tests driving the
+/// guest's own PID 1 (`OBSERVER_TESTBED=host`), once as a user runs it — no --probe, which
+/// must pick fentry there — and once with `--probe tracepoint`.
+pub fn run_systemd_guest(
+    bins: &Binaries,
+    deb: &std::path::Path,
+) -> anyhow::Result<Vec<LaneResult>> {
+    let root = crate::build::workspace_root();
+    // (lane strategy, environment of the test run)
+    let runs: [(&str, &str); 2] = [
+        ("fentry", "OBSERVER_EXPECT_STRATEGY=fentry"),
+        (
+            "tracepoint",
+            "OBSERVER_PROBE=tracepoint OBSERVER_EXPECT_STRATEGY=tracepoint",
+        ),
+    ];
+    // The package's service records everything both runs send, as it would on a user's
+    // machine; checked afterwards (RECORD_CHECKS). Under TCG (systemd-detect-virt says "qemu",
+    // not "kvm") the scenarios get their emulated-CPU drop-ins (OBSERVER_EMULATED).
+    let mut script = String::from(
+        "uname -r; dpkg -i ./observer.deb >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; echo '@@DPKG failed'; }; \
+         dpkg-query -W observer; command -v observer; observer check; mkdir -p /tmp/target; \
+         systemctl enable --now observer-record.service; \
+         [ \"$(systemd-detect-virt)\" = qemu ] && export OBSERVER_EMULATED=1; ",
+    );
+    for (s, env) in runs {
+        script.push_str(&format!(
+            "echo \"== verdict tests, --probe {s}\"; rm -f /tmp/summary; \
+             env {env} OBSERVER_TESTBED=host OBSERVER_BIN_DIR=/usr/bin OBSERVER_TESTBED_UNITS=/opt/observer/units \
+             OBSERVER_TEST_START_SECS=1500 OBSERVER_VERDICT_SUMMARY=/tmp/summary CARGO_TARGET_DIR=/tmp/target \
+             VERDICTS_KEEP=1 ./verdicts --test-threads=1; rc=$?; \
+             for f in /tmp/observer-verdicts-*.rec; do [ -e \"$f\" ] && mv \"$f\" /results/{s}-$(basename \"$f\"); done; \
+             sed 's/^/@@NOTE {s} /' /tmp/summary 2>/dev/null; echo \"@@LANE {s} $rc\"; "
+        ));
+    }
+    script.push_str(RECORD_CHECKS);
+    // Recordings of failed runs come back here (VERDICTS_KEEP).
+    let results_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("vm-systemd");
+    let _ = std::fs::remove_dir_all(&results_dir);
+    std::fs::create_dir_all(&results_dir)?;
+    eprintln!(
+        "xtask: booting Debian 13 with systemd 257 as PID 1 under QEMU for the verdict lanes"
+    );
+    let started = std::time::Instant::now();
+    let mut out = Command::new(root.join("scripts/vm/run"))
+        .args([
+            "--kernel",
+            "trixie",
+            "--init",
+            "systemd",
+            "--timeout",
+            "3600",
+        ])
+        .args(["--mem", "2G"])
+        .arg("--results")
+        .arg(&results_dir)
+        .arg("--file")
+        .arg(format!("{}:observer.deb", deb.display()))
+        .arg("--file")
+        .arg(format!("{}:verdicts", bins.verdict_tests.display()))
+        .arg("--file")
+        .arg(format!(
+            "{}:units",
+            root.join("tests/testbed/units").display()
+        ))
+        .args(["--", "sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut text = String::new();
+    for line in BufReader::new(out.stdout.take().expect("piped")).lines() {
+        let line = line?;
+        println!("{line}");
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let status = out.wait()?;
+    eprintln!(
+        "xtask: the systemd guest took {:.0} s (scripts/vm/run exit {status})",
+        started.elapsed().as_secs_f64()
+    );
+    // "6.12" of `uname -r`, "257" of the guest's "[vm] guest up ... (systemd 257 (...))" line.
+    let kernel = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .map(|k| k.split('.').take(2).collect::<Vec<_>>().join("."))
+        .unwrap_or_else(|| "?".into());
+    let systemd = text
+        .lines()
+        .find_map(|l| {
+            l.split_once("(systemd ")?
+                .1
+                .split_whitespace()
+                .next()
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "?".into());
+    let installed = !text.contains("@@DPKG failed");
+    let mut results = Vec::new();
+    for (s, _) in runs {
+        let status = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("@@LANE {s} ")))
+            .and_then(|v| v.trim().parse::<i32>().ok());
+        let section = section_between(
+            &text,
+            &format!("== verdict tests, --probe {s}"),
+            &format!("@@LANE {s} "),
+        );
+        let notes: Vec<String> = text
+            .lines()
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix(&format!("@@NOTE {s} "))
+                    .map(str::to_owned)
+            })
+            .collect();
+        // "systemd 257: M/K messages judged like systemd" (the system manager's test).
+        let judged = notes
+            .iter()
+            .find(|n| n.starts_with("systemd ") && !n.contains("user manager"))
+            .and_then(|n| n.split_whitespace().nth(2).map(str::to_owned))
+            .unwrap_or_else(|| "?".into());
+        let tests = crate::test::test_lines(&section);
+        let ok = tests.iter().filter(|(_, r)| r == "ok").count();
+        let mut lane_notes = vec![format!("{ok} passed, {} failed", tests.len() - ok)];
+        if !installed {
+            lane_notes.push("dpkg -i of the .deb failed in the guest".into());
+        }
+        lane_notes.extend(notes);
+        results.push(LaneResult {
+            lane: format!(
+                "VM {kernel} + systemd {systemd} as PID 1, --probe {s}: verdicts {judged}"
+            ),
+            passed: installed && status == Some(0) && !tests.is_empty(),
+            tests,
+            notes: lane_notes,
+        });
+    }
+    // observer-record.service: the checks print libtest-like lines, read as that lane's tests.
+    let section = section_between(&text, "== observer-record.service", "@@RECORD done");
+    let tests = crate::test::test_lines(&section);
+    let ok = tests.iter().filter(|(_, r)| r == "ok").count();
+    results.push(LaneResult {
+        lane: format!(
+            "VM {kernel} + systemd {systemd} as PID 1: observer-record.service from the .deb"
+        ),
+        passed: installed && !tests.is_empty() && ok == tests.len(),
+        notes: vec![format!("{ok} passed, {} failed", tests.len() - ok)],
+        tests,
+    });
+    eprintln!(
+        "xtask: recordings of failed runs, if any: {}",
+        results_dir.display()
+    );
+    Ok(results)
+}
+
+/// The package's hardened service, enabled before the verdict runs: it ran through both,
+/// captured with fentry, its recording replays the scenarios' datagrams (both runs), and
+/// diagnose names a failed scenario's cause.
+const RECORD_CHECKS: &str = r#"echo "== observer-record.service"
+ck() { if eval "$2"; then echo "test $1 ... ok"; else echo "test $1 ... FAILED"; fi; }
+rec=/var/lib/observer/notify.rec
+ck record_service_stayed_active '[ "$(systemctl is-active observer-record.service)" = active ] && [ "$(systemctl show -p NRestarts --value observer-record.service)" = 0 ]'
+ck record_service_captures_with_fentry 'journalctl -u observer-record.service --no-pager -o cat | grep -q "capturing with the fentry strategy"'
+systemctl stop observer-record.service
+observer replay --json $rec >/tmp/replay.json 2>/tmp/replay.err
+n=$(grep '"record":"event"' /tmp/replay.json | grep -c '"unit":"tb-notify-python.service"')
+echo "recording: $(ls -l $rec* | wc -l) file(s), $(grep -c '"record":"event"' /tmp/replay.json) events, tb-notify-python.service $n"
+acc=$(grep '"record":"event"' /tmp/replay.json | grep '"unit":"tb-notify-python.service"' | grep -c '"verdict":"accepted"')
+ck record_replays_both_runs '[ "$acc" -ge 2 ]'
+observer diagnose -u tb-notify-never.service $rec >/tmp/diagnose.txt 2>&1
+sed -n 1,12p /tmp/diagnose.txt
+ck record_diagnose_names_the_cause 'grep -q "no READY=1 arrived" /tmp/diagnose.txt'
+echo "@@RECORD done"
+"#;
+
+/// The text between `start` and the next `end`.
+fn section_between(text: &str, start: &str, end: &str) -> String {
+    let from = text
+        .find(start)
+        .map(|i| i + start.len())
+        .unwrap_or(text.len());
+    let to = text[from..]
+        .find(end)
+        .map(|i| from + i)
+        .unwrap_or(text.len());
+    text[from..to].to_string()
+}
