@@ -602,18 +602,3 @@ fn spawn_kernel_logger(capture: &mut Capture) {
         Err(e) => log::warn!("kernel logs unavailable: {e}"),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn unit_globs() {
-        assert!(glob_match("foo.service", "foo.service"));
-        assert!(glob_match("foo", "foo.service"));
-        assert!(glob_match("tb-*", "tb-notify-python.service"));
-        assert!(glob_match("foo@*.service", "foo@bar\\x2dbaz.service"));
-        assert!(!glob_match("foo", "foobar.service"));
-        assert!(!glob_match("?", "ab"));
-    }
-}
