@@ -368,7 +368,32 @@ fn a_lying_manager_never_reaches_the_terminal_raw() {
             .expect("observer")
     };
     let (diagnosed, replayed) = (offline("diagnose"), offline("replay"));
+    // The same on a terminal: script(1) gives them a pty, and what reached it comes back.
+    let on_tty = |cmd: &str| {
+        let line = format!(
+            "'{}' {cmd} '{file_arg}'",
+            workspace_bin("observer").display()
+        );
+        Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("script(1)")
+    };
+    let (diagnosed_tty, replayed_tty) = (on_tty("diagnose"), on_tty("replay"));
     let _ = std::fs::remove_dir_all(&dir);
+    for (what, out) in [
+        ("diagnose FILE on a pty", &diagnosed_tty),
+        ("replay FILE on a pty", &replayed_tty),
+    ] {
+        assert!(out.status.success(), "{what}: {:?}", out.status);
+        assert!(!out.stdout.is_empty(), "{what} wrote nothing to the pty");
+        assert_eq!(
+            raw_controls(&out.stdout),
+            0,
+            "{what}: raw controls reached the pty"
+        );
+    }
     for (what, r) in [
         ("diagnose", &live),
         ("trace", &table),
