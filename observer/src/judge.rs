@@ -401,28 +401,16 @@ fn mainpid_target(ev: &Event, conn: &Connected) -> Option<PidFacts> {
     let Some(host) = m.ns_to_host_pid(pid) else {
         return Some(gone);
     };
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{host}/stat")) else {
+    let Some(stat) = stat_after_comm(host) else {
         return Some(gone);
     };
-    // "pid (comm) S ppid ...": comm may hold spaces and parentheses; split after the last ')'.
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let mut fields = after.split_whitespace();
+    let mut fields = stat.split_whitespace();
     let zombie = fields.next() == Some("Z");
     let ppid = fields
         .next()
         .and_then(|p| p.parse().ok())
         .and_then(|p| m.host_to_ns_pid(p));
-    let unit = std::fs::read_to_string(format!("/proc/{host}/cgroup"))
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("0::"))
-                .map(str::to_owned)
-        })
-        .and_then(|path| match unit_in(&path, &conn.root.cgroup) {
-            UnitMatch::Unit(u) => Some(u),
-            _ => None,
-        });
+    let unit = unit_of_host_pid(host, conn);
     // The sender gone (reaped or a zombie) by now: its children were re-parented meanwhile.
     let ppid_late = !matches!(process_state(ev.pid).as_deref(), Some(s) if s != "Z");
     Some(PidFacts {
@@ -435,16 +423,28 @@ fn mainpid_target(ev: &Event, conn: &Connected) -> Option<PidFacts> {
     })
 }
 
+/// /proc/PID/stat of a host PID after "pid (comm)" — comm may hold spaces and parentheses, so
+/// split after the last ')': "S ppid …". None once the process is reaped.
+fn stat_after_comm(host_pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{host_pid}/stat")).ok()?;
+    Some(stat.rsplit_once(')')?.1.to_owned())
+}
+
 /// The state letter in /proc/PID/stat ("R", "S", "Z", …) of a host PID; None once it is reaped.
 fn process_state(host_pid: u32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{host_pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    after.split_whitespace().next().map(str::to_owned)
+    stat_after_comm(host_pid)?
+        .split_whitespace()
+        .next()
+        .map(str::to_owned)
 }
 
 /// The unit whose cgroup holds `pid` (in the manager's PID namespace), read now.
 fn unit_of_pid(pid: u32, conn: &Connected) -> Option<String> {
-    let host = conn.watcher.manager().ns_to_host_pid(pid)?;
+    unit_of_host_pid(conn.watcher.manager().ns_to_host_pid(pid)?, conn)
+}
+
+/// The unit whose cgroup holds host PID `host`, read now.
+fn unit_of_host_pid(host: u32, conn: &Connected) -> Option<String> {
     let text = std::fs::read_to_string(format!("/proc/{host}/cgroup")).ok()?;
     let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
     match unit_in(path, &conn.root.cgroup) {

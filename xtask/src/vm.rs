@@ -73,15 +73,7 @@ fn run_on(
         .args(["--", "sh", "-c", &script])
         .stdout(Stdio::piped())
         .spawn()?;
-    // Stream the guest's console (tests take minutes under emulation) and keep it to parse.
-    let mut text = String::new();
-    for line in BufReader::new(out.stdout.take().expect("piped")).lines() {
-        let line = line?;
-        println!("{line}");
-        text.push_str(&line);
-        text.push('\n');
-    }
-    out.wait()?;
+    let (text, _) = console(&mut out)?;
     eprintln!(
         "xtask: the {distro} guest took {:.0} s",
         started.elapsed().as_secs_f64()
@@ -197,14 +189,7 @@ pub fn run_systemd_guest(
         .args(["--", "sh", "-c", &script])
         .stdout(Stdio::piped())
         .spawn()?;
-    let mut text = String::new();
-    for line in BufReader::new(out.stdout.take().expect("piped")).lines() {
-        let line = line?;
-        println!("{line}");
-        text.push_str(&line);
-        text.push('\n');
-    }
-    let status = out.wait()?;
+    let (text, status) = console(&mut out)?;
     eprintln!(
         "xtask: the systemd guest took {:.0} s (scripts/vm/run exit {status})",
         started.elapsed().as_secs_f64()
@@ -318,4 +303,17 @@ fn section_between(text: &str, start: &str, end: &str) -> String {
         .map(|i| from + i)
         .unwrap_or(text.len());
     text[from..to].to_string()
+}
+
+/// Streams a guest's console (scripts/vm/run's stdout: tests take minutes under emulation) as
+/// it comes, keeps it to parse, and waits for the run to end.
+fn console(run: &mut std::process::Child) -> anyhow::Result<(String, std::process::ExitStatus)> {
+    let mut text = String::new();
+    for line in BufReader::new(run.stdout.take().expect("piped")).lines() {
+        let line = line?;
+        println!("{line}");
+        text.push_str(&line);
+        text.push('\n');
+    }
+    Ok((text, run.wait()?))
 }
