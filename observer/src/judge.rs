@@ -11,7 +11,7 @@ use crate::{
     correlate::{Cgroup2, Owner, Resolver, UnitMatch, unit_in},
     decode::Event,
     delivery::{Delivered, Delivery},
-    link::{Answer, Connected, Link},
+    link::{Answer, Connected, Link, Patience},
     manager::{Approach, Manager, Target, UnitChange},
     trust::{self, Trust},
     verdict::{self, Message, NotifyState, PidFacts, Sender, SystemdVersion, UnitState, Verdict},
@@ -165,15 +165,6 @@ impl Judge {
         }
     }
 
-    /// Whether a manager is still being connected to for the first time (for a bounded wait
-    /// at the start).
-    pub fn busy(&mut self) -> bool {
-        self.links.values_mut().any(|l| {
-            l.poll();
-            l.busy()
-        })
-    }
-
     /// The managers that misbehaved (did not answer in time, said what systemd never says),
     /// for the exit summary: "LABEL: what".
     pub fn troubles(&mut self) -> Vec<String> {
@@ -216,16 +207,16 @@ impl Judge {
 
     /// Judges `ev` knowing what became of it on the manager's side: when the manager read it,
     /// the credentials it received are the ones its rules see. None: its manager's answer is
-    /// not there yet, ask again in a moment (never when `may_wait` is false: what is missing
-    /// then makes the verdict `unknown`).
+    /// not there yet, ask again in a moment (only with `Patience::Wait`: otherwise what is
+    /// missing makes the verdict `unknown`).
     pub fn judge_delivered(
         &mut self,
         ev: &Event,
         socket: Option<&Watched>,
         delivery: Delivery,
-        may_wait: bool,
+        patience: Patience,
     ) -> Option<Judgement> {
-        let mut j = self.judge_with(ev, socket, &delivery, may_wait)?;
+        let mut j = self.judge_with(ev, socket, &delivery, patience)?;
         j.delivery = delivery;
         if j.verdict.is_some()
             && let Some(label) = socket
@@ -245,7 +236,7 @@ impl Judge {
         ev: &Event,
         socket: Option<&Watched>,
         delivery: &Delivery,
-        may_wait: bool,
+        patience: Patience,
     ) -> Option<Judgement> {
         let Some(owner) = socket.and_then(|w| w.manager) else {
             return Some(Judgement {
@@ -260,7 +251,7 @@ impl Judge {
             .as_mut()
             .and_then(|r| r.resolve(ev.cgroup_id).path().map(str::to_owned));
         let link = self.link(owner);
-        let conn = match link.connected(may_wait) {
+        let conn = match link.connected(patience) {
             Answer::Ready(c) => c,
             Answer::Wait => return None,
             Answer::No(why) => {
@@ -318,7 +309,7 @@ impl Judge {
             _ => unit_name,
         };
         let unit_state = match &unit_name {
-            Some(u) => match link.unit_state(u, ev.mono_ns, may_wait) {
+            Some(u) => match link.unit_state(u, ev.mono_ns, patience) {
                 Answer::Ready(r) => Some(r),
                 Answer::Wait => return None,
                 // Not answered in time: a verdict without the unit's state would be a guess.

@@ -19,6 +19,7 @@ use crate::{
     delivery::{Correction, Delivered, Pairing},
     idle::Idle,
     judge::Judge,
+    link::Patience,
     manager::UNIT_CHANGE_KEPT,
     readers::{self, Reader},
     recording::writer::{Rotation, Writer},
@@ -35,6 +36,10 @@ const DRAIN_EVERY: Duration = Duration::from_millis(50);
 const JUDGE_AFTER: Duration = Duration::from_millis(150);
 /// How often notify sockets are looked for again (new containers, user sessions, re-created sockets).
 const RESCAN_EVERY: Duration = Duration::from_secs(2);
+/// Events waiting to be judged beyond which none waits for its manager's answer any more: a
+/// manager slow to answer while its socket is flooded must not grow memory without bound.
+/// (At 100 000 datagrams/s, JUDGE_AFTER alone keeps ~15 000 waiting.)
+const WAITING_MAX: usize = 65_536;
 /// Once asked to stop: how long events still waiting for their manager's answer may wait.
 const FINAL_WAIT: Duration = Duration::from_secs(1);
 
@@ -143,22 +148,13 @@ pub async fn run_with(
     };
     let mut dropped_seen = 0u64;
     let mut idle = Idle::default();
-    // Managers are connected to in the background; their first connections are given a moment
-    // (bounded) so that unit histories start before the first messages.
+    // Managers are connected to in the background. Nothing waits for them here: each event
+    // waits (bounded) for its own manager's connection when it is judged, and a silent one
+    // delays only its own socket's events (Collector::drain).
     out.judge.prepare(&watched);
     let mut discovery: Option<tokio::task::JoinHandle<Vec<Request>>> = None;
-    let mut stop = false;
-    let settle = Instant::now() + crate::link::CONNECT_WAIT;
-    let settle = deadline.map_or(settle, |d| d.min(settle));
-    while out.judge.busy() && Instant::now() < settle {
-        tokio::select! {
-            _ = sigint.recv() => { stop = true; break }
-            _ = sigterm.recv() => { stop = true; break }
-            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-        }
-    }
 
-    while !stop && out.events < out.limit {
+    while out.events < out.limit {
         tokio::select! {
             // In this order: records the kernel woke us for are taken before any timer's drain.
             biased;
@@ -328,36 +324,50 @@ impl Collector {
             }
         }
         let now = crate::manager::monotonic_ns();
-        while let Some(ev) = self.waiting.front() {
+        let patience = if self.stopping {
+            Patience::Stopping
+        } else if self.waiting.len() > WAITING_MAX {
+            Patience::Crowded
+        } else {
+            Patience::Wait
+        };
+        // Sockets whose oldest waiting event waits (for its manager's answer or read): their
+        // later events wait behind it, in order; other sockets' events go on.
+        let mut blocked = std::collections::HashSet::new();
+        let mut kept = std::collections::VecDeque::new();
+        while let Some(mut ev) = self.waiting.pop_front() {
             if self.events >= self.limit {
                 self.waiting.clear();
+                kept.clear();
                 break;
             }
-            // Wait for the D-Bus signals, and (bounded) for the manager to read it.
-            if !all
-                && (now.saturating_sub(ev.mono_ns) < JUDGE_AFTER.as_nanos() as u64
-                    || self.pairing.hold(ev, now))
-            {
+            // Wait for the D-Bus signals (events are in send order: so do all after it).
+            if !all && now.saturating_sub(ev.mono_ns) < JUDGE_AFTER.as_nanos() as u64 {
+                self.waiting.push_front(ev);
                 break;
             }
-            let ev = self.waiting.front_mut().expect("front exists");
             if !ev.matched_by_identity {
                 ev.watch_id =
                     watch::disambiguate(ev.watch_id, &ev.dest, ev.pidns_ino, by_id.values());
             }
+            // And (bounded) for the manager to read it.
+            if blocked.contains(&ev.watch_id) || (!all && self.pairing.hold(&ev, now)) {
+                blocked.insert(ev.watch_id);
+                kept.push_back(ev);
+                continue;
+            }
             // Judged once its manager has answered (each wait is bounded, see link.rs); the
             // loop goes on meanwhile, and so do signals, --duration and the ring.
             // Judged as it will be shown: with the bytes the manager read (delivery.rs).
-            let (delivery, shown) = self.pairing.peek(ev, all);
-            let Some(j) = self.judge.judge_delivered(
-                &shown,
-                by_id.get(&ev.watch_id),
-                delivery,
-                !self.stopping,
-            ) else {
-                break;
+            let (delivery, shown) = self.pairing.peek(&ev, all);
+            let Some(j) =
+                self.judge
+                    .judge_delivered(&shown, by_id.get(&ev.watch_id), delivery, patience)
+            else {
+                blocked.insert(ev.watch_id);
+                kept.push_back(ev);
+                continue;
             };
-            let mut ev = self.waiting.pop_front().expect("front exists");
             let delivery = self.pairing.take(&mut ev, all);
             let unread =
                 delivery.delivered == Delivered::Unknown && self.pairing.has_reader(ev.watch_id);
@@ -375,6 +385,8 @@ impl Collector {
             self.sink.event(&ev, &j, by_id)?;
             self.events += 1;
         }
+        kept.append(&mut self.waiting);
+        self.waiting = kept;
         self.sink.flush()?;
         Ok(records)
     }

@@ -28,6 +28,7 @@ pub enum Only {
     Verdicts(Vec<u32>, Vec<String>),
     Ship(Vec<String>),
     Vm(Vec<String>, Vec<String>),
+    VmSystemd(Vec<String>, Vec<String>),
 }
 
 pub fn run_only(only: Only) -> anyhow::Result<()> {
@@ -50,6 +51,10 @@ pub fn run_only(only: Only) -> anyhow::Result<()> {
         }
         Only::Ship(args) => vec![ship_tests(&bins, &args)?],
         Only::Vm(kernels, args) => crate::vm::run_capture_tests_on(&bins, &kernels, &args)?,
+        Only::VmSystemd(probes, args) => {
+            let deb = crate::dist::run_dist(false)?;
+            crate::vm::run_systemd_guest(&bins, &deb, &probes, &args)?
+        }
     };
     report(&results)
 }
