@@ -75,7 +75,8 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
     if with_vm {
         results.extend(crate::vm::run_capture_tests(&bins)?);
         // Not yet here: `cargo xtask vm-systemd` (systemd as PID 1 in a guest) still shows one
-        // message judged unlike systemd under fentry (README, "systemd as PID 1").
+        // message judged unlike systemd under fentry (docs/TESTING.md, "Tested kernels and
+        // strategies").
     }
     report(&results)
 }
