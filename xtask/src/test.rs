@@ -1,6 +1,6 @@
 //! `cargo xtask test`: everything, in the order that fails fastest — unit tests (pure logic),
 //! the fuzz targets briefly, the capture tests on this kernel with each strategy it allows, the
-//! recording and hostile-namespace tests, the real-systemd lanes (verdicts; package, service and
+//! recording, hostile-input and hostile-namespace tests, the real-systemd lanes (verdicts; package, service and
 //! journal), then the VM lane.
 
 use std::process::Command;
