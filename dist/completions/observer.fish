@@ -40,7 +40,7 @@ fentry\t''
 tracepoint\t''"
 complete -c observer -n "__fish_observer_using_subcommand trace" -l socket -d 'Also watch this socket: a path, or @name for an abstract socket (repeatable)' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l receiver -d 'Treat this process as the reader of the --socket sockets it holds open, as systemd is of its own: its reads are captured, so events show whether and when it read each datagram and with which credentials (repeatable)' -r
-complete -c observer -n "__fish_observer_using_subcommand trace" -l containers -d 'Which containers\' managers to ask about their units (README "Trust model"). Every container\'s datagrams are shown whatever this says; the others\' verdicts are `unknown`' -r -f -a "trusted\t'Those whose user namespace is the host\'s (their root is the host\'s root), as root'
+complete -c observer -n "__fish_observer_using_subcommand trace" -l containers -d 'Which containers\' managers to ask about their units (docs/OPERATIONS.md, "Trust model"). Every container\'s datagrams are shown whatever this says; the others\' verdicts are `unknown`' -r -f -a "trusted\t'Those whose user namespace is the host\'s (their root is the host\'s root), as root'
 all\t'Also those in user namespaces of their own, as the namespace\'s owner; what they say is labelled untrusted'
 none\t'None: only the host\'s managers are asked'"
 complete -c observer -n "__fish_observer_using_subcommand trace" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
@@ -65,7 +65,7 @@ fentry\t''
 tracepoint\t''"
 complete -c observer -n "__fish_observer_using_subcommand record" -l socket -d 'Also watch this socket: a path, or @name for an abstract socket (repeatable)' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -l receiver -d 'Treat this process as the reader of the --socket sockets it holds open, as systemd is of its own: its reads are captured, so events show whether and when it read each datagram and with which credentials (repeatable)' -r
-complete -c observer -n "__fish_observer_using_subcommand record" -l containers -d 'Which containers\' managers to ask about their units (README "Trust model"). Every container\'s datagrams are shown whatever this says; the others\' verdicts are `unknown`' -r -f -a "trusted\t'Those whose user namespace is the host\'s (their root is the host\'s root), as root'
+complete -c observer -n "__fish_observer_using_subcommand record" -l containers -d 'Which containers\' managers to ask about their units (docs/OPERATIONS.md, "Trust model"). Every container\'s datagrams are shown whatever this says; the others\' verdicts are `unknown`' -r -f -a "trusted\t'Those whose user namespace is the host\'s (their root is the host\'s root), as root'
 all\t'Also those in user namespaces of their own, as the namespace\'s owner; what they say is labelled untrusted'
 none\t'None: only the host\'s managers are asked'"
 complete -c observer -n "__fish_observer_using_subcommand record" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r

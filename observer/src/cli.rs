@@ -144,8 +144,9 @@ pub struct TraceArgs {
     /// Watch only the --socket sockets, not the system, user and container managers' ones.
     #[arg(long)]
     pub no_default_sockets: bool,
-    /// Which containers' managers to ask about their units (README "Trust model"). Every
-    /// container's datagrams are shown whatever this says; the others' verdicts are `unknown`.
+    /// Which containers' managers to ask about their units (docs/OPERATIONS.md, "Trust model").
+    /// Every container's datagrams are shown whatever this says; the others' verdicts are
+    /// `unknown`.
     #[arg(long, value_enum, default_value_t = Containers::Trusted)]
     pub containers: Containers,
     /// Only messages for these units (repeatable; globs like journalctl -u).

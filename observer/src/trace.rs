@@ -1,6 +1,12 @@
-//! `observer trace`: the pipeline wired together. capture → ring → decode → sinks, on a tokio
-//! loop that drains the ring when the kernel wakes it (a burst) or on a short timer (otherwise
-//! the kernel does not wake us: see WAKEUP_BYTES), and rescans for notify sockets that appear.
+//! `observer trace` (and `record`, and live `diagnose`): the loop wired together, on tokio.
+//! capture → ring → decode → pairing with the manager's reads → judge → sinks, and back: the
+//! loop drains the ring when the kernel wakes it (a burst) or on a short timer (otherwise the
+//! kernel does not wake us: see WAKEUP_BYTES), and it writes to the kernel while it runs (the
+//! watched sockets after each rescan, the readers, whether the collector sleeps). Events are
+//! held before they are judged (JUDGE_AFTER, and while unread: delivery.rs), wait a bounded
+//! time for their manager's answer (link.rs; events are shown in order, so those behind wait
+//! with it), and a datagram shown before its manager read it is corrected later. The life of
+//! one datagram, step by step: docs/ARCHITECTURE.md.
 
 use std::{collections::BTreeMap, time::Duration};
 

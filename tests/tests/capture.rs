@@ -184,9 +184,9 @@ fn sendmsg_with_three_iovecs_is_reassembled() {
 
 /// A sendmsg submitted to io_uring: no send syscall is made. fentry hooks the function every
 /// AF_UNIX datagram passes through and reports it, its two iovecs found from the kernel's copy
-/// of them. The tracepoint strategy finds a send's data through its syscall (README, "Capture
-/// strategies"): it sees this one delivered to a watched socket and ending, and counts it as
-/// untracked rather than losing it silently.
+/// of them. The tracepoint strategy finds a send's data through its syscall
+/// (docs/ARCHITECTURE.md, "Capture strategies"): it sees this one delivered to a watched socket
+/// and ending, and counts it as untracked rather than losing it silently.
 #[test]
 fn sendmsg_through_io_uring() {
     require_root!();

@@ -1,5 +1,6 @@
-//! Project tasks: `cargo xtask test | vm-test | demo | bench` (run through `./x`, which installs
-//! what is missing first). Each task prints what it runs, so a failure names the step.
+//! Project tasks: `cargo xtask test | lint | dist | demo | bench | vm-test | vm-systemd |
+//! vm-bench | fuzz` (run through `./x`, which installs what is missing first). Each task prints
+//! what it runs, so a failure names the step.
 
 mod bench;
 mod build;
@@ -78,7 +79,8 @@ enum Lane {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Unit tests, the fuzz lane, root-only capture tests on this kernel, and the VM lane.
+    /// Every lane: unit tests, fuzz, capture on this kernel, record/replay, hostile input and
+    /// namespaces, real-systemd verdicts, package/service/journal, and the VM lanes.
     Test {
         /// Skip the VM lanes (fentry on Debian 12's 6.1 and Debian 13's 6.12 under QEMU).
         #[arg(long)]

@@ -1,6 +1,6 @@
 //! `cargo xtask test`: everything, in the order that fails fastest — unit tests (pure logic),
 //! the fuzz targets briefly, the capture tests on this kernel with each strategy it allows, the
-//! recording and hostile-namespace tests, the real-systemd lanes (verdicts; package, service and
+//! recording, hostile-input and hostile-namespace tests, the real-systemd lanes (verdicts; package, service and
 //! journal), then the VM lane.
 
 use std::process::Command;
@@ -80,7 +80,8 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
     if with_vm {
         results.extend(crate::vm::run_capture_tests(&bins)?);
         // Not yet here: `cargo xtask vm-systemd` (systemd as PID 1 in a guest) still shows one
-        // message judged unlike systemd under fentry (README, "systemd as PID 1").
+        // message judged unlike systemd under fentry (docs/TESTING.md, "Tested kernels and
+        // strategies").
     }
     report(&results)
 }

@@ -1,6 +1,6 @@
 //! The manager side of capture: the programs that see a watched socket's reader (systemd) read
-//! it, independent of the send strategy. Three ways, cheapest first (observer-ebpf's
-//! receive.rs says what each costs whom):
+//! it, independent of the send strategy. Five ways, tried in this order, cheapest first (the
+//! first two only with the fentry strategy); [`attach`] keeps the first the kernel takes:
 //! - `fentry/skb_free_datagram` with the fentry strategy: only reads that took a datagram pay
 //!   (AF_UNIX, netlink, packet; a failed read, TCP and UDP never get there);
 //! - `fexit/unix_dgram_recvmsg` with the fentry strategy, where skb_free_datagram cannot be

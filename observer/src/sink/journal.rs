@@ -1,7 +1,9 @@
 //! `--journal`: each event as a structured journal entry, written over journald's native
 //! protocol (the `libsystemd` crate, pure Rust). `OBJECT_PID=` names the sender as its manager
-//! sees it, so journald attaches the sender's unit (`OBJECT_SYSTEMD_UNIT=`) and
-//! `journalctl -u foo.service` shows the observer's verdict next to the unit's own lines.
+//! sees it, and the unit judged at send time is named in `OBJECT_SYSTEMD_UNIT=` (journald could
+//! not look it up once the sender exited), so `journalctl -u foo.service` shows the observer's
+//! verdict next to the unit's own lines. An entry is written once, when its event is judged:
+//! the later corrections of the manager's read (`Sink::delivery`) are not journalled.
 //!
 //! Which journal: the one of the system whose manager owns the socket the datagram went to — a
 //! container's events go to the container's journald, where its units and PIDs make sense — or
@@ -111,8 +113,9 @@ enum Route {
     /// A trusted container's root, with the host PID of its init (whose PID namespace the
     /// relay joins).
     Root(PathBuf, u32),
-    /// Ours, for an untrusted container (README "Trust model"): no relay ever runs as root in
-    /// its namespaces, and its journald is not ours to wait for. A failure is not fatal.
+    /// Ours, for an untrusted container (docs/OPERATIONS.md, "Trust model"): no relay ever runs
+    /// as root in its namespaces, and its journald is not ours to wait for. A failure is not
+    /// fatal.
     Untrusted,
 }
 

@@ -1,4 +1,6 @@
-//! Last step of the pipeline: where events go. Every sink renders the same [`Event`] model.
+//! Where judged events go: the table, JSON lines, the journal, a recording (and live
+//! `diagnose`'s `LiveSink`). Every sink renders the same [`Event`] model; a sink may also take
+//! the later corrections of the manager's read (`delivery`), unit changes and drops.
 
 pub mod journal;
 pub mod json;
