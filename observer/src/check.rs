@@ -32,7 +32,7 @@ pub fn run() -> anyhow::Result<()> {
 /// The hooks a strategy attached: the sends', then how the managers' reads are seen (and why
 /// each cheaper way was not).
 fn detail(c: &Capture) -> String {
-    let mut lines = c.hooks.clone();
+    let mut lines: Vec<String> = c.hooks.iter().map(ToString::to_string).collect();
     match &c.receive {
         Ok(hooks) => lines.extend(hooks.iter().map(|h| format!("reads: {h}"))),
         Err(why) => lines.push(format!("reads: not captured ({why})")),

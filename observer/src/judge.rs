@@ -2,8 +2,11 @@
 //! that owns the socket will. This is the stateful part (cgroup cache, D-Bus connections, unit
 //! history); the rules themselves are the pure `verdict::judge()`.
 
+mod outcome;
+
 use std::collections::HashMap;
 
+pub use outcome::Outcome;
 use serde::Serialize;
 
 use crate::{
@@ -23,8 +26,7 @@ use crate::{
 pub struct Judgement {
     /// The unit systemd will look up for the sender (None: no unit, or unknown).
     pub unit: Option<String>,
-    /// "accepted", "rejected", "not-delivered" (the send failed), or "unknown".
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     /// Present when the manager's rules were applied.
     #[serde(skip)]
     pub verdict: Option<Verdict>,
@@ -74,7 +76,7 @@ pub fn rejudge(ev: &Event, unit: Option<String>, inputs: &VerdictInputs) -> Judg
     );
     Judgement {
         unit,
-        outcome: if v.accepted { "accepted" } else { "rejected" },
+        outcome: Outcome::of_verdict(v.accepted),
         verdict: Some(v),
         note: None,
         inputs: Some(inputs.clone()),
@@ -157,7 +159,7 @@ impl Judge {
     pub fn prepare(&mut self, watched: &[Watched]) {
         for w in watched {
             let Some(owner) = w.manager else { continue };
-            self.labels.insert(owner, w.owner.clone());
+            self.labels.insert(owner, w.owner.label().to_owned());
             if let Some(t) = w.trust {
                 self.trusts.insert(owner, t);
             }
@@ -249,7 +251,7 @@ impl Judge {
     ) -> Option<Judgement> {
         let Some(owner) = socket.and_then(|w| w.manager) else {
             return Some(Judgement {
-                outcome: "unknown",
+                outcome: Outcome::Unknown,
                 note: Some("not a manager's socket".into()),
                 ..Default::default()
             });
@@ -265,7 +267,7 @@ impl Judge {
             Answer::Wait => return None,
             Answer::No(why) => {
                 return Some(Judgement {
-                    outcome: "unknown",
+                    outcome: Outcome::Unknown,
                     note: Some(why),
                     ..Default::default()
                 });
@@ -284,7 +286,7 @@ impl Judge {
             let errno = crate::decode::errno_name(ev.result);
             return Some(Judgement {
                 unit: unit_name,
-                outcome: "not-delivered",
+                outcome: Outcome::NotDelivered,
                 note: Some(format!(
                     "the send failed with {errno}: systemd never received this datagram"
                 )),
@@ -325,7 +327,7 @@ impl Judge {
                 Answer::No(why) => {
                     return Some(Judgement {
                         unit: unit_name,
-                        outcome: "unknown",
+                        outcome: Outcome::Unknown,
                         note: Some(why),
                         sender_pid,
                         ..Default::default()

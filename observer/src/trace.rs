@@ -99,7 +99,11 @@ pub async fn run_with(
         spawn_kernel_logger(&mut capture);
     }
     report_start(&capture, &watched, verbose, args.containers);
-    let hooks = capture.all_hooks();
+    let hooks: Vec<String> = capture
+        .all_hooks()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
 
     let refused: Vec<(String, String)> = capture
         .refused
@@ -473,7 +477,7 @@ fn requests_that_exist(initial: &[Request], no_default_sockets: bool) -> Vec<Req
         initial
             .iter()
             .filter(|r| {
-                r.owner == "--socket" && watch::resolve(std::slice::from_ref(r), &[], 0).is_ok()
+                r.owner.is_explicit() && watch::resolve(std::slice::from_ref(r), &[], 0).is_ok()
             })
             .cloned(),
     );
@@ -505,13 +509,16 @@ fn report_start(
     eprintln!(
         "observer: capturing with the {} strategy ({})",
         capture.strategy,
-        capture.hooks.join(", ")
+        crate::capture::hook_list(&capture.hooks)
     );
     for why in &capture.receive_refused {
         eprintln!("observer: managers' reads: refused {why}");
     }
     match &capture.receive {
-        Ok(hooks) => eprintln!("observer: managers' reads via {}", hooks.join(", ")),
+        Ok(hooks) => eprintln!(
+            "observer: managers' reads via {}",
+            crate::capture::hook_list(hooks)
+        ),
         Err(why) => eprintln!("observer: managers' reads are not captured: {why}"),
     }
     report_new_watches(&[], watched, policy);
@@ -538,7 +545,7 @@ pub(crate) fn report_new_watches(
         eprintln!(
             "observer: watching {} ({}){}",
             crate::safe_text::text(&w.address),
-            crate::safe_text::text(&w.owner),
+            crate::safe_text::text(w.owner.label()),
             crate::safe_text::text(&trust)
         );
     }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     decode::{Clock, Event},
     delivery::{Correction, Delivery},
-    judge::{Judgement, VerdictInputs},
+    judge::{Judgement, Outcome, VerdictInputs},
     manager::UnitChange,
 };
 
@@ -87,8 +87,9 @@ pub struct SocketInfo {
 pub struct EventRecord {
     pub event: Event,
     pub unit: Option<String>,
-    /// As shown live: accepted, rejected, not-delivered, unknown.
-    pub outcome: String,
+    /// As shown live. A name this observer does not know reads as unknown.
+    #[serde(deserialize_with = "recorded_outcome")]
+    pub outcome: Outcome,
     pub note: Option<String>,
     /// What the manager's side saw of it (issue 8): read or not, when, with which credentials.
     #[serde(default)]
@@ -135,7 +136,7 @@ impl EventRecord {
         EventRecord {
             event: ev.clone(),
             unit: j.unit.clone(),
-            outcome: j.outcome.to_string(),
+            outcome: j.outcome,
             note: j.note.clone(),
             delivery: j.delivery.clone(),
             read_mono_ns: j.delivery.read_mono_ns,
@@ -144,6 +145,10 @@ impl EventRecord {
             inputs: j.inputs.clone(),
         }
     }
+}
+
+fn recorded_outcome<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Outcome, D::Error> {
+    Ok(Outcome::from_recorded(&String::deserialize(d)?))
 }
 
 pub fn kind_name(kind: crate::verdict::Kind) -> String {
@@ -196,7 +201,7 @@ pub mod tests {
         let rec = Record::Event(Box::new(EventRecord {
             event: sample_event(),
             unit: Some("foo.service".into()),
-            outcome: "rejected".into(),
+            outcome: Outcome::Rejected,
             note: None,
             delivery: Default::default(),
             read_mono_ns: Some(5),

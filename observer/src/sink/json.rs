@@ -15,7 +15,7 @@ use super::{Sink, Start, Summary, read_wall_ns, rfc3339, watch_label, watch_labe
 use crate::{
     decode::{Creds, Event},
     delivery::{Correction, Delivered, Delivery},
-    judge::Judgement,
+    judge::{Judgement, Outcome},
     notify,
     verdict::{FieldNote, Kind, LogLevel, LogLine},
     watch::Watched,
@@ -103,7 +103,7 @@ pub struct EventRecord<'a> {
     ts: i128,
     uid: u32,
     unit: &'a Option<String>,
-    verdict: &'static str,
+    verdict: Outcome,
 }
 
 impl<'a> EventRecord<'a> {
@@ -239,7 +239,7 @@ impl<W: Write> Sink for JsonSink<W> {
             .watched
             .iter()
             .map(|w| {
-                json!({"id": w.id, "owner": w.owner, "address": w.address,
+                json!({"id": w.id, "owner": w.owner.label(), "address": w.address,
                     "trust": w.trust.map(|t| t.name())})
             })
             .collect();
@@ -393,7 +393,7 @@ mod tests {
                 event(b"READY=1\nSTATUS=up \\ \xff\x01\tMAINPID=x", 44),
                 Judgement {
                     unit: Some("foo.service".into()),
-                    outcome: "rejected",
+                    outcome: Outcome::Rejected,
                     verdict: Some(verdict()),
                     note: None,
                     inputs: None,
@@ -419,7 +419,7 @@ mod tests {
                 event(b"WATCHDOG=1", -111),
                 Judgement {
                     unit: None,
-                    outcome: "not-delivered",
+                    outcome: Outcome::NotDelivered,
                     verdict: None,
                     note: Some("the send failed".into()),
                     inputs: None,

@@ -15,12 +15,13 @@ use crate::{
     delivery::{Correction, Delivered, Delivery},
     judge::Judgement,
     manager::UnitChange,
-    watch::Watched,
+    watch::{SocketOwner, Watched},
 };
 
 /// What a sink is told once capture runs.
 pub struct Start<'a> {
     pub strategy: String,
+    /// As text: a replay shows what its recording says, hooks this observer does not know too.
     pub hooks: &'a [String],
     pub refused: &'a [(String, String)],
     pub watched: &'a [Watched],
@@ -145,8 +146,10 @@ pub fn watch_label_ref<'a>(
     watched: &'a BTreeMap<u32, Watched>,
 ) -> std::borrow::Cow<'a, str> {
     match watched.get(&ev.watch_id) {
-        Some(w) if w.owner == "--socket" => w.address.as_str().into(),
-        Some(w) => w.owner.as_str().into(),
+        Some(w) => match &w.owner {
+            SocketOwner::Explicit => w.address.as_str().into(),
+            SocketOwner::Manager(name) => name.as_str().into(),
+        },
         None => format!("watch {}", ev.watch_id).into(),
     }
 }

@@ -140,7 +140,7 @@ pub fn session(start: &Start<'_>, clock: &Clock) -> Session {
             .iter()
             .map(|w| SocketInfo {
                 id: w.id,
-                owner: w.owner.clone(),
+                owner: w.owner.label().to_owned(),
                 address: w.address.clone(),
             })
             .collect(),
