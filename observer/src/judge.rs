@@ -7,7 +7,6 @@ mod outcome;
 use std::collections::HashMap;
 
 pub use outcome::Outcome;
-use serde::Serialize;
 
 use crate::{
     cli::Containers,
@@ -22,30 +21,27 @@ use crate::{
 };
 
 /// What the observer concluded about one datagram.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Judgement {
     /// The unit systemd will look up for the sender (None: no unit, or unknown).
     pub unit: Option<String>,
     pub outcome: Outcome,
     /// Present when the manager's rules were applied.
-    #[serde(skip)]
     pub verdict: Option<Verdict>,
     /// Why there is no verdict, or what limits it.
     pub note: Option<String>,
     /// What the verdict was computed from, for recordings (replay judges again from these).
-    #[serde(skip)]
     pub inputs: Option<VerdictInputs>,
     /// What became of the datagram on the manager's side: read or not, how late, with which
     /// credentials (see delivery.rs).
     pub delivery: Delivery,
     /// The sending process's own PID as its manager sees it (in the manager's PID namespace),
     /// when a manager was reached and the sender is visible there: the journal sink's OBJECT_PID.
-    #[serde(skip)]
     pub sender_pid: Option<u32>,
 }
 
 /// Everything `verdict::judge()` needs besides the datagram itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerdictInputs {
     pub sender: Sender,
     pub unit_state: Option<UnitState>,

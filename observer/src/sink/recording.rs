@@ -267,7 +267,10 @@ mod tests {
             "{err}"
         );
         let size = std::fs::metadata(&path).unwrap().len();
-        let one = serde_json::to_vec(&Record::event(&ev, &j)).unwrap().len() as u64 + 12;
+        let one = crate::recording::to_body(&Record::event(&ev, &j))
+            .unwrap()
+            .len() as u64
+            + 12;
         assert!(size < 4096 + one, "{size}");
         std::fs::remove_dir_all(&d).unwrap();
     }
