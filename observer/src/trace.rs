@@ -187,6 +187,7 @@ pub async fn run_with(
                     let records = out.drain(ring.get_mut(), &by_id, false).await?;
                     if idle.fell_asleep(records) {
                         log::info!("collector: asleep until the kernel has a record");
+                        out.sink.idle()?;
                     } else {
                         capture.set_collector_asleep(false)?;
                     }

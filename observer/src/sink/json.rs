@@ -281,6 +281,11 @@ impl<W: Write> Sink for JsonSink<W> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
     }
+
+    fn idle(&mut self) -> std::io::Result<()> {
+        self.line(&json!({"record": "idle"}))?;
+        self.flush()
+    }
 }
 
 #[cfg(test)]
@@ -437,5 +442,25 @@ mod tests {
             let ours: Value = serde_json::from_str(&line).unwrap();
             assert_eq!(ours, as_value(ev, j, &watched));
         }
+    }
+
+    /// Programs driving the observer wait for this line (xtask's bench, the capture tests): it
+    /// must be out at once, not when the buffer next fills.
+    #[test]
+    fn the_idle_record_is_one_line_written_at_once() {
+        let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.borrow_mut().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut sink = JsonSink::new(Shared(out.clone()));
+        sink.idle().unwrap();
+        assert_eq!(out.borrow().as_slice(), b"{\"record\":\"idle\"}\n");
     }
 }

@@ -52,6 +52,11 @@ pub trait Sink {
     fn finish(&mut self, summary: &Summary) -> std::io::Result<()>;
     /// Called after each batch: push buffered output out.
     fn flush(&mut self) -> std::io::Result<()>;
+    /// The collector has shown everything the kernel had and sleeps until the next record
+    /// (idle.rs): what a program driving the observer waits for before it measures or sends.
+    fn idle(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
     /// A datagram already shown unread was read by its manager, or will never be.
     fn delivery(
         &mut self,
@@ -104,6 +109,9 @@ impl Sink for Vec<Box<dyn Sink>> {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.iter_mut().try_for_each(|s| s.flush())
+    }
+    fn idle(&mut self) -> std::io::Result<()> {
+        self.iter_mut().try_for_each(|s| s.idle())
     }
     fn delivery(
         &mut self,
