@@ -254,11 +254,7 @@ impl From<disk::Creds> for decode::Creds {
 impl From<&delivery::Delivery> for disk::Delivery {
     fn from(d: &delivery::Delivery) -> Self {
         disk::Delivery {
-            delivered: match d.delivered {
-                delivery::Delivered::Yes => disk::Delivered::Yes,
-                delivery::Delivered::No => disk::Delivered::No,
-                delivery::Delivered::Unknown => disk::Delivered::Unknown,
-            },
+            delivered: d.delivered.into(),
             queue_delay_us: d.queue_delay_us,
             manager_creds: d.manager_creds.map(Into::into),
             reader_pid: d.reader_pid,
@@ -273,11 +269,7 @@ impl From<&delivery::Delivery> for disk::Delivery {
 impl From<disk::Delivery> for delivery::Delivery {
     fn from(d: disk::Delivery) -> Self {
         delivery::Delivery {
-            delivered: match d.delivered {
-                disk::Delivered::Yes => delivery::Delivered::Yes,
-                disk::Delivered::No => delivery::Delivered::No,
-                disk::Delivered::Unknown => delivery::Delivered::Unknown,
-            },
+            delivered: d.delivered.into(),
             queue_delay_us: d.queue_delay_us,
             manager_creds: d.manager_creds.map(Into::into),
             read_mono_ns: None,
@@ -435,6 +427,7 @@ macro_rules! same_variants {
     };
 }
 
+same_variants!(delivery::Delivered, disk::Delivered, [Yes, No, Unknown]);
 same_variants!(NotifyAccess, disk::NotifyAccess, [None, Main, Exec, All]);
 same_variants!(
     verdict::ServiceType,
