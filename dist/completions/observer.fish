@@ -111,6 +111,7 @@ complete -c observer -n "__fish_observer_using_subcommand report" -l pid -d 'Onl
 complete -c observer -n "__fish_observer_using_subcommand report" -l force -d 'Read past damage: skip to the next intact record instead of stopping at the first bad one'
 complete -c observer -n "__fish_observer_using_subcommand report" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
 complete -c observer -n "__fish_observer_using_subcommand report" -s h -l help -d 'Print help'
+complete -c observer -n "__fish_observer_using_subcommand check" -l json -d 'One JSON document instead of the table (for programs)'
 complete -c observer -n "__fish_observer_using_subcommand check" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
 complete -c observer -n "__fish_observer_using_subcommand check" -s h -l help -d 'Print help'
 complete -c observer -n "__fish_observer_using_subcommand hook-floor" -l probe -d 'Capture strategy whose hooks to take; `auto` as for trace' -r -f -a "auto\t''

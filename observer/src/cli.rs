@@ -31,7 +31,11 @@ pub enum Command {
     /// diagnose text.
     Report(ReportArgs),
     /// Say which capture strategies this kernel allows, and why any is refused.
-    Check,
+    Check {
+        /// One JSON document instead of the table (for programs).
+        #[arg(long)]
+        json: bool,
+    },
     /// Attach do-nothing programs where `trace --probe P` hooks, until interrupted: a load run
     /// beside it shows what the kernel charges for the hooks alone, whatever programs run there
     /// (the benches' floor).

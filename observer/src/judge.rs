@@ -2,9 +2,11 @@
 //! that owns the socket will. This is the stateful part (cgroup cache, D-Bus connections, unit
 //! history); the rules themselves are the pure `verdict::judge()`.
 
+mod outcome;
+
 use std::collections::HashMap;
 
-use serde::Serialize;
+pub use outcome::Outcome;
 
 use crate::{
     cli::Containers,
@@ -19,31 +21,27 @@ use crate::{
 };
 
 /// What the observer concluded about one datagram.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Judgement {
     /// The unit systemd will look up for the sender (None: no unit, or unknown).
     pub unit: Option<String>,
-    /// "accepted", "rejected", "not-delivered" (the send failed), or "unknown".
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     /// Present when the manager's rules were applied.
-    #[serde(skip)]
     pub verdict: Option<Verdict>,
     /// Why there is no verdict, or what limits it.
     pub note: Option<String>,
     /// What the verdict was computed from, for recordings (replay judges again from these).
-    #[serde(skip)]
     pub inputs: Option<VerdictInputs>,
     /// What became of the datagram on the manager's side: read or not, how late, with which
     /// credentials (see delivery.rs).
     pub delivery: Delivery,
     /// The sending process's own PID as its manager sees it (in the manager's PID namespace),
     /// when a manager was reached and the sender is visible there: the journal sink's OBJECT_PID.
-    #[serde(skip)]
     pub sender_pid: Option<u32>,
 }
 
 /// Everything `verdict::judge()` needs besides the datagram itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerdictInputs {
     pub sender: Sender,
     pub unit_state: Option<UnitState>,
@@ -74,7 +72,7 @@ pub fn rejudge(ev: &Event, unit: Option<String>, inputs: &VerdictInputs) -> Judg
     );
     Judgement {
         unit,
-        outcome: if v.accepted { "accepted" } else { "rejected" },
+        outcome: Outcome::of_verdict(v.accepted),
         verdict: Some(v),
         note: None,
         inputs: Some(inputs.clone()),
@@ -157,7 +155,7 @@ impl Judge {
     pub fn prepare(&mut self, watched: &[Watched]) {
         for w in watched {
             let Some(owner) = w.manager else { continue };
-            self.labels.insert(owner, w.owner.clone());
+            self.labels.insert(owner, w.owner.label().to_owned());
             if let Some(t) = w.trust {
                 self.trusts.insert(owner, t);
             }
@@ -240,7 +238,7 @@ impl Judge {
     ) -> Option<Judgement> {
         let Some(owner) = socket.and_then(|w| w.manager) else {
             return Some(Judgement {
-                outcome: "unknown",
+                outcome: Outcome::Unknown,
                 note: Some("not a manager's socket".into()),
                 ..Default::default()
             });
@@ -256,7 +254,7 @@ impl Judge {
             Answer::Wait => return None,
             Answer::No(why) => {
                 return Some(Judgement {
-                    outcome: "unknown",
+                    outcome: Outcome::Unknown,
                     note: Some(why),
                     ..Default::default()
                 });
@@ -275,7 +273,7 @@ impl Judge {
             let errno = crate::decode::errno_name(ev.result);
             return Some(Judgement {
                 unit: unit_name,
-                outcome: "not-delivered",
+                outcome: Outcome::NotDelivered,
                 note: Some(format!(
                     "the send failed with {errno}: systemd never received this datagram"
                 )),
@@ -316,7 +314,7 @@ impl Judge {
                 Answer::No(why) => {
                     return Some(Judgement {
                         unit: unit_name,
-                        outcome: "unknown",
+                        outcome: Outcome::Unknown,
                         note: Some(why),
                         sender_pid,
                         ..Default::default()

@@ -110,7 +110,11 @@ pub async fn run_with(
         spawn_kernel_logger(&mut capture);
     }
     report_start(&capture, &watched, verbose, args.containers);
-    let hooks = capture.all_hooks();
+    let hooks: Vec<String> = capture
+        .all_hooks()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
 
     let refused: Vec<(String, String)> = capture
         .refused
@@ -185,6 +189,7 @@ pub async fn run_with(
                     let records = out.drain(ring.get_mut(), &by_id, false).await?;
                     if idle.fell_asleep(records) {
                         log::info!("collector: asleep until the kernel has a record");
+                        out.sink.idle()?;
                     } else {
                         capture.set_collector_asleep(false)?;
                     }
@@ -491,7 +496,7 @@ fn requests_that_exist(initial: &[Request], no_default_sockets: bool) -> Vec<Req
         initial
             .iter()
             .filter(|r| {
-                r.owner == "--socket" && watch::resolve(std::slice::from_ref(r), &[], 0).is_ok()
+                r.owner.is_explicit() && watch::resolve(std::slice::from_ref(r), &[], 0).is_ok()
             })
             .cloned(),
     );
@@ -523,13 +528,16 @@ fn report_start(
     eprintln!(
         "observer: capturing with the {} strategy ({})",
         capture.strategy,
-        capture.hooks.join(", ")
+        crate::capture::hook_list(&capture.hooks)
     );
     for why in &capture.receive_refused {
         eprintln!("observer: managers' reads: refused {why}");
     }
     match &capture.receive {
-        Ok(hooks) => eprintln!("observer: managers' reads via {}", hooks.join(", ")),
+        Ok(hooks) => eprintln!(
+            "observer: managers' reads via {}",
+            crate::capture::hook_list(hooks)
+        ),
         Err(why) => eprintln!("observer: managers' reads are not captured: {why}"),
     }
     report_new_watches(&[], watched, policy);
@@ -556,7 +564,7 @@ pub(crate) fn report_new_watches(
         eprintln!(
             "observer: watching {} ({}){}",
             crate::safe_text::text(&w.address),
-            crate::safe_text::text(&w.owner),
+            crate::safe_text::text(w.owner.label()),
             crate::safe_text::text(&trust)
         );
     }

@@ -4,6 +4,7 @@
 
 mod bench;
 mod build;
+mod check;
 mod demo;
 mod dist;
 mod fuzz;

@@ -216,8 +216,8 @@ fn lane(name: String, cmd: &mut Command) -> anyhow::Result<LaneResult> {
 
 /// Whether this kernel loads the fentry strategy (asks the observer itself).
 fn fentry_allowed(bins: &Binaries) -> bool {
-    let out = Command::new(&bins.observer).arg("check").output();
-    matches!(out, Ok(o) if String::from_utf8_lossy(&o.stdout).lines().any(|l| l.contains("fentry") && l.contains("usable")))
+    crate::check::strategies(&bins.observer)
+        .is_ok_and(|s| s.iter().any(|c| c.name == "fentry" && c.usable()))
 }
 
 fn kernel_release() -> String {

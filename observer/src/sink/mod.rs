@@ -17,12 +17,13 @@ use crate::{
     delivery::{Correction, Delivered, Delivery},
     judge::Judgement,
     manager::UnitChange,
-    watch::Watched,
+    watch::{SocketOwner, Watched},
 };
 
 /// What a sink is told once capture runs.
 pub struct Start<'a> {
     pub strategy: String,
+    /// As text: a replay shows what its recording says, hooks this observer does not know too.
     pub hooks: &'a [String],
     pub refused: &'a [(String, String)],
     pub watched: &'a [Watched],
@@ -53,6 +54,11 @@ pub trait Sink {
     fn finish(&mut self, summary: &Summary) -> std::io::Result<()>;
     /// Called after each batch: push buffered output out.
     fn flush(&mut self) -> std::io::Result<()>;
+    /// The collector has shown everything the kernel had and sleeps until the next record
+    /// (idle.rs): what a program driving the observer waits for before it measures or sends.
+    fn idle(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
     /// A datagram already shown unread was read by its manager, or will never be.
     fn delivery(
         &mut self,
@@ -106,6 +112,9 @@ impl Sink for Vec<Box<dyn Sink>> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.iter_mut().try_for_each(|s| s.flush())
     }
+    fn idle(&mut self) -> std::io::Result<()> {
+        self.iter_mut().try_for_each(|s| s.idle())
+    }
     fn delivery(
         &mut self,
         c: &Correction,
@@ -147,8 +156,10 @@ pub fn watch_label_ref<'a>(
     watched: &'a BTreeMap<u32, Watched>,
 ) -> std::borrow::Cow<'a, str> {
     match watched.get(&ev.watch_id) {
-        Some(w) if w.owner == "--socket" => w.address.as_str().into(),
-        Some(w) => w.owner.as_str().into(),
+        Some(w) => match &w.owner {
+            SocketOwner::Explicit => w.address.as_str().into(),
+            SocketOwner::Manager(name) => name.as_str().into(),
+        },
         None => format!("watch {}", ev.watch_id).into(),
     }
 }
