@@ -41,6 +41,7 @@ mod preflight;
 mod progress;
 mod readers;
 mod sink;
+mod time_text;
 mod trust;
 mod unit_glob;
 mod watch;

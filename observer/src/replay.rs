@@ -8,13 +8,13 @@ use observer_common::SocketKey;
 
 use crate::{
     cli::{ReplayArgs, ReplayFilter},
-    judge::{self, Judgement},
     recording::{
-        reader::{self, Damage},
-        records::{EventRecord, Record, Session, kind_name},
+        reader::{self, nothing_readable, report_damage},
+        records::{EventRecord, Record, Session},
+        rejudge::judgement_of,
     },
     sink::{Sink, Start, Summary},
-    trace::glob_match,
+    unit_glob,
     watch::{SocketOwner, Watched},
 };
 
@@ -22,7 +22,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let mut files = reader::open_all(&args.files, args.filter.force);
     // Nothing to show: the reason alone, no empty table before it.
     nothing_readable(files.opened, &files.damage)?;
-    let mut sink = crate::trace::stdout_sink(args.json);
+    let mut sink = crate::sink::stdout(args.json);
     // A bar only while the output goes elsewhere: on the same terminal it would cut the table.
     let bar = if std::io::stdout().is_terminal() {
         indicatif::ProgressBar::hidden()
@@ -138,42 +138,14 @@ impl Dropped {
     }
 }
 
-/// When no file could be read at all: every reason but the last printed, the last the error.
-pub fn nothing_readable(opened: usize, damage: &[Damage]) -> anyhow::Result<()> {
-    if opened > 0 {
-        return Ok(());
-    }
-    report_damage(damage, 0)?;
-    anyhow::bail!("no recording to read")
-}
-
-/// Prints every damage line but the last, which becomes the error (so each is one line);
-/// the exit status then says the recording was not read whole.
-pub fn report_damage(damage: &[Damage], unknown: u64) -> anyhow::Result<()> {
-    if unknown > 0 {
-        eprintln!(
-            "observer: skipped {unknown} records of a kind this observer does not know (written by a newer one)"
-        );
-    }
-    let Some((last, rest)) = damage.split_last() else {
-        return Ok(());
-    };
-    for d in rest {
-        eprintln!(
-            "observer: error: {}",
-            crate::safe_text::text(&d.to_string())
-        );
-    }
-    Err(anyhow::anyhow!("{last}"))
-}
-
 impl ReplayFilter {
     pub fn in_time(&self, wall_ns: i128) -> bool {
         self.since.is_none_or(|t| wall_ns >= t) && self.until.is_none_or(|t| wall_ns <= t)
     }
 
     pub fn keeps_unit(&self, unit: Option<&str>) -> bool {
-        self.units.is_empty() || unit.is_some_and(|u| self.units.iter().any(|g| glob_match(g, u)))
+        self.units.is_empty()
+            || unit.is_some_and(|u| self.units.iter().any(|g| unit_glob::matches(g, u)))
     }
 
     pub fn keeps(&self, e: &EventRecord) -> bool {
@@ -181,36 +153,6 @@ impl ReplayFilter {
             && (self.pids.is_empty() || self.pids.contains(&e.event.pid))
             && self.keeps_unit(e.unit.as_deref())
     }
-}
-
-/// The judgement of a recorded event: judged again where it has a verdict's inputs.
-pub fn judgement_of(r: &EventRecord) -> Judgement {
-    let mut delivery = r.delivery.clone();
-    delivery.read_mono_ns = r.read_mono_ns;
-    let Some(inputs) = &r.inputs else {
-        return Judgement {
-            unit: r.unit.clone(),
-            outcome: r.outcome,
-            verdict: None,
-            note: r.note.clone(),
-            inputs: None,
-            delivery,
-            sender_pid: None,
-        };
-    };
-    let mut j = judge::rejudge(&r.event, r.unit.clone(), inputs);
-    j.note = r.note.clone();
-    j.delivery = delivery;
-    if let Some(v) = j.verdict.as_mut() {
-        let now = kind_name(v.kind);
-        if r.kind.as_deref().is_some_and(|k| k != now) {
-            v.caveats.push(format!(
-                "judged {} when recorded; this observer's rules say {now}",
-                r.kind.as_deref().unwrap_or("-")
-            ));
-        }
-    }
-    j
 }
 
 /// The session's sockets, for the views' SOCKET column.
@@ -243,7 +185,7 @@ fn sockets(s: &Session) -> BTreeMap<u32, Watched> {
 mod tests {
     use super::*;
     use crate::{
-        judge::{Outcome, VerdictInputs},
+        judge::{self, Outcome, VerdictInputs},
         notify::NotifyAccess,
         recording::records::tests::sample_event,
         verdict::{ExecMain, Sender, ServiceState, SystemdVersion, UnitState},

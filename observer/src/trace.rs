@@ -29,7 +29,7 @@ use crate::{
     manager::UNIT_CHANGE_KEPT,
     readers::{self, Reader},
     recording::writer::{Rotation, Writer},
-    sink::{Sink, Start, Summary, json::JsonSink, recording::RecordingSink, table::TableSink},
+    sink::{Sink, Start, Summary, journal::JournalSink, recording::RecordingSink},
     trust,
     watch::{self, Request, WatchError, Watched},
 };
@@ -52,7 +52,7 @@ const FINAL_WAIT: Duration = Duration::from_secs(1);
 /// `observer trace`: the table, or JSON lines.
 pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
     crate::preflight::check_privileges()?;
-    let sink = crate::sink::for_args(&args)?;
+    let sink = sink_for(&args)?;
     run_with(&args, sink, false, verbose).await
 }
 
@@ -68,18 +68,22 @@ pub async fn record(args: RecordArgs, verbose: u8) -> anyhow::Result<()> {
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(RecordingSink::new(writer))];
     // Also JSON lines to stdout (--json), or entries to the journal (--journal).
     if args.trace.json || args.trace.journal {
-        sinks.push(crate::sink::for_args(&args.trace)?);
+        sinks.push(sink_for(&args.trace)?);
     }
     eprintln!("observer: recording to {}", args.output.display());
     run_with(&args.trace, Box::new(sinks), true, verbose).await
 }
 
-pub fn stdout_sink(json: bool) -> Box<dyn Sink> {
-    if json {
-        Box::new(JsonSink::new(crate::stdout::Stdout))
+/// The sink `trace` writes to: the table, JSON lines (--json) or the journal (--journal).
+fn sink_for(args: &TraceArgs) -> std::io::Result<Box<dyn Sink>> {
+    Ok(if args.journal {
+        Box::new(JournalSink::new(
+            args.journal_level,
+            args.journal_container,
+        )?)
     } else {
-        Box::new(TableSink::new(crate::stdout::Stdout))
-    }
+        crate::sink::stdout(args.json)
+    })
 }
 
 /// The pipeline into `sink`; with `unit_changes`, what units go through is fed to it too.
@@ -386,7 +390,7 @@ impl Collector {
                 && !j
                     .unit
                     .as_deref()
-                    .is_some_and(|u| self.units.iter().any(|g| glob_match(g, u)))
+                    .is_some_and(|u| self.units.iter().any(|g| crate::unit_glob::matches(g, u)))
             {
                 continue;
             }
@@ -468,11 +472,6 @@ fn set_readers(
     let tgids: Vec<u32> = found.iter().map(|r| r.tgid).collect();
     capture.set_readers(&tgids)?;
     Ok(pairing.set_readers(found.iter().map(|r| r.watch_id).collect()))
-}
-
-/// Globs as journalctl -u takes them (unit_glob.rs).
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    crate::unit_glob::matches(pattern, text)
 }
 
 fn requests(args: &TraceArgs) -> Vec<Request> {

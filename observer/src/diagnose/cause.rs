@@ -4,8 +4,7 @@ use super::story::{Attempt, Item, Phase, Settings};
 use crate::{
     judge::Outcome,
     notify::{self, Key},
-    recording::records::EventRecord,
-    replay::judgement_of,
+    recording::{records::EventRecord, rejudge::judgement_of},
 };
 
 /// What went wrong (or right) in one attempt.
@@ -201,7 +200,7 @@ fn late_ready(a: &Attempt, s: &Settings) -> Option<String> {
                 .iter()
                 .any(|f| f.key == Key::Ready && f.value == "1")
     })?;
-    let sent = super::clock_text(e.event.wall_ns);
+    let sent = crate::time_text::clock_text(e.event.wall_ns);
     let limit = s.timeout_start_usec.filter(|t| *t != u64::MAX && *t > 0);
     match (e.delivery.delivered, e.delivery.queue_delay_us) {
         (Delivered::No, _) => Some(format!(

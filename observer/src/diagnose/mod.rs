@@ -17,7 +17,7 @@ use crate::{
         reader,
         records::{EventRecord, Record},
     },
-    sink::rfc3339,
+    time_text::clock_text,
 };
 
 pub async fn run(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
@@ -25,7 +25,7 @@ pub async fn run(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
         return live::run(args, verbose).await;
     }
     let reading = reader::read_all(&args.files, args.filter.force);
-    crate::replay::nothing_readable(reading.files, &reading.damage)?;
+    reader::nothing_readable(reading.files, &reading.damage)?;
     let records: Vec<&Record> = reading.records.iter().map(|(_, _, r)| r).collect();
     let text = render_all(&records, &args.filter);
     // Stories quote managers, senders and recordings: escaped, the lines kept.
@@ -36,7 +36,7 @@ pub async fn run(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
     if text.is_empty() {
         eprintln!("observer: no unit in the recording matches");
     }
-    crate::replay::report_damage(&reading.damage, reading.unknown)
+    reader::report_damage(&reading.damage, reading.unknown)
 }
 
 /// Every matching unit's story.
@@ -103,11 +103,6 @@ pub fn render(s: &Story, attempts: &[&Attempt]) -> String {
     out
 }
 
-pub fn clock_text(wall_ns: i128) -> String {
-    let t = rfc3339(wall_ns);
-    t.get(11..23).unwrap_or(&t).to_owned()
-}
-
 /// A story line for an item; None for a change that changes nothing shown.
 fn line(item: &Item, last: &mut UnitChange) -> Option<String> {
     match item {
@@ -163,7 +158,7 @@ fn sender(e: &EventRecord) -> String {
 }
 
 fn event_line(e: &EventRecord) -> String {
-    let j = crate::replay::judgement_of(e);
+    let j = crate::recording::rejudge::judgement_of(e);
     let what = match (j.outcome, &j.verdict) {
         (Outcome::Rejected, Some(v)) => format!("REJECTED: {}", v.reason),
         (Outcome::NotDelivered, _) => format!(

@@ -4,12 +4,14 @@
 //! - records.rs: what is in them (session, events with their verdict inputs, unit changes);
 //! - schema.rs: how that is written, its own types (convert.rs: from and to records.rs's);
 //! - writer.rs: durable appends and rotation;
-//! - reader.rs: reading back, with damage reported by file and offset.
+//! - reader.rs: reading back, with damage reported by file and offset;
+//! - rejudge.rs: a recorded event judged again from its recorded inputs.
 
 mod convert;
 pub mod frame;
 pub mod reader;
 pub mod records;
+pub mod rejudge;
 pub mod schema;
 pub mod writer;
 

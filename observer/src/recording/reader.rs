@@ -336,5 +336,34 @@ fn drain<R: Read + Seek>(mut s: Stream<R>, into: &mut Reading) {
     into.files += 1;
 }
 
+/// When no file could be read at all: every reason but the last printed, the last the error.
+pub fn nothing_readable(opened: usize, damage: &[Damage]) -> anyhow::Result<()> {
+    if opened > 0 {
+        return Ok(());
+    }
+    report_damage(damage, 0)?;
+    anyhow::bail!("no recording to read")
+}
+
+/// Prints every damage line but the last, which becomes the error (so each is one line);
+/// the exit status then says the recording was not read whole.
+pub fn report_damage(damage: &[Damage], unknown: u64) -> anyhow::Result<()> {
+    if unknown > 0 {
+        eprintln!(
+            "observer: skipped {unknown} records of a kind this observer does not know (written by a newer one)"
+        );
+    }
+    let Some((last, rest)) = damage.split_last() else {
+        return Ok(());
+    };
+    for d in rest {
+        eprintln!(
+            "observer: error: {}",
+            crate::safe_text::text(&d.to_string())
+        );
+    }
+    Err(anyhow::anyhow!("{last}"))
+}
+
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@
 use plotters::{coord::Shift, prelude::*};
 
 use super::timeline::{Flag, FlagKind, MAINPID_COLOUR, TIMEOUT_COLOUR, Timeline};
-use crate::diagnose::clock_text;
+use crate::time_text::clock_text;
 
 pub const WIDTH: u32 = 960;
 pub const HEIGHT: u32 = 230;

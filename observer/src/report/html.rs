@@ -10,7 +10,10 @@
 use std::fmt::Write as _;
 
 use super::timeline::{self, MAINPID_COLOUR, State, TIMEOUT_COLOUR, Timeline, Verdict};
-use crate::{diagnose::clock_text, recording::records::Session, sink::rfc3339};
+use crate::{
+    recording::records::Session,
+    time_text::{clock_text, rfc3339},
+};
 
 /// Text for the page: hidden characters made visible (safe_text; a bidi override would draw
 /// the rest of a line reversed), then HTML's five entities.

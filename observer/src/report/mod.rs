@@ -24,7 +24,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         let _step = progress::step("reading the recording");
         reader::read_all(&args.files, args.filter.force)
     };
-    crate::replay::nothing_readable(reading.files, &reading.damage)?;
+    reader::nothing_readable(reading.files, &reading.damage)?;
     let records: Vec<&Record> = reading.records.iter().map(|(_, _, r)| r).collect();
     let files = args
         .files
@@ -48,7 +48,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     if units == 0 {
         eprintln!("observer: no unit in the recording matches");
     }
-    crate::replay::report_damage(&reading.damage, reading.unknown)
+    reader::report_damage(&reading.damage, reading.unknown)
 }
 
 /// The page for `records` and how many units it shows. `files` names the recording, `notes`

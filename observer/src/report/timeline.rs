@@ -6,8 +6,7 @@ use crate::{
     diagnose::story::{Attempt, Item},
     judge::Outcome,
     notify::{self, Key},
-    recording::records::EventRecord,
-    replay::judgement_of,
+    recording::{records::EventRecord, rejudge::judgement_of},
 };
 
 /// What a span of the unit's life was, by systemd's ActiveState.

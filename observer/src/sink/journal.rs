@@ -19,13 +19,14 @@ use std::{
 
 use libsystemd::logging::{Priority, journal_send};
 
-use super::{Sink, Start, Summary, relay::Relay, rfc3339, watch_label};
+use super::{Sink, Start, Summary, relay::Relay, watch_label};
 use crate::{
     cli::JournalLevel,
     correlate::Owner,
     decode::{Event, errno_name},
     judge::{Judgement, Outcome},
     notify,
+    time_text::rfc3339,
     trust::Trust,
     verdict::Kind,
     watch::Watched,

@@ -11,12 +11,13 @@ use observer_common::Hook;
 use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
 
-use super::{Sink, Start, Summary, read_wall_ns, rfc3339, watch_label, watch_label_ref};
+use super::{Sink, Start, Summary, read_wall_ns, watch_label, watch_label_ref};
 use crate::{
     decode::{Creds, Event},
     delivery::{Correction, Delivered, Delivery},
     judge::{Judgement, Outcome},
     notify,
+    time_text::rfc3339,
     verdict::{FieldNote, Kind, LogLevel, LogLine},
     watch::Watched,
 };

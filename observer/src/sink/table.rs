@@ -5,12 +5,13 @@ use std::{collections::BTreeMap, io::Write};
 
 use prettytable::{Cell, Row, Table, format};
 
-use super::{Sink, Start, Summary, delay_text, read_wall_ns, result_text, rfc3339, watch_label};
+use super::{Sink, Start, Summary, delay_text, read_wall_ns, result_text, watch_label};
 use crate::{
     decode::Event,
     delivery::{Correction, Delivered},
     judge::{Judgement, Outcome},
     notify, safe_text,
+    time_text::rfc3339,
     watch::Watched,
 };
 
