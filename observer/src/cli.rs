@@ -166,7 +166,7 @@ pub struct TraceArgs {
     #[arg(long, value_name = "SECS", value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Ring buffer size in bytes (a power of two, at least one page).
-    #[arg(long, default_value_t = 4 * 1024 * 1024, value_parser = parse_ring_size)]
+    #[arg(long, default_value_t = crate::pipeline::RING_SIZE_DEFAULT, value_parser = parse_ring_size)]
     pub ring_size: u32,
     /// Structured entries in the systemd journal instead of the table, attached to the sender's
     /// unit (journalctl -u shows them next to the unit's own lines).

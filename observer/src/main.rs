@@ -7,7 +7,7 @@ use clap::Parser as _;
 use observer::{
     check,
     cli::{Cli, Command},
-    diagnose, hook_floor, replay, report, safe_text, trace,
+    diagnose, hook_floor, record, replay, report, safe_text, trace,
 };
 
 fn main() -> ExitCode {
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Trace(args) => trace::run(args, cli.verbose).await,
-            Command::Record(args) => trace::record(args, cli.verbose).await,
+            Command::Record(args) => record::run(args, cli.verbose).await,
             Command::Replay(args) => replay::run(args),
             Command::Diagnose(args) => diagnose::run(args, cli.verbose).await,
             Command::Report(args) => report::run(args),

@@ -21,10 +21,11 @@ use super::{
     story::{self, Phase, Settings, Story},
 };
 use crate::{
-    cli::{DiagnoseArgs, ReplayFilter, TraceArgs},
+    cli::{DiagnoseArgs, ReplayFilter},
     decode::{Clock, Event},
     judge::Judgement,
     manager::UnitChange,
+    pipeline::{self, PipelineConfig, RING_SIZE_DEFAULT},
     recording::records::Record,
     sink::{Sink, Start, Summary, recording::session},
     watch::Watched,
@@ -43,20 +44,20 @@ type DatagramKey = (u32, u64, u32, u32);
 
 /// Trace into memory and print the stories as they settle.
 pub async fn run(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
-    let trace = TraceArgs {
+    let config = PipelineConfig {
         probe: args.probe,
+        ring_size: RING_SIZE_DEFAULT,
         sockets: args.sockets.clone(),
-        receivers: Vec::new(),
         no_default_sockets: false,
+        receivers: Vec::new(),
         containers: args.containers,
+        // The backlog filters, not the pipeline: a story also tells what its unit's processes
+        // sent for other units.
         units: Vec::new(),
-        json: false,
         count: None,
         duration: args.duration,
-        ring_size: 4 * 1024 * 1024,
-        journal: false,
-        journal_level: crate::cli::JournalLevel::All,
-        journal_container: None,
+        unit_changes: true,
+        verbose: verbose > 0,
     };
     let sink = LiveSink {
         clock: Clock::now(),
@@ -65,7 +66,7 @@ pub async fn run(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
     eprintln!(
         "observer: diagnosing live; each unit's story is printed when its start settles (Ctrl-C to stop)"
     );
-    crate::trace::run_with(&trace, Box::new(sink), true, verbose).await
+    pipeline::run(&config, Box::new(sink)).await
 }
 
 /// What live diagnose holds of a session, and when to print what. Pure: records and the

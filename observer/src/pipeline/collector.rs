@@ -1,0 +1,203 @@
+//! Ring → decode → pairing → judge → sink, counting as it goes. Each watched socket's events
+//! are shown in the order they were sent: an event waits JUDGE_AFTER, then (bounded) for its
+//! manager's read and its manager's answer (link.rs), and the socket's later events wait
+//! behind it; other sockets' events pass it.
+
+use std::{
+    collections::{BTreeMap, HashSet, VecDeque},
+    time::Duration,
+};
+
+use aya::maps::{MapData, RingBuf};
+
+use super::PipelineConfig;
+use crate::{
+    capture::Capture,
+    decode::{Clock, Event, decode},
+    delivery::{Correction, Delivered, Pairing},
+    judge::Judge,
+    link::Patience,
+    sink::Sink,
+    watch::{self, Watched},
+};
+
+/// How long an event waits before it is judged: the manager's D-Bus signals for what happened
+/// up to the send (a state change, a new MainPID) arrive a few milliseconds after it, and the
+/// verdict must see the unit as it was when the datagram was sent.
+const JUDGE_AFTER: Duration = Duration::from_millis(150);
+/// Events waiting to be judged beyond which none waits for its manager's answer any more: a
+/// manager slow to answer while its socket is flooded must not grow memory without bound.
+/// (At 100 000 datagrams/s, JUDGE_AFTER alone keeps ~15 000 waiting.)
+const WAITING_MAX: usize = 65_536;
+
+pub struct Collector {
+    pub sink: Box<dyn Sink>,
+    clock: Clock,
+    pub judge: Judge,
+    /// `-u` globs; empty: every unit.
+    units: Vec<String>,
+    pub limit: u64,
+    pub events: u64,
+    pub malformed: u64,
+    /// Decoded, not yet judged: see JUDGE_AFTER.
+    pub waiting: VecDeque<Event>,
+    /// Sends paired with their managers' reads.
+    pub pairing: Pairing,
+    /// The last drain: nothing may wait for a manager any more.
+    pub stopping: bool,
+    /// The ring's drops shown so far.
+    dropped_seen: u64,
+}
+
+impl Collector {
+    pub fn new(
+        sink: Box<dyn Sink>,
+        clock: Clock,
+        config: &PipelineConfig,
+        pairing: Pairing,
+    ) -> Self {
+        let judge = if config.unit_changes {
+            Judge::new().with_unit_changes()
+        } else {
+            Judge::new()
+        };
+        Self {
+            sink,
+            clock,
+            judge: judge.with_containers(config.containers),
+            units: config.units.clone(),
+            limit: config.count.unwrap_or(u64::MAX),
+            events: 0,
+            malformed: 0,
+            waiting: Default::default(),
+            pairing,
+            stopping: false,
+            dropped_seen: 0,
+        }
+    }
+
+    /// Unit changes since the last call, to the sink.
+    pub fn units(&mut self) -> anyhow::Result<()> {
+        for (manager, change) in self.judge.take_unit_changes() {
+            self.sink.unit(&manager, &change)?;
+        }
+        Ok(())
+    }
+
+    /// Takes what the ring holds now, and judges and shows what has waited long enough (all of
+    /// it when `all`). Returns how many records it took.
+    pub async fn drain(
+        &mut self,
+        ring: &mut RingBuf<MapData>,
+        by_id: &BTreeMap<u32, Watched>,
+        all: bool,
+    ) -> anyhow::Result<usize> {
+        let mut records = 0;
+        while let Some(item) = ring.next() {
+            records += 1;
+            match decode(&item, &self.clock) {
+                Ok(ev) if ev.hook.is_receive() => {
+                    let late = self.pairing.read(&ev);
+                    self.corrections(&late, by_id)?;
+                }
+                Ok(ev) => {
+                    let late = self.pairing.sent(&ev);
+                    self.corrections(&late, by_id)?;
+                    self.waiting.push_back(ev);
+                }
+                Err(e) => {
+                    self.malformed += 1;
+                    eprintln!("observer: skipped a malformed ring record: {e}");
+                }
+            }
+        }
+        let now = crate::manager::monotonic_ns();
+        let patience = if self.stopping {
+            Patience::Stopping
+        } else if self.waiting.len() > WAITING_MAX {
+            Patience::Crowded
+        } else {
+            Patience::Wait
+        };
+        // Sockets whose oldest waiting event waits (for its manager's answer or read): their
+        // later events wait behind it, in order; other sockets' events go on.
+        let mut blocked = HashSet::new();
+        let mut kept = VecDeque::new();
+        while let Some(mut ev) = self.waiting.pop_front() {
+            if self.events >= self.limit {
+                self.waiting.clear();
+                kept.clear();
+                break;
+            }
+            // Wait for the D-Bus signals (events are in send order: so do all after it).
+            if !all && now.saturating_sub(ev.mono_ns) < JUDGE_AFTER.as_nanos() as u64 {
+                self.waiting.push_front(ev);
+                break;
+            }
+            if !ev.matched_by_identity {
+                ev.watch_id =
+                    watch::disambiguate(ev.watch_id, &ev.dest, ev.pidns_ino, by_id.values());
+            }
+            // And (bounded) for the manager to read it.
+            if blocked.contains(&ev.watch_id) || (!all && self.pairing.hold(&ev, now)) {
+                blocked.insert(ev.watch_id);
+                kept.push_back(ev);
+                continue;
+            }
+            // Judged once its manager has answered (each wait is bounded, see link.rs); the
+            // loop goes on meanwhile, and so do signals, --duration and the ring.
+            // Judged as it will be shown: with the bytes the manager read (delivery.rs).
+            let (delivery, shown) = self.pairing.peek(&ev, all);
+            let Some(j) =
+                self.judge
+                    .judge_delivered(&shown, by_id.get(&ev.watch_id), delivery, patience)
+            else {
+                blocked.insert(ev.watch_id);
+                kept.push_back(ev);
+                continue;
+            };
+            let delivery = self.pairing.take(&mut ev, all);
+            let unread =
+                delivery.delivered == Delivered::Unknown && self.pairing.has_reader(ev.watch_id);
+            if !self.units.is_empty()
+                && !j
+                    .unit
+                    .as_deref()
+                    .is_some_and(|u| self.units.iter().any(|g| crate::unit_glob::matches(g, u)))
+            {
+                continue;
+            }
+            if unread {
+                self.pairing.await_read(&ev, j.unit.clone());
+            }
+            self.sink.event(&ev, &j, by_id)?;
+            self.events += 1;
+        }
+        kept.append(&mut self.waiting);
+        self.waiting = kept;
+        self.sink.flush()?;
+        Ok(records)
+    }
+
+    /// Shows what became of datagrams shown earlier as not read yet.
+    pub fn corrections(
+        &mut self,
+        list: &[Correction],
+        by_id: &BTreeMap<u32, Watched>,
+    ) -> anyhow::Result<()> {
+        for c in list {
+            self.sink.delivery(c, by_id)?;
+        }
+        Ok(())
+    }
+
+    /// Shows the ring's drops since the last call.
+    pub fn drops(&mut self, capture: &Capture) -> anyhow::Result<()> {
+        let dropped = capture.counters()?.dropped;
+        if dropped > self.dropped_seen {
+            self.sink.drops(dropped - self.dropped_seen, dropped)?;
+            self.dropped_seen = dropped;
+        }
+        Ok(())
+    }
+}
