@@ -13,7 +13,7 @@ use crate::{
         records::{EventRecord, Record, Session},
         rejudge::judgement_of,
     },
-    sink::{Sink, Start, Summary},
+    sink::{Corrected, Shown, Sink, SocketView, Start, Summary},
     unit_glob,
     watch::{SocketOwner, Watched},
 };
@@ -78,14 +78,22 @@ pub fn replay(
                 }
             }
             Record::Event(e) if filter.keeps(e) => {
-                sink.event(&e.event, &judgement_of(e), &watched)?;
+                sink.event(&Shown {
+                    event: &e.event,
+                    judgement: &judgement_of(e),
+                    socket: SocketView::of(e.event.watch_id, watched.get(&e.event.watch_id)),
+                })?;
                 summary.events += 1;
             }
             Record::Event(_) => {}
             Record::Unit(u) if filter.in_time(u.wall_ns) => sink.unit(&u.manager, &u.change)?,
             Record::Unit(_) => {}
             Record::Delivery(d) if filter.keeps_unit(d.correction.unit.as_deref()) => {
-                sink.delivery(&d.correction(), &watched)?
+                let c = d.correction();
+                sink.delivery(&Corrected {
+                    socket: SocketView::of(c.event.watch_id, watched.get(&c.event.watch_id)),
+                    correction: &c,
+                })?
             }
             Record::Delivery(_) => {}
             Record::Drops { new, total } => {

@@ -23,12 +23,10 @@ use super::{
 use crate::{
     cli::{DiagnoseArgs, ReplayFilter},
     decode::{Clock, Event},
-    judge::Judgement,
     manager::UnitChange,
     pipeline::{self, PipelineConfig, RING_SIZE_DEFAULT},
     recording::records::Record,
-    sink::{Sink, Start, Summary, recording::session},
-    watch::Watched,
+    sink::{Corrected, Shown, Sink, Start, Summary, recording::session},
 };
 
 /// How long after an attempt settles its story is printed (events are judged 150 ms late).
@@ -328,13 +326,8 @@ impl Sink for LiveSink {
         Ok(())
     }
 
-    fn event(
-        &mut self,
-        ev: &Event,
-        j: &Judgement,
-        _: &BTreeMap<u32, Watched>,
-    ) -> std::io::Result<()> {
-        self.push(Record::event(ev, j));
+    fn event(&mut self, shown: &Shown<'_>) -> std::io::Result<()> {
+        self.push(Record::event(shown.event, shown.judgement));
         Ok(())
     }
 
@@ -343,12 +336,8 @@ impl Sink for LiveSink {
         Ok(())
     }
 
-    fn delivery(
-        &mut self,
-        c: &crate::delivery::Correction,
-        _: &BTreeMap<u32, Watched>,
-    ) -> std::io::Result<()> {
-        self.push(Record::delivery(c));
+    fn delivery(&mut self, corrected: &Corrected<'_>) -> std::io::Result<()> {
+        self.push(Record::delivery(corrected.correction));
         Ok(())
     }
 

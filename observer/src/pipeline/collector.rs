@@ -17,7 +17,7 @@ use crate::{
     delivery::{Correction, Delivered, Pairing},
     judge::Judge,
     link::Patience,
-    sink::Sink,
+    sink::{Corrected, Shown, Sink, SocketView},
     watch::{self, Watched},
 };
 
@@ -170,7 +170,11 @@ impl Collector {
             if unread {
                 self.pairing.await_read(&ev, j.unit.clone());
             }
-            self.sink.event(&ev, &j, by_id)?;
+            self.sink.event(&Shown {
+                event: &ev,
+                judgement: &j,
+                socket: SocketView::of(ev.watch_id, by_id.get(&ev.watch_id)),
+            })?;
             self.events += 1;
         }
         kept.append(&mut self.waiting);
@@ -186,7 +190,10 @@ impl Collector {
         by_id: &BTreeMap<u32, Watched>,
     ) -> anyhow::Result<()> {
         for c in list {
-            self.sink.delivery(c, by_id)?;
+            self.sink.delivery(&Corrected {
+                correction: c,
+                socket: SocketView::of(c.event.watch_id, by_id.get(&c.event.watch_id)),
+            })?;
         }
         Ok(())
     }

@@ -12,24 +12,23 @@
 //! root (relay.rs), fed without waiting.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::HashMap,
     io,
     path::{Path, PathBuf},
 };
 
 use libsystemd::logging::{Priority, journal_send};
 
-use super::{Sink, Start, Summary, relay::Relay, watch_label};
+use super::{Shown, Sink, SocketView, Start, Summary, relay::Relay};
 use crate::{
     cli::JournalLevel,
     correlate::Owner,
-    decode::{Event, errno_name},
+    decode::errno_name,
     judge::{Judgement, Outcome},
     notify,
     time_text::rfc3339,
     trust::Trust,
     verdict::Kind,
-    watch::Watched,
 };
 
 /// journald's socket, relative to a system's root.
@@ -174,15 +173,14 @@ impl JournalSink {
         })
     }
 
-    fn route_for(&self, ev: &Event, watched: &BTreeMap<u32, Watched>) -> Route {
+    fn route_for(&self, socket: &SocketView<'_>) -> Route {
         if let Some(r) = &self.fixed {
             return r.clone();
         }
-        let w = watched.get(&ev.watch_id);
-        if untrusted(w) {
+        if socket.untrusted() {
             return Route::Untrusted;
         }
-        match w.and_then(|w| w.manager) {
+        match socket.manager {
             Some(Owner::Container { leader })
             | Some(Owner::User {
                 container: Some(leader),
@@ -253,11 +251,6 @@ fn reachable(socket: &Path) -> io::Result<()> {
     })
 }
 
-/// Whether the socket's manager is untrusted (trust.rs).
-fn untrusted(w: Option<&Watched>) -> bool {
-    matches!(w.and_then(|w| w.trust), Some(Trust::Untrusted { .. }))
-}
-
 /// Whether `--journal-level` lets this event through.
 fn wanted(level: JournalLevel, j: &Judgement) -> bool {
     match level {
@@ -267,7 +260,8 @@ fn wanted(level: JournalLevel, j: &Judgement) -> bool {
 }
 
 /// The journal entry for one event.
-pub fn event_entry(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) -> Entry {
+pub fn event_entry(shown: &Shown<'_>) -> Entry {
+    let (ev, j) = (shown.event, shown.judgement);
     let v = j.verdict.as_ref();
     let payload = notify::escape(&ev.payload);
     // The PID as the unit's own journal lines give it (the manager's namespace).
@@ -310,13 +304,13 @@ pub fn event_entry(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) 
         ("OBSERVER_SENDER_HOST_PID", ev.pid.to_string()),
         ("OBSERVER_SENDER_UID", ev.uid.to_string()),
         ("OBSERVER_SENDER_COMM", ev.comm.clone()),
-        ("OBSERVER_SOCKET", watch_label(ev, watched)),
+        ("OBSERVER_SOCKET", shown.socket.label.to_string()),
         ("OBSERVER_RESULT", ev.result.to_string()),
         ("OBSERVER_SENT_AT", rfc3339(ev.wall_ns)),
     ];
     // An untrusted container's entry goes to our journal: its PIDs are ours, and its unit names
     // are no unit of ours.
-    let ours = untrusted(watched.get(&ev.watch_id));
+    let ours = shown.socket.untrusted();
     if let Some(pid) = j.sender_pid {
         fields.push(("OBSERVER_SENDER_PID", pid.to_string()));
     }
@@ -332,7 +326,7 @@ pub fn event_entry(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) 
         // and the typical rejected sender (systemd-notify) has exited by now. The unit judged
         // here is the one systemd looked up at send time, so it is named directly (journalctl -u
         // matches it for entries from root).
-        let object_unit = match watched.get(&ev.watch_id).and_then(|w| w.manager) {
+        let object_unit = match shown.socket.manager {
             Some(Owner::User { .. }) => "OBJECT_SYSTEMD_USER_UNIT",
             _ => "OBJECT_SYSTEMD_UNIT",
         };
@@ -379,17 +373,12 @@ impl Sink for JournalSink {
         Ok(())
     }
 
-    fn event(
-        &mut self,
-        ev: &Event,
-        j: &Judgement,
-        watched: &BTreeMap<u32, Watched>,
-    ) -> io::Result<()> {
-        if !wanted(self.level, j) {
+    fn event(&mut self, shown: &Shown<'_>) -> io::Result<()> {
+        if !wanted(self.level, shown.judgement) {
             return Ok(());
         }
-        let route = self.route_for(ev, watched);
-        self.write(&route, &event_entry(ev, j, watched))
+        let route = self.route_for(&shown.socket);
+        self.write(&route, &event_entry(shown))
     }
 
     fn drops(&mut self, new: u64, total: u64) -> io::Result<()> {
@@ -503,7 +492,7 @@ mod tests {
             outcome: Outcome::Accepted,
             ..Default::default()
         };
-        let e = event_entry(&ev, &j, &BTreeMap::new()).escaped();
+        let e = event_entry(&Shown::unknown_socket(&ev, &j)).escaped();
         let all = std::iter::once(&e.message).chain(e.fields.iter().map(|(_, v)| v));
         for text in all {
             assert!(!text.chars().any(crate::safe_text::is_hidden), "{text:?}");

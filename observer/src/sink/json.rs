@@ -1,25 +1,20 @@
 //! `--json`: one JSON object per line. Events have `"record": "event"`; the run also writes a
 //! `start` record (what is captured, how), `drops` records, and a closing `summary`.
 
-use std::{
-    borrow::Cow,
-    collections::BTreeMap,
-    io::{BufWriter, Write},
-};
+use std::io::{BufWriter, Write};
 
 use observer_common::Hook;
 use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
 
-use super::{Sink, Start, Summary, read_wall_ns, watch_label, watch_label_ref};
+use super::{Corrected, Shown, Sink, Start, Summary, read_wall_ns};
 use crate::{
     decode::{Creds, Event},
-    delivery::{Correction, Delivered, Delivery},
-    judge::{Judgement, Outcome},
+    delivery::{Delivered, Delivery},
+    judge::Outcome,
     notify,
     time_text::rfc3339,
     verdict::{FieldNote, Kind, LogLevel, LogLine},
-    watch::Watched,
 };
 
 pub struct JsonSink<W: Write> {
@@ -97,7 +92,7 @@ pub struct EventRecord<'a> {
         serialize_with = "optional_escaped"
     )]
     sender_payload: &'a Option<Vec<u8>>,
-    socket: Cow<'a, str>,
+    socket: &'a str,
     tid: u32,
     truncated: bool,
     #[serde(serialize_with = "rfc3339_str")]
@@ -108,7 +103,8 @@ pub struct EventRecord<'a> {
 }
 
 impl<'a> EventRecord<'a> {
-    pub fn new(ev: &'a Event, j: &'a Judgement, watched: &'a BTreeMap<u32, Watched>) -> Self {
+    pub fn new(shown: &'a Shown<'_>) -> Self {
+        let (ev, j) = (shown.event, shown.judgement);
         let v = j.verdict.as_ref();
         let d = &j.delivery;
         Self {
@@ -152,7 +148,7 @@ impl<'a> EventRecord<'a> {
             result: ev.result,
             sender_alive: d.sender_alive,
             sender_payload: &d.sender_payload,
-            socket: watch_label_ref(ev, watched),
+            socket: &shown.socket.label,
             tid: ev.tid,
             truncated: ev.truncated(),
             ts: ev.wall_ns,
@@ -216,7 +212,8 @@ fn add_delivery(out: &mut Value, ev: &Event, d: &Delivery) {
 /// A `delivery` record: what became of a datagram shown earlier as not read yet. It names the
 /// event by `mono_ns`, `pid`, `tid` and `msg_index`, and repeats `dest`, `socket`, `unit` and
 /// `payload` so that it reads on its own.
-pub fn correction_json(c: &Correction, watched: &BTreeMap<u32, Watched>) -> Value {
+pub fn correction_json(corrected: &Corrected<'_>) -> Value {
+    let c = corrected.correction;
     let ev = &c.event;
     let mut out = json!({
         "record": "delivery",
@@ -226,7 +223,7 @@ pub fn correction_json(c: &Correction, watched: &BTreeMap<u32, Watched>) -> Valu
         "tid": ev.tid,
         "msg_index": ev.msg_index,
         "dest": ev.dest,
-        "socket": watch_label(ev, watched),
+        "socket": corrected.socket.label,
         "unit": c.unit,
         "payload": notify::escape(&ev.payload),
     });
@@ -253,21 +250,12 @@ impl<W: Write> Sink for JsonSink<W> {
         self.flush()
     }
 
-    fn event(
-        &mut self,
-        ev: &Event,
-        j: &Judgement,
-        watched: &BTreeMap<u32, Watched>,
-    ) -> std::io::Result<()> {
-        self.write_line(&EventRecord::new(ev, j, watched))
+    fn event(&mut self, shown: &Shown<'_>) -> std::io::Result<()> {
+        self.write_line(&EventRecord::new(shown))
     }
 
-    fn delivery(
-        &mut self,
-        c: &Correction,
-        watched: &BTreeMap<u32, Watched>,
-    ) -> std::io::Result<()> {
-        self.line(&correction_json(c, watched))
+    fn delivery(&mut self, corrected: &Corrected<'_>) -> std::io::Result<()> {
+        self.line(&correction_json(corrected))
     }
 
     fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()> {
@@ -292,10 +280,13 @@ impl<W: Write> Sink for JsonSink<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::{Stage, Verdict};
+    use crate::{
+        judge::Judgement,
+        verdict::{Stage, Verdict},
+    };
 
     /// The event line as it was built before EventRecord: a `json!` Value.
-    fn as_value(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) -> Value {
+    fn as_value(ev: &Event, j: &Judgement, socket: &str) -> Value {
         let v = j.verdict.as_ref();
         let mut out = json!({
             "record": "event",
@@ -309,7 +300,7 @@ mod tests {
             "comm": ev.comm,
             "cgroup_id": ev.cgroup_id,
             "dest": ev.dest,
-            "socket": super::super::watch_label(ev, watched),
+            "socket": socket,
             "matched_by": if ev.matched_by_identity { "identity" } else { "path" },
             "connected": ev.connected,
             "payload": notify::escape(&ev.payload),
@@ -393,7 +384,6 @@ mod tests {
 
     #[test]
     fn event_line_has_the_keys_and_values_of_the_value_line() {
-        let watched = BTreeMap::new();
         let cases = [
             (
                 event(b"READY=1\nSTATUS=up \\ \xff\x01\tMAINPID=x", 44),
@@ -439,9 +429,10 @@ mod tests {
             ),
         ];
         for (ev, j) in &cases {
-            let line = serde_json::to_string(&EventRecord::new(ev, j, &watched)).unwrap();
+            let shown = Shown::unknown_socket(ev, j);
+            let line = serde_json::to_string(&EventRecord::new(&shown)).unwrap();
             let ours: Value = serde_json::from_str(&line).unwrap();
-            assert_eq!(ours, as_value(ev, j, &watched));
+            assert_eq!(ours, as_value(ev, j, &shown.socket.label));
         }
     }
 

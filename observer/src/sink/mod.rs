@@ -1,23 +1,23 @@
 //! Where judged events go: the table, JSON lines, the journal, a recording (and live
-//! `diagnose`'s `LiveSink`). Every sink renders the same [`Event`] model; a sink may also take
-//! the later corrections of the manager's read (`delivery`), unit changes and drops.
+//! `diagnose`'s `LiveSink`). Every sink is given the same view of an event (view.rs: the
+//! event, its judgement and its socket, looked up); a sink may also take the later corrections
+//! of the manager's read (`delivery`), unit changes and drops.
 
 pub mod journal;
 pub mod json;
 pub mod recording;
 mod relay;
 pub mod table;
-
-use std::collections::BTreeMap;
+mod view;
 
 pub use relay::relay_main;
+pub use view::{Corrected, Shown, SocketView};
 
 use crate::{
     decode::Event,
-    delivery::{Correction, Delivered, Delivery},
-    judge::Judgement,
+    delivery::{Delivered, Delivery},
     manager::UnitChange,
-    watch::{SocketOwner, Watched},
+    watch::Watched,
 };
 
 /// What a sink is told once capture runs.
@@ -39,12 +39,8 @@ pub struct Summary {
 
 pub trait Sink {
     fn start(&mut self, start: &Start<'_>) -> std::io::Result<()>;
-    fn event(
-        &mut self,
-        ev: &Event,
-        j: &Judgement,
-        watched: &BTreeMap<u32, Watched>,
-    ) -> std::io::Result<()>;
+    /// A judged event, with its socket looked up.
+    fn event(&mut self, shown: &Shown<'_>) -> std::io::Result<()>;
     /// A unit of `manager` changed (only sinks that keep unit stories care).
     fn unit(&mut self, _manager: &str, _change: &UnitChange) -> std::io::Result<()> {
         Ok(())
@@ -60,11 +56,7 @@ pub trait Sink {
         Ok(())
     }
     /// A datagram already shown unread was read by its manager, or will never be.
-    fn delivery(
-        &mut self,
-        _c: &Correction,
-        _watched: &BTreeMap<u32, Watched>,
-    ) -> std::io::Result<()> {
+    fn delivery(&mut self, _corrected: &Corrected<'_>) -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -92,13 +84,8 @@ impl Sink for Vec<Box<dyn Sink>> {
     fn start(&mut self, start: &Start<'_>) -> std::io::Result<()> {
         self.iter_mut().try_for_each(|s| s.start(start))
     }
-    fn event(
-        &mut self,
-        ev: &Event,
-        j: &Judgement,
-        watched: &BTreeMap<u32, Watched>,
-    ) -> std::io::Result<()> {
-        self.iter_mut().try_for_each(|s| s.event(ev, j, watched))
+    fn event(&mut self, shown: &Shown<'_>) -> std::io::Result<()> {
+        self.iter_mut().try_for_each(|s| s.event(shown))
     }
     fn unit(&mut self, manager: &str, change: &UnitChange) -> std::io::Result<()> {
         self.iter_mut().try_for_each(|s| s.unit(manager, change))
@@ -115,12 +102,8 @@ impl Sink for Vec<Box<dyn Sink>> {
     fn idle(&mut self) -> std::io::Result<()> {
         self.iter_mut().try_for_each(|s| s.idle())
     }
-    fn delivery(
-        &mut self,
-        c: &Correction,
-        watched: &BTreeMap<u32, Watched>,
-    ) -> std::io::Result<()> {
-        self.iter_mut().try_for_each(|s| s.delivery(c, watched))
+    fn delivery(&mut self, corrected: &Corrected<'_>) -> std::io::Result<()> {
+        self.iter_mut().try_for_each(|s| s.delivery(corrected))
     }
 }
 
@@ -139,25 +122,6 @@ pub fn result_text(result: i64) -> String {
         format!("ok {result}")
     } else {
         crate::decode::errno_name(result)
-    }
-}
-
-/// The watched socket's description for an event.
-pub fn watch_label(ev: &Event, watched: &BTreeMap<u32, Watched>) -> String {
-    watch_label_ref(ev, watched).into_owned()
-}
-
-/// [`watch_label`], borrowed from the watch list when it can be.
-pub fn watch_label_ref<'a>(
-    ev: &Event,
-    watched: &'a BTreeMap<u32, Watched>,
-) -> std::borrow::Cow<'a, str> {
-    match watched.get(&ev.watch_id) {
-        Some(w) => match &w.owner {
-            SocketOwner::Explicit => w.address.as_str().into(),
-            SocketOwner::Manager(name) => name.as_str().into(),
-        },
-        None => format!("watch {}", ev.watch_id).into(),
     }
 }
 

@@ -4,17 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use super::{Sink, Start, Summary};
+use super::{Corrected, Shown, Sink, Start, Summary};
 use crate::{
-    decode::{Clock, Event},
-    delivery::Correction,
-    judge::Judgement,
+    decode::Clock,
     manager::UnitChange,
     recording::{
         records::{Record, Session, SocketInfo},
         writer::Writer,
     },
-    watch::Watched,
 };
 
 pub struct RecordingSink {
@@ -157,13 +154,8 @@ impl Sink for RecordingSink {
         Ok(())
     }
 
-    fn event(
-        &mut self,
-        ev: &Event,
-        j: &Judgement,
-        _: &BTreeMap<u32, Watched>,
-    ) -> std::io::Result<()> {
-        self.put(&Record::event(ev, j))
+    fn event(&mut self, shown: &Shown<'_>) -> std::io::Result<()> {
+        self.put(&Record::event(shown.event, shown.judgement))
     }
 
     fn unit(&mut self, manager: &str, c: &UnitChange) -> std::io::Result<()> {
@@ -178,8 +170,8 @@ impl Sink for RecordingSink {
         self.put(&Record::unit(manager, c.clone(), &self.clock))
     }
 
-    fn delivery(&mut self, c: &Correction, _: &BTreeMap<u32, Watched>) -> std::io::Result<()> {
-        self.put(&Record::delivery(c))
+    fn delivery(&mut self, corrected: &Corrected<'_>) -> std::io::Result<()> {
+        self.put(&Record::delivery(corrected.correction))
     }
 
     fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()> {
@@ -214,10 +206,13 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::recording::{
-        reader,
-        records::tests::sample_event,
-        writer::{Rotation, Writer},
+    use crate::{
+        judge::Judgement,
+        recording::{
+            reader,
+            records::tests::sample_event,
+            writer::{Rotation, Writer},
+        },
     };
 
     fn dir(tag: &str) -> std::path::PathBuf {
@@ -252,10 +247,9 @@ mod tests {
         let mut sink = RecordingSink::new(Writer::create(&path, rotation, Duration::MAX).unwrap());
         start(&mut sink);
         let (ev, j) = (sample_event(), Judgement::default());
-        let watched = BTreeMap::new();
         let mut written = 0;
         let err = loop {
-            match sink.event(&ev, &j, &watched) {
+            match sink.event(&Shown::unknown_socket(&ev, &j)) {
                 Ok(()) => written += 1,
                 Err(e) => break e.to_string(),
             }
@@ -288,10 +282,9 @@ mod tests {
         let mut sink = RecordingSink::new(Writer::create(&path, rotation, Duration::MAX).unwrap());
         start(&mut sink);
         let (mut ev, j) = (sample_event(), Judgement::default());
-        let watched = BTreeMap::new();
         for i in 0..20 {
             ev.pid = i;
-            sink.event(&ev, &j, &watched).unwrap();
+            sink.event(&Shown::unknown_socket(&ev, &j)).unwrap();
             std::thread::sleep(Duration::from_millis(2));
         }
         let sessions = |p: &std::path::Path| {

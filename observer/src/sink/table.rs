@@ -1,19 +1,12 @@
 //! The default view: a live table, one row per datagram as it arrives, a footer when it ends.
 //! Rows are printed one at a time with fixed column widths so they line up without buffering.
 
-use std::{collections::BTreeMap, io::Write};
+use std::io::Write;
 
 use prettytable::{Cell, Row, Table, format};
 
-use super::{Sink, Start, Summary, delay_text, read_wall_ns, result_text, watch_label};
-use crate::{
-    decode::Event,
-    delivery::{Correction, Delivered},
-    judge::{Judgement, Outcome},
-    notify, safe_text,
-    time_text::rfc3339,
-    watch::Watched,
-};
+use super::{Corrected, Shown, Sink, Start, Summary, delay_text, read_wall_ns, result_text};
+use crate::{delivery::Delivered, judge::Outcome, notify, safe_text, time_text::rfc3339};
 
 /// (title, width) of each column; the last one takes what it needs.
 const COLUMNS: [(&str, usize); 12] = [
@@ -83,12 +76,8 @@ impl<W: Write> Sink for TableSink<W> {
         self.flush()
     }
 
-    fn event(
-        &mut self,
-        ev: &Event,
-        j: &Judgement,
-        watched: &BTreeMap<u32, Watched>,
-    ) -> std::io::Result<()> {
+    fn event(&mut self, shown: &Shown<'_>) -> std::io::Result<()> {
+        let (ev, j) = (shown.event, shown.judgement);
         let time = rfc3339(ev.wall_ns);
         let creds = ev
             .creds
@@ -119,7 +108,7 @@ impl<W: Write> Sink for TableSink<W> {
             ev.pid.to_string(),
             ev.comm.clone(),
             ev.uid.to_string(),
-            watch_label(ev, watched),
+            shown.socket.label.to_string(),
             j.unit.clone().unwrap_or_else(|| "-".into()),
             result_text(ev.result),
             creds,
@@ -131,11 +120,8 @@ impl<W: Write> Sink for TableSink<W> {
     }
 
     /// One line under the table's flow: the datagram shown earlier as not read yet.
-    fn delivery(
-        &mut self,
-        c: &Correction,
-        watched: &BTreeMap<u32, Watched>,
-    ) -> std::io::Result<()> {
+    fn delivery(&mut self, corrected: &Corrected<'_>) -> std::io::Result<()> {
+        let c = corrected.correction;
         let ev = &c.event;
         let sent = rfc3339(ev.wall_ns);
         let what = notify::summary(&ev.fields());
@@ -169,7 +155,7 @@ impl<W: Write> Sink for TableSink<W> {
             " ↳ {} PID {} to {} ({unit}): {what} — {outcome}",
             sent.get(11..26).unwrap_or(&sent),
             ev.pid,
-            watch_label(ev, watched),
+            corrected.socket.label,
         ))
     }
 
@@ -205,6 +191,7 @@ impl<W: Write> Sink for TableSink<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{delivery::Correction, judge::Judgement};
 
     /// A recording's or a manager's strings, through a row and a delivery line: every control,
     /// C1, bidi and zero-width character comes out escaped, and the columns still line up.
@@ -219,9 +206,8 @@ mod tests {
             outcome: Outcome::Accepted,
             ..Default::default()
         };
-        let watched = BTreeMap::new();
         let mut sink = TableSink::new(Vec::new());
-        sink.event(&ev, &j, &watched).unwrap();
+        sink.event(&Shown::unknown_socket(&ev, &j)).unwrap();
         let c = Correction {
             event: ev.clone(),
             unit: j.unit.clone(),
@@ -231,7 +217,11 @@ mod tests {
                 ..Default::default()
             },
         };
-        sink.delivery(&c, &watched).unwrap();
+        sink.delivery(&Corrected {
+            correction: &c,
+            socket: crate::sink::SocketView::of(c.event.watch_id, None),
+        })
+        .unwrap();
         let out = String::from_utf8(sink.out).unwrap();
         assert!(
             !out.chars().any(|c| c != '\n' && safe_text::is_hidden(c)),
