@@ -12,7 +12,7 @@
 //! make its thread's next datagrams of the same length look rewritten for up to STALE_NS: they
 //! are flagged so, never shown as the sender's.)
 //!
-//! Timing (trace.rs holds every event JUDGE_AFTER before judging it): a send to a socket whose
+//! Timing (the collector holds every event JUDGE_AFTER before judging it: pipeline/lifecycle.rs): a send to a socket whose
 //! reader is captured is held until it has been read, at most HOLD_UNREAD; then it is shown with
 //! `delivered: unknown` and, when the read comes later, a correction follows (JSON `delivery`
 //! record, a table line). Sends never read are reported `delivered: false` when the reader goes
@@ -36,7 +36,7 @@ const READ_WAIT_NS: u64 = 2_000_000_000;
 /// Sends shown unread and still awaited, per socket; older ones are given up (delivered unknown).
 const MAX_AWAITED: usize = 4096;
 /// How long a read waits for a send with its very bytes before it is taken for the oldest unread
-/// send of its length (bytes rewritten during the send). Below trace.rs's JUDGE_AFTER, so a read
+/// send of its length (bytes rewritten during the send). Below the collector's JUDGE_AFTER, so a read
 /// that comes at once is settled before its send is judged.
 const SETTLE_NS: u64 = 100_000_000;
 /// How long an unread send holds back its thread's later ones (see `Queue::candidates`).

@@ -26,7 +26,8 @@ pub const CONNECT_WAIT: Duration = Duration::from_secs(3);
 /// nothing while it reloads (`daemon-reload` on a large host, or any under emulation, takes
 /// seconds) and reads notify messages again only afterwards, so this is sd-bus's own default
 /// method-call timeout, which systemctl waits too. Only the events of the manager's own socket
-/// wait meanwhile (trace.rs), and a manager that lets it run out is not waited for again.
+/// wait meanwhile (pipeline/collector.rs), and a manager that lets it run out is not waited
+/// for again.
 pub const ANSWER_WAIT: Duration = Duration::from_secs(25);
 /// The whole of connecting (handshake, version, subscription), in the background.
 const CONNECT_MAX: Duration = Duration::from_secs(5);

@@ -335,7 +335,7 @@ fn a_missed_read_holds_a_thread_back_only_for_a_while() {
 }
 
 /// A burst of thousands from one thread, every tenth capture torn, the reader 50 sends
-/// behind, the sends shown as trace.rs shows them (150 ms after each, unless held): every send
+/// behind, the sends shown as the collector shows them (150 ms after each, unless held): every send
 /// gets its own read, in about linear time (this runs for every datagram).
 #[test]
 fn a_burst_with_torn_captures_pairs_every_send() {

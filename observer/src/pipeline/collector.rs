@@ -1,33 +1,29 @@
-//! Ring → decode → pairing → judge → sink, counting as it goes. Each watched socket's events
-//! are shown in the order they were sent: an event waits JUDGE_AFTER, then (bounded) for its
-//! manager's read and its manager's answer (link.rs), and the socket's later events wait
-//! behind it; other sockets' events pass it.
+//! Ring → decode → pairing → judge → sink, counting as it goes; each datagram's steps are
+//! lifecycle.rs's. Each watched socket's events are shown in the order they were sent: an
+//! event waits JUDGE_AFTER, then (bounded) for its manager's read and its manager's answer
+//! (link.rs), and the socket's later events wait behind it; other sockets' events pass it.
 
-use std::{
-    collections::{BTreeMap, HashSet, VecDeque},
-    time::Duration,
-};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use aya::maps::{MapData, RingBuf};
 
-use super::PipelineConfig;
+use super::{
+    PipelineConfig,
+    lifecycle::{Held, Judging},
+};
 use crate::{
     capture::Capture,
-    decode::{Clock, Event, decode},
-    delivery::{Correction, Delivered, Pairing},
+    decode::{Clock, decode},
+    delivery::{Correction, Pairing},
     judge::Judge,
     link::Patience,
-    sink::{Corrected, Shown, Sink, SocketView},
-    watch::{self, Watched},
+    sink::{Corrected, Sink, SocketView},
+    watch::Watched,
 };
 
-/// How long an event waits before it is judged: the manager's D-Bus signals for what happened
-/// up to the send (a state change, a new MainPID) arrive a few milliseconds after it, and the
-/// verdict must see the unit as it was when the datagram was sent.
-const JUDGE_AFTER: Duration = Duration::from_millis(150);
 /// Events waiting to be judged beyond which none waits for its manager's answer any more: a
 /// manager slow to answer while its socket is flooded must not grow memory without bound.
-/// (At 100 000 datagrams/s, JUDGE_AFTER alone keeps ~15 000 waiting.)
+/// (At 100 000 datagrams/s, JUDGE_AFTER (lifecycle.rs) alone keeps ~15 000 waiting.)
 const WAITING_MAX: usize = 65_536;
 
 pub struct Collector {
@@ -39,8 +35,8 @@ pub struct Collector {
     pub limit: u64,
     pub events: u64,
     pub malformed: u64,
-    /// Decoded, not yet judged: see JUDGE_AFTER.
-    pub waiting: VecDeque<Event>,
+    /// Decoded, not yet judged, in the order they were sent.
+    pub waiting: VecDeque<Held>,
     /// Sends paired with their managers' reads.
     pub pairing: Pairing,
     /// The last drain: nothing may wait for a manager any more.
@@ -101,9 +97,9 @@ impl Collector {
                     self.corrections(&late, by_id)?;
                 }
                 Ok(ev) => {
-                    let late = self.pairing.sent(&ev);
+                    let (held, late) = Held::sent(ev, &mut self.pairing);
                     self.corrections(&late, by_id)?;
-                    self.waiting.push_back(ev);
+                    self.waiting.push_back(held);
                 }
                 Err(e) => {
                     self.malformed += 1;
@@ -123,58 +119,52 @@ impl Collector {
         // later events wait behind it, in order; other sockets' events go on.
         let mut blocked = HashSet::new();
         let mut kept = VecDeque::new();
-        while let Some(mut ev) = self.waiting.pop_front() {
+        while let Some(mut held) = self.waiting.pop_front() {
             if self.events >= self.limit {
                 self.waiting.clear();
                 kept.clear();
                 break;
             }
-            // Wait for the D-Bus signals (events are in send order: so do all after it).
-            if !all && now.saturating_sub(ev.mono_ns) < JUDGE_AFTER.as_nanos() as u64 {
-                self.waiting.push_front(ev);
+            // Events are in send order: one not ripe yet, and all after it, wait.
+            if !all && !held.ripe(now) {
+                self.waiting.push_front(held);
                 break;
             }
-            if !ev.matched_by_identity {
-                ev.watch_id =
-                    watch::disambiguate(ev.watch_id, &ev.dest, ev.pidns_ino, by_id.values());
-            }
-            // And (bounded) for the manager to read it.
-            if blocked.contains(&ev.watch_id) || (!all && self.pairing.hold(&ev, now)) {
-                blocked.insert(ev.watch_id);
-                kept.push_back(ev);
+            held.place(by_id);
+            let id = held.watch_id();
+            if blocked.contains(&id) {
+                kept.push_back(held);
                 continue;
             }
-            // Judged once its manager has answered (each wait is bounded, see link.rs); the
-            // loop goes on meanwhile, and so do signals, --duration and the ring.
-            // Judged as it will be shown: with the bytes the manager read (delivery.rs).
-            let (delivery, shown) = self.pairing.peek(&ev, all);
-            let Some(j) =
-                self.judge
-                    .judge_delivered(&shown, by_id.get(&ev.watch_id), delivery, patience)
-            else {
-                blocked.insert(ev.watch_id);
-                kept.push_back(ev);
-                continue;
+            // The loop goes on meanwhile (each wait is bounded), and so do signals, --duration
+            // and the ring.
+            let judged = match held.judge(
+                &mut self.pairing,
+                &mut self.judge,
+                by_id.get(&id),
+                patience,
+                all,
+                now,
+            ) {
+                Judging::Done(judged) => judged,
+                Judging::Waits(held) => {
+                    blocked.insert(id);
+                    kept.push_back(held);
+                    continue;
+                }
             };
-            let delivery = self.pairing.take(&mut ev, all);
-            let unread =
-                delivery.delivered == Delivered::Unknown && self.pairing.has_reader(ev.watch_id);
             if !self.units.is_empty()
-                && !j
-                    .unit
-                    .as_deref()
+                && !judged
+                    .unit()
                     .is_some_and(|u| self.units.iter().any(|g| crate::unit_glob::matches(g, u)))
             {
                 continue;
             }
-            if unread {
-                self.pairing.await_read(&ev, j.unit.clone());
-            }
-            self.sink.event(&Shown {
-                event: &ev,
-                judgement: &j,
-                socket: SocketView::of(ev.watch_id, by_id.get(&ev.watch_id)),
-            })?;
+            judged.show(
+                self.sink.as_mut(),
+                SocketView::of(id, by_id.get(&id)),
+                &mut self.pairing,
+            )?;
             self.events += 1;
         }
         kept.append(&mut self.waiting);

@@ -8,6 +8,7 @@
 //! - run.rs: the loop: the ring's wakeups, the drain timer and sleep, rescans, signals,
 //!   `--duration`, winding down;
 //! - collector.rs: ring → decode → pairing → judge → sink, in each socket's order;
+//!   lifecycle.rs: a datagram's steps through it (held → judged → shown → corrected), as types;
 //! - rescan.rs: which sockets to watch as managers come and go, and whose reads to capture;
 //! - stderr.rs: what the run says on stderr; shutdown.rs: the last resort when it does not
 //!   stop; kernel_log.rs: `-v`'s kernel logs.
@@ -15,6 +16,7 @@
 mod collector;
 mod config;
 mod kernel_log;
+mod lifecycle;
 mod rescan;
 mod run;
 mod shutdown;

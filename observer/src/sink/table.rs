@@ -69,7 +69,7 @@ fn fit(text: &str, width: usize) -> String {
 }
 
 impl<W: Write> Sink for TableSink<W> {
-    /// The strategy and sockets go to stderr (see trace.rs); the table starts with its titles.
+    /// The strategy and sockets go to stderr (pipeline/stderr.rs); the table starts with its titles.
     fn start(&mut self, _: &Start<'_>) -> std::io::Result<()> {
         let titles: Vec<String> = COLUMNS.iter().map(|(t, _)| t.to_string()).collect();
         self.row(&titles)?;
