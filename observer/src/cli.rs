@@ -3,7 +3,11 @@
 
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+// The option values are the domain's own enums (they derive clap's ValueEnum where they
+// live), so that nothing below the commands imports this module.
+pub use crate::{capture::Probe, sink::journal::JournalLevel, trust::Containers};
 
 #[derive(Parser, Debug)]
 #[command(name = "observer", version, about = "Shows every datagram sent to systemd's notify socket", long_about = None)]
@@ -180,33 +184,6 @@ pub struct TraceArgs {
     /// owns the socket it was sent to (a container's events to that container's journal).
     #[arg(long, value_name = "PID")]
     pub journal_container: Option<u32>,
-}
-
-/// `--containers`: which containers' managers are spoken to.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Containers {
-    /// Those whose user namespace is the host's (their root is the host's root), as root.
-    Trusted,
-    /// Also those in user namespaces of their own, as the namespace's owner; what they say is
-    /// labelled untrusted.
-    All,
-    /// None: only the host's managers are asked.
-    None,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JournalLevel {
-    /// Every event.
-    All,
-    /// Rejected and undelivered datagrams, and ring-buffer drops.
-    Rejections,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Probe {
-    Auto,
-    Fentry,
-    Tracepoint,
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {

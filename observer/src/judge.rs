@@ -9,13 +9,12 @@ use std::collections::HashMap;
 pub use outcome::Outcome;
 
 use crate::{
-    cli::Containers,
     correlate::{Cgroup2, Owner, Resolver, UnitMatch, unit_in},
     decode::Event,
     delivery::{Delivered, Delivery},
     link::{Answer, Connected, Link, Patience},
     manager::{Approach, Manager, Target, UnitChange},
-    trust::{self, Trust},
+    trust::{self, Containers, Trust},
     verdict::{self, Message, NotifyState, PidFacts, Sender, SystemdVersion, UnitState, Verdict},
     watch::Watched,
 };

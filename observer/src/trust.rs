@@ -24,7 +24,19 @@ use std::{
     path::Path,
 };
 
-use crate::{cli::Containers, correlate::Owner, manager::Approach};
+use crate::{correlate::Owner, manager::Approach};
+
+/// `--containers`: which containers' managers are spoken to.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Containers {
+    /// Those whose user namespace is the host's (their root is the host's root), as root.
+    Trusted,
+    /// Also those in user namespaces of their own, as the namespace's owner; what they say is
+    /// labelled untrusted.
+    All,
+    /// None: only the host's managers are asked.
+    None,
+}
 
 /// How far a manager is believed (see the module's documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

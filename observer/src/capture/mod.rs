@@ -23,7 +23,7 @@ use observer_common::{
 };
 pub use strategy::Strategy;
 
-use crate::{btf::Btf, cli::Probe, preflight, watch::Watched};
+use crate::{btf::Btf, preflight, watch::Watched};
 
 /// The eBPF object, built by build.rs and embedded: the binary needs no files beside it.
 /// Empty only in builds made with OBSERVER_NO_EBPF=1 (the fuzz targets), which never load it.
@@ -36,6 +36,14 @@ pub struct Counters {
     pub dropped: u64,
     /// See `stats::UNTRACKED`.
     pub untracked: u64,
+}
+
+/// `--probe`: which capture strategies to try (`auto`: the best the kernel allows).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    Auto,
+    Fentry,
+    Tracepoint,
 }
 
 pub struct Capture {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::cli::{Containers, Probe};
+use crate::{capture::Probe, trust::Containers};
 
 /// The ring buffer's size unless asked otherwise (`--ring-size`).
 pub const RING_SIZE_DEFAULT: u32 = 4 * 1024 * 1024;

@@ -1,7 +1,13 @@
 //! What a run says on stderr (stdout is the sink's): how it captures, the sockets it watches
 //! and how far each manager is believed, and the closing counts.
 
-use crate::{capture::Capture, cli::Containers, safe_text, sink::Summary, trust, watch::Watched};
+use crate::{
+    capture::Capture,
+    safe_text,
+    sink::Summary,
+    trust::{self, Containers},
+    watch::Watched,
+};
 
 /// How capture started: strategies refused (why, with `verbose`), the one used, the managers'
 /// reads, and every watched socket.

@@ -21,7 +21,6 @@ use libsystemd::logging::{Priority, journal_send};
 
 use super::{Shown, Sink, SocketView, Start, Summary, relay::Relay};
 use crate::{
-    cli::JournalLevel,
     correlate::Owner,
     decode::errno_name,
     judge::{Judgement, Outcome},
@@ -138,6 +137,15 @@ impl Route {
             other => other.root().to_path_buf(),
         }
     }
+}
+
+/// `--journal-level`: which events are journalled.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JournalLevel {
+    /// Every event.
+    All,
+    /// Rejected and undelivered datagrams, and ring-buffer drops.
+    Rejections,
 }
 
 pub struct JournalSink {
