@@ -43,6 +43,7 @@ mod pipeline;
 mod preflight;
 mod progress;
 mod readers;
+mod replay_filter;
 mod sink;
 mod time_text;
 mod trust;

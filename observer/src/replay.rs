@@ -10,11 +10,10 @@ use crate::{
     cli::{ReplayArgs, ReplayFilter},
     recording::{
         reader::{self, nothing_readable, report_damage},
-        records::{EventRecord, Record, Session},
+        records::{Record, Session},
         rejudge::judgement_of,
     },
     sink::{Corrected, Shown, Sink, SocketView, Start, Summary},
-    unit_glob,
     watch::{SocketOwner, Watched},
 };
 
@@ -143,23 +142,6 @@ impl Dropped {
 
     fn total(&self) -> u64 {
         self.by_session.values().sum()
-    }
-}
-
-impl ReplayFilter {
-    pub fn in_time(&self, wall_ns: i128) -> bool {
-        self.since.is_none_or(|t| wall_ns >= t) && self.until.is_none_or(|t| wall_ns <= t)
-    }
-
-    pub fn keeps_unit(&self, unit: Option<&str>) -> bool {
-        self.units.is_empty()
-            || unit.is_some_and(|u| self.units.iter().any(|g| unit_glob::matches(g, u)))
-    }
-
-    pub fn keeps(&self, e: &EventRecord) -> bool {
-        self.in_time(e.event.wall_ns)
-            && (self.pids.is_empty() || self.pids.contains(&e.event.pid))
-            && self.keeps_unit(e.unit.as_deref())
     }
 }
 
