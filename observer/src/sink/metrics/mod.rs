@@ -315,11 +315,15 @@ impl Sink for MetricsSink {
                 .get_or_create(&labels)
                 .set(us as f64 / 1e6);
         }
-        let steps = self
-            .starts
-            .entry(manager.to_owned())
-            .or_default()
-            .take(change);
+        let starts = self.starts.entry(manager.to_owned()).or_default();
+        let steps = starts.take(change);
+        // Down for another reason than its watchdog (stopped, crashed): its last ping says
+        // nothing about a watchdog any more (NotifyWatchdogLate would fire for ever).
+        if matches!(change.active_state.as_deref(), Some("inactive" | "failed"))
+            && starts.result(&change.unit) != Some("watchdog")
+        {
+            self.f.last_watchdog.remove(&labels);
+        }
         for step in steps {
             match step {
                 StartStep::Began => self.f.start_attempts.get_or_create(&labels).inc(),

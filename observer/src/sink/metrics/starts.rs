@@ -86,6 +86,11 @@ pub struct Starts {
 }
 
 impl Starts {
+    /// The service's last `Result=` as seen so far.
+    pub fn result(&self, unit: &str) -> Option<&str> {
+        self.units.get(unit)?.result.as_deref()
+    }
+
     /// Takes one change of `change.unit`; returns the steps it makes (none, a start, an end, or
     /// an end and the next start when one change says both).
     pub fn take(&mut self, change: &UnitChange) -> Vec<StartStep> {

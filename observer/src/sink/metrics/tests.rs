@@ -256,3 +256,34 @@ fn negotiation() {
         Format::Text
     );
 }
+
+#[test]
+fn a_stopped_unit_keeps_no_watchdog_timestamp_but_a_watchdog_failure_does() {
+    let mut s = sink(10);
+    let w = no_watches();
+    let ping = |s: &mut MetricsSink, unit: &str| {
+        s.event(
+            &event(b"WATCHDOG=1", 11, 5),
+            &judged(unit, true, Kind::Accepted),
+            &w,
+        )
+        .unwrap()
+    };
+    let down = |s: &mut MetricsSink, unit: &str, result: &str| {
+        let c = |state: Option<&str>, result: Option<&str>| UnitChange {
+            unit: unit.into(),
+            active_state: state.map(Into::into),
+            result: result.map(Into::into),
+            ..Default::default()
+        };
+        s.unit("watch 1", &c(None, Some(result))).unwrap();
+        s.unit("watch 1", &c(Some("failed"), None)).unwrap();
+    };
+    ping(&mut s, "stopped.service");
+    ping(&mut s, "dog.service");
+    down(&mut s, "stopped.service", "exit-code");
+    down(&mut s, "dog.service", "watchdog");
+    let t = text(&s);
+    assert!(!t.contains(r#"unit="stopped.service"} 5"#), "{t}");
+    assert!(t.contains(r#"observer_unit_last_watchdog_timestamp_seconds{manager="watch 1",unit="dog.service"} 5"#), "{t}");
+}

@@ -4,7 +4,7 @@
 
 use std::{
     io::Write as _,
-    os::unix::fs::OpenOptionsExt as _,
+    os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _},
     path::{Path, PathBuf},
 };
 
@@ -27,6 +27,8 @@ pub fn write(path: &Path, text: &str) -> std::io::Result<()> {
             .truncate(true)
             .mode(0o644)
             .open(&tmp)?;
+        // Readable by node_exporter's user whatever the umask (the service's is 0077).
+        f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
         f.write_all(text.as_bytes())?;
         f.sync_data()?;
         std::fs::rename(&tmp, path)
@@ -49,6 +51,8 @@ mod tests {
         write(&path, "a 1\n").unwrap();
         write(&path, "b 2\n").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "b 2\n");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
         let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert_eq!(left.len(), 1, "{left:?}");
         std::fs::remove_dir_all(&dir).unwrap();
