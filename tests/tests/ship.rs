@@ -408,4 +408,68 @@ fn deb_installs_and_its_hardened_service_records() {
         .and_then(|n| n.parse().ok())
         .expect("exposure level");
     assert!(level <= 2.0, "{overall}");
+
+    // The example drop-in from the package: metrics for node_exporter's textfile collector,
+    // the service still without a network.
+    let dropin = "/usr/share/doc/observer/examples/observer-record.service.d/metrics.conf";
+    let textfile = "/var/lib/prometheus/node-exporter/observer.prom";
+    let dirs = [
+        "/etc/systemd/system/observer-record.service.d",
+        "/var/lib/prometheus/node-exporter",
+    ];
+    assert!(
+        tb.exec_output(&[&["mkdir", "-p"][..], &dirs].concat())
+            .status
+            .success()
+    );
+    let out = tb.exec_output(&["cp", dropin, dirs[0]]);
+    assert!(out.status.success(), "the package ships {dropin}: {out:?}");
+    tb.exec(&["systemctl", "daemon-reload"]);
+    let before = tb.prop("observer-record.service", "MainPID");
+    tb.exec(&["systemctl", "restart", "observer-record.service"]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while tb.prop("observer-record.service", "MainPID") == before
+        || !service_log().contains("observer: watching /run/systemd/notify")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "observer-record.service with the metrics drop-in did not start: {}",
+            tb.exec(&["journalctl", "--no-pager", "-u", "observer-record.service"])
+        );
+        thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(tb.prop("observer-record.service", "PrivateNetwork"), "yes");
+    tb.exec(&[
+        "systemctl",
+        "reset-failed",
+        "tb-notify-child-nobody.service",
+    ]);
+    tb.exec(&[
+        "systemctl",
+        "start",
+        "--no-block",
+        "tb-notify-child-nobody.service",
+    ]);
+    // Rewritten every 5 s: the rejection and the start timeout show up in it.
+    let host_path = root.join(textfile.trim_start_matches('/'));
+    let want = [
+        "observer_notify_datagrams_total{manager=\"system manager\",unit=\"tb-notify-child-nobody.service\",verdict=\"rejected\",kind=\"not_main_pid\"} 1",
+        "observer_unit_start_outcomes_total{manager=\"system manager\",unit=\"tb-notify-child-nobody.service\",outcome=\"timeout\"} 1",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let text = std::fs::read_to_string(&host_path).unwrap_or_default();
+        if want.iter().all(|w| text.contains(w)) {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{textfile} lacks {want:?}:\n{text}"
+        );
+        thread::sleep(Duration::from_millis(500));
+    };
+    // node_exporter (its own user) reads it whatever the service's UMask=.
+    assert_eq!(tb.exec(&["stat", "-c", "%a", textfile]).trim(), "644");
+    let lint = observer_tests::prometheus::promtool(&["check", "metrics"], text.as_bytes());
+    assert!(lint.status.success(), "promtool check metrics: {lint:?}");
 }
