@@ -70,15 +70,20 @@ pub async fn record(args: RecordArgs, verbose: u8) -> anyhow::Result<()> {
         max_age: args.max_age,
         keep: args.keep,
     };
+    // Before the recording is created: a bad metrics flag leaves no file behind.
+    let metrics = args.trace.metrics.config(&args.trace.units);
+    let metrics = metrics
+        .enabled()
+        .then(|| MetricsSink::start(&metrics))
+        .transpose()?;
     let writer = Writer::create(&args.output, rotation, args.sync_every)?;
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(RecordingSink::new(writer))];
     // Also JSON lines to stdout (--json), or entries to the journal (--journal).
     if args.trace.json || args.trace.journal {
         sinks.push(crate::sink::for_args(&args.trace)?);
     }
-    let metrics = args.trace.metrics.config(&args.trace.units);
-    if metrics.enabled() {
-        sinks.push(Box::new(MetricsSink::start(&metrics)?));
+    if let Some(m) = metrics {
+        sinks.push(Box::new(m));
     }
     eprintln!("observer: recording to {}", args.output.display());
     run_with(&args.trace, Box::new(sinks), true, verbose).await

@@ -24,6 +24,7 @@ use serde_json::Value;
 const NOBODY: &str = "tb-notify-child-nobody.service"; // User=nobody: READY=1 rejected, times out
 const NEVER: &str = "tb-notify-never.service"; // Type=notify, never sends READY=1: times out
 const PYTHON: &str = "tb-notify-python.service"; // READY=1 from the main process: accepted
+const WATCHDOG: &str = "tb-notify-watchdog.service"; // WatchdogSec=2, three pings, then silence
 
 fn units_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testbed/units")
@@ -48,7 +49,7 @@ fn single(answer: &[(Value, f64)]) -> f64 {
 fn prometheus_sees_rejections_and_start_timeouts() {
     require_root!();
     let tb = Testbed::start(&format!("observer-metrics-{}", std::process::id()));
-    tb.install_units(&[NOBODY, NEVER, PYTHON].map(|u| units_dir().join(u)));
+    tb.install_units(&[NOBODY, NEVER, PYTHON, WATCHDOG].map(|u| units_dir().join(u)));
     let ours = tb.manager_label();
 
     let port = free_port();
@@ -76,10 +77,15 @@ fn prometheus_sees_rejections_and_start_timeouts() {
     assert_eq!(single(&up), 1.0, "Prometheus scrapes the observer: {up:?}");
 
     let before = now_s();
-    for unit in [NOBODY, NEVER, PYTHON] {
+    for unit in [NOBODY, NEVER, PYTHON, WATCHDOG] {
         tb.exec(&["systemctl", "start", "--no-block", unit]);
     }
-    for (unit, state) in [(NOBODY, "failed"), (NEVER, "failed"), (PYTHON, "active")] {
+    for (unit, state) in [
+        (NOBODY, "failed"),
+        (NEVER, "failed"),
+        (PYTHON, "active"),
+        (WATCHDOG, "failed"),
+    ] {
         assert_eq!(tb.wait_state(unit, state, Duration::from_secs(30)), state);
     }
     let after = now_s();
@@ -142,10 +148,34 @@ fn prometheus_sees_rejections_and_start_timeouts() {
     let units: Vec<&str> = a.iter().filter_map(|(l, _)| l["unit"].as_str()).collect();
     assert_eq!(units, [NOBODY], "{a:?}");
 
+    // The watchdog unit: its last accepted ping stays (it went down by its watchdog), older
+    // than its WatchdogSec=2: NotifyWatchdogLate fires.
+    let q = format!("observer_unit_watchdog_seconds{{{m},unit=\"{WATCHDOG}\"}}");
+    let a = prom.query_until(&q, Duration::from_secs(20), |a| single(a) == 2.0);
+    eprintln!("prometheus: {q} = {a:?}");
+    assert_eq!(single(&a), 2.0, "{q}");
+    let q = format!("observer_unit_last_watchdog_timestamp_seconds{{{m},unit=\"{WATCHDOG}\"}}");
+    let ping = single(&prom.query(&q));
+    assert!(
+        (before..=after + 1.0).contains(&ping),
+        "{q} = {ping}, not in [{before}, {after}]"
+    );
+    let q = format!("ALERTS{{alertname=\"NotifyWatchdogLate\",{m}}}");
+    let a = prom.query_until(&q, Duration::from_secs(20), |a| !a.is_empty());
+    eprintln!("prometheus: {q} = {a:?}");
+    let units: Vec<&str> = a.iter().filter_map(|(l, _)| l["unit"].as_str()).collect();
+    assert_eq!(units, [WATCHDOG], "{a:?}");
+
     // promtool on the endpoint's classic text output; OpenMetrics when asked for it.
     let url = format!("http://{listen}/metrics");
     let text = curl(&[&url]);
     assert!(text.status.success(), "GET {url}: {text:?}");
+    for l in String::from_utf8_lossy(&text.stdout)
+        .lines()
+        .filter(|l| l.contains("tb-notify") || l.starts_with("observer_managers"))
+    {
+        eprintln!("endpoint: {l}");
+    }
     let lint = promtool(&["check", "metrics"], &text.stdout);
     eprintln!(
         "promtool check metrics (endpoint): {:?} {}{}",
@@ -242,6 +272,7 @@ fn bad_metrics_flags_are_one_line_errors() {
         )),
         "{lines:?}"
     );
+    let _ = std::fs::remove_file("/tmp/observer-metrics-never.rec");
     let (code, lines) = observer_fails(&[
         "record",
         "-o",
@@ -255,7 +286,8 @@ fn bad_metrics_flags_are_one_line_errors() {
         last.starts_with("observer: error: --metrics-file /nonexistent-observer-dir/observer.prom: cannot write it:"),
         "{lines:?}"
     );
-    let _ = std::fs::remove_file("/tmp/observer-metrics-never.rec");
+    // Refused before the recording was created.
+    assert!(!std::path::Path::new("/tmp/observer-metrics-never.rec").exists());
     let (code, lines) = observer_fails(&["trace", "--metrics-listen", "localhost"]);
     assert_eq!(code, Some(2), "{lines:?}");
 }

@@ -309,11 +309,18 @@ impl Sink for MetricsSink {
             // Not followed: what is kept per unit must stay bounded.
             return Ok(());
         }
-        if let Some(us) = change.watchdog_usec {
-            self.f
-                .watchdog_sec
-                .get_or_create(&labels)
-                .set(us as f64 / 1e6);
+        // 0: no watchdog (no series, rather than a WatchdogSec of 0 s).
+        match change.watchdog_usec {
+            Some(0) => {
+                self.f.watchdog_sec.remove(&labels);
+            }
+            Some(us) => {
+                self.f
+                    .watchdog_sec
+                    .get_or_create(&labels)
+                    .set(us as f64 / 1e6);
+            }
+            None => {}
         }
         let starts = self.starts.entry(manager.to_owned()).or_default();
         let steps = starts.take(change);
