@@ -190,7 +190,8 @@ pub struct MetricsArgs {
     /// 5 s and at exit): a *.prom file in node_exporter's textfile collector directory.
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<std::path::PathBuf>,
-    /// Units with series of their own (per manager); later ones share unit="(overflow)".
+    /// Managers and units with series of their own (each counts one); later units share
+    /// unit="(overflow)".
     #[arg(long, value_name = "N", default_value_t = crate::sink::metrics::UNITS_MAX_DEFAULT,
           value_parser = parse_units_max)]
     pub metrics_max_units: usize,

@@ -167,3 +167,19 @@ pub fn promtool(args: &[&str], stdin: &[u8]) -> Output {
         .expect("promtool stdin");
     child.wait_with_output().expect("promtool")
 }
+
+/// `promtool check metrics` on `text` (the classic text format), printed; fails the test unless
+/// it passes. `what`: where the text came from, for the message.
+pub fn check_metrics(what: &str, text: &[u8]) {
+    let lint = promtool(&["check", "metrics"], text);
+    eprintln!(
+        "promtool check metrics ({what}): {:?} {}{}",
+        lint.status,
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+    assert!(
+        lint.status.success(),
+        "promtool check metrics on the {what}"
+    );
+}

@@ -14,7 +14,7 @@ use std::{
 
 use observer_tests::{
     observer::Observer,
-    prometheus::{Prometheus, curl, dist_rules, free_port, promtool},
+    prometheus::{Prometheus, check_metrics, curl, dist_rules, free_port, promtool},
     require_root,
     testbed::Testbed,
     workspace_bin,
@@ -176,17 +176,7 @@ fn prometheus_sees_rejections_and_start_timeouts() {
     {
         eprintln!("endpoint: {l}");
     }
-    let lint = promtool(&["check", "metrics"], &text.stdout);
-    eprintln!(
-        "promtool check metrics (endpoint): {:?} {}{}",
-        lint.status,
-        String::from_utf8_lossy(&lint.stdout),
-        String::from_utf8_lossy(&lint.stderr)
-    );
-    assert!(
-        lint.status.success(),
-        "promtool check metrics on the endpoint"
-    );
+    check_metrics("endpoint", &text.stdout);
     let om = curl(&[
         "-D",
         "-",
@@ -205,17 +195,7 @@ fn prometheus_sees_rejections_and_start_timeouts() {
     // The textfile: rewritten at exit with the final counts, readable, and promtool-clean.
     obs.stop();
     let file = std::fs::read(&textfile).expect("the textfile was written");
-    let lint = promtool(&["check", "metrics"], &file);
-    eprintln!(
-        "promtool check metrics (textfile): {:?} {}{}",
-        lint.status,
-        String::from_utf8_lossy(&lint.stdout),
-        String::from_utf8_lossy(&lint.stderr)
-    );
-    assert!(
-        lint.status.success(),
-        "promtool check metrics on the textfile"
-    );
+    check_metrics("textfile", &file);
     let file = String::from_utf8_lossy(&file).into_owned();
     let series = format!(
         "observer_notify_datagrams_total{{manager=\"{ours}\",unit=\"{NOBODY}\",verdict=\"rejected\",kind=\"not_main_pid\"}} {rejected}"

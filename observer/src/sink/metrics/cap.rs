@@ -2,7 +2,11 @@
 //! vanished would read as a reset), so the set of label values must be bounded: a flood of
 //! transient units (`run-u1234.service`, …) would otherwise grow memory without limit.
 
-use std::{collections::HashSet, hash::Hash};
+use std::{
+    collections::{HashMap, HashSet},
+    hash::Hash,
+    sync::Arc,
+};
 
 /// The unit label of everything past the cap (systemd's unit names never contain parentheses).
 pub const OVERFLOW: &str = "(overflow)";
@@ -15,7 +19,6 @@ pub const UNIT_NAME_MAX: usize = 256;
 pub struct Cap<K> {
     max: usize,
     admitted: HashSet<K>,
-    refused: u64,
 }
 
 impl<K: Eq + Hash + Clone> Cap<K> {
@@ -23,7 +26,6 @@ impl<K: Eq + Hash + Clone> Cap<K> {
         Self {
             max,
             admitted: HashSet::new(),
-            refused: 0,
         }
     }
 
@@ -36,48 +38,98 @@ impl<K: Eq + Hash + Clone> Cap<K> {
             self.admitted.insert(key.clone());
             return true;
         }
-        self.refused += 1;
         false
-    }
-
-    /// How many times a key was sent to the overflow series.
-    pub fn refused(&self) -> u64 {
-        self.refused
     }
 }
 
 /// A unit name as a label value: at most UNIT_NAME_MAX bytes (cut at a character boundary).
 /// The encoder escapes what the exposition format needs; this only bounds the length.
-pub fn unit_label(unit: Option<&str>) -> String {
+pub fn unit_label(unit: Option<&str>) -> &str {
     let Some(unit) = unit else {
-        return NO_UNIT.to_owned();
+        return NO_UNIT;
     };
     let mut end = unit.len().min(UNIT_NAME_MAX);
     while !unit.is_char_boundary(end) {
         end -= 1;
     }
-    unit[..end].to_owned()
+    &unit[..end]
 }
 
-/// (manager, unit) → the unit label to use: the unit itself while under the cap, else OVERFLOW.
-pub struct UnitCap(Cap<(String, String)>);
+/// The manager and unit labels of a series, shared (each event clones two pointers, no text).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Names {
+    pub manager: Arc<str>,
+    pub unit: Arc<str>,
+}
+
+impl Names {
+    pub fn overflowed(&self) -> bool {
+        &*self.unit == OVERFLOW
+    }
+}
+
+/// (manager, unit) → their labels: the names themselves for the first `max` of them (a manager
+/// counts as one too), then OVERFLOW. Each name is allocated once, when it is admitted.
+pub struct UnitCap {
+    max: usize,
+    admitted: usize,
+    by_manager: HashMap<Arc<str>, HashSet<Arc<str>>>,
+    overflow: Arc<str>,
+    refused: u64,
+}
 
 impl UnitCap {
     pub fn new(max: usize) -> Self {
-        Self(Cap::new(max))
-    }
-
-    pub fn label(&mut self, manager: &str, unit: Option<&str>) -> String {
-        let unit = unit_label(unit);
-        if self.0.admit(&(manager.to_owned(), unit.clone())) {
-            unit
-        } else {
-            OVERFLOW.to_owned()
+        Self {
+            max,
+            admitted: 0,
+            by_manager: HashMap::new(),
+            overflow: Arc::from(OVERFLOW),
+            refused: 0,
         }
     }
 
+    pub fn label(&mut self, manager: &str, unit: Option<&str>) -> Names {
+        let unit = unit_label(unit);
+        if let Some((m, units)) = self.by_manager.get_key_value(manager)
+            && let Some(u) = units.get(unit)
+        {
+            return Names {
+                manager: m.clone(),
+                unit: u.clone(),
+            };
+        }
+        let m = match self.by_manager.get_key_value(manager) {
+            Some((m, _)) => m.clone(),
+            None if self.admitted >= self.max => {
+                self.refused += 1;
+                return Names {
+                    manager: self.overflow.clone(),
+                    unit: self.overflow.clone(),
+                };
+            }
+            None => {
+                self.admitted += 1;
+                let m: Arc<str> = Arc::from(manager);
+                self.by_manager.insert(m.clone(), HashSet::new());
+                m
+            }
+        };
+        let units = self.by_manager.get_mut(manager).expect("inserted above");
+        let unit = if self.admitted < self.max {
+            self.admitted += 1;
+            let u: Arc<str> = Arc::from(unit);
+            units.insert(u.clone());
+            u
+        } else {
+            self.refused += 1;
+            self.overflow.clone()
+        };
+        Names { manager: m, unit }
+    }
+
     pub fn refused(&self) -> u64 {
-        self.0.refused()
+        self.refused
     }
 }
 
@@ -87,15 +139,27 @@ mod tests {
 
     #[test]
     fn units_past_the_cap_share_the_overflow_series() {
-        let mut cap = UnitCap::new(2);
-        assert_eq!(cap.label("system manager", Some("a.service")), "a.service");
-        assert_eq!(cap.label("system manager", Some("b.service")), "b.service");
-        assert_eq!(cap.label("system manager", Some("c.service")), OVERFLOW);
+        // A manager counts as one: room for it and two units.
+        let mut cap = UnitCap::new(3);
+        let mut unit = |m: &str, u: &str| cap.label(m, Some(u)).unit.to_string();
+        assert_eq!(unit("system manager", "a.service"), "a.service");
+        assert_eq!(unit("system manager", "b.service"), "b.service");
+        assert_eq!(unit("system manager", "c.service"), OVERFLOW);
         // Already admitted ones keep their series.
-        assert_eq!(cap.label("system manager", Some("a.service")), "a.service");
-        // The same unit name under another manager is another series.
-        assert_eq!(cap.label("container 7", Some("a.service")), OVERFLOW);
+        assert_eq!(unit("system manager", "a.service"), "a.service");
+        // Another manager has no room left either.
+        let other = cap.label("container 7", Some("a.service"));
+        assert!(other.overflowed());
+        assert_eq!(&*other.manager, OVERFLOW);
         assert_eq!(cap.refused(), 2);
+    }
+
+    #[test]
+    fn admitted_names_are_shared_not_copied() {
+        let mut cap = UnitCap::new(10);
+        let a = cap.label("system manager", Some("a.service"));
+        let b = cap.label("system manager", Some("a.service"));
+        assert!(Arc::ptr_eq(&a.unit, &b.unit) && Arc::ptr_eq(&a.manager, &b.manager));
     }
 
     #[test]
@@ -104,8 +168,9 @@ mod tests {
         for i in 0..100_000 {
             cap.label("system manager", Some(&format!("run-u{i}.service")));
         }
-        assert_eq!(cap.0.admitted.len(), 100);
-        assert_eq!(cap.refused(), 99_900);
+        let units: usize = cap.by_manager.values().map(HashSet::len).sum();
+        assert_eq!(units + cap.by_manager.len(), 100);
+        assert_eq!(cap.refused(), 99_901);
     }
 
     #[test]

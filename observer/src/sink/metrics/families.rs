@@ -2,7 +2,7 @@
 //! unit name under the cap (cap.rs), a watched manager's name, or an errno name: never payload
 //! text. Names and HELP texts are what docs/METRICS.md lists.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, atomic::AtomicU64};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
@@ -16,7 +16,7 @@ use prometheus_client::{
     registry::{Registry, Unit},
 };
 
-use super::starts::StartOutcome;
+use super::{cap::Names, starts::StartOutcome};
 use crate::verdict::Kind;
 
 /// The judgement of a datagram, as the `verdict` label.
@@ -81,22 +81,31 @@ impl EncodeLabelValue for KindLabel {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct DatagramLabels {
-    pub manager: String,
-    pub unit: String,
+    pub manager: Arc<str>,
+    pub unit: Arc<str>,
     pub verdict: Verdict,
     pub kind: KindLabel,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct UnitLabels {
-    pub manager: String,
-    pub unit: String,
+    pub manager: Arc<str>,
+    pub unit: Arc<str>,
+}
+
+impl From<Names> for UnitLabels {
+    fn from(n: Names) -> Self {
+        UnitLabels {
+            manager: n.manager,
+            unit: n.unit,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct OutcomeLabels {
-    pub manager: String,
-    pub unit: String,
+    pub manager: Arc<str>,
+    pub unit: Arc<str>,
     pub outcome: StartOutcome,
 }
 

@@ -24,7 +24,7 @@ use anyhow::Context as _;
 use prometheus_client::{encoding, registry::Registry};
 
 use self::{
-    cap::{Cap, OVERFLOW, UnitCap},
+    cap::{Cap, UnitCap},
     families::{
         DatagramLabels, ErrnoLabels, Families, KindLabel, OutcomeLabels, UnitLabels, Verdict,
     },
@@ -197,14 +197,6 @@ impl MetricsSink {
         });
     }
 
-    fn unit_labels(&mut self, manager: &str, unit: Option<&str>) -> UnitLabels {
-        let unit = self.units.label(manager, unit);
-        UnitLabels {
-            manager: manager.to_owned(),
-            unit,
-        }
-    }
-
     fn count_overflow(&mut self) {
         let refused = self.units.refused();
         self.f.units_overflowed.inc_by(refused - self.overflow_seen);
@@ -252,14 +244,15 @@ impl Sink for MetricsSink {
         j: &Judgement,
         watched: &BTreeMap<u32, Watched>,
     ) -> std::io::Result<()> {
-        let manager = super::watch_label_ref(ev, watched).into_owned();
-        let UnitLabels { manager, unit } = self.unit_labels(&manager, j.unit.as_deref());
+        let names = self
+            .units
+            .label(&super::watch_label_ref(ev, watched), j.unit.as_deref());
         let verdict = Verdict::of(j.outcome);
         self.f
             .datagrams
             .get_or_create(&DatagramLabels {
-                manager: manager.clone(),
-                unit: unit.clone(),
+                manager: names.manager.clone(),
+                unit: names.unit.clone(),
                 verdict,
                 kind: KindLabel(j.verdict.as_ref().map(|v| v.kind)),
             })
@@ -277,10 +270,15 @@ impl Sink for MetricsSink {
                 .inc();
         }
         self.delay(&j.delivery);
-        if verdict == Verdict::Accepted && unit != OVERFLOW {
+        // Parsed (as systemd splits and unescapes it) only when it may say either.
+        let may_say = |what: &[u8]| ev.payload.windows(what.len()).any(|w| w == what);
+        if verdict == Verdict::Accepted
+            && !names.overflowed()
+            && (may_say(b"READY=1") || may_say(b"WATCHDOG=1"))
+        {
             let fields = notify::parse(&ev.payload);
             let at = ev.wall_ns as f64 / 1e9;
-            let labels = UnitLabels { manager, unit };
+            let labels = UnitLabels::from(names);
             if says_one(&fields, Key::Ready) {
                 self.f.last_ready.get_or_create(&labels).set(at);
             }
@@ -303,12 +301,13 @@ impl Sink for MetricsSink {
         {
             return Ok(());
         }
-        let labels = self.unit_labels(manager, Some(&change.unit));
+        let names = self.units.label(manager, Some(&change.unit));
         self.count_overflow();
-        if labels.unit == OVERFLOW {
+        if names.overflowed() {
             // Not followed: what is kept per unit must stay bounded.
             return Ok(());
         }
+        let labels = UnitLabels::from(names);
         // 0: no watchdog (no series, rather than a WatchdogSec of 0 s).
         match change.watchdog_usec {
             Some(0) => {

@@ -149,7 +149,8 @@ fn watchdog_pings_and_failed_sends() {
 
 #[test]
 fn units_past_the_cap_go_to_the_overflow_series() {
-    let mut s = sink(2);
+    // Room for the manager and two of its units.
+    let mut s = sink(3);
     let w = no_watches();
     for i in 0..50 {
         s.event(
