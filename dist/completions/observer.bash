@@ -85,7 +85,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__check)
-            opts="-v -h --verbose --help"
+            opts="-v -h --json --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

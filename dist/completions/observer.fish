@@ -40,7 +40,7 @@ fentry\t''
 tracepoint\t''"
 complete -c observer -n "__fish_observer_using_subcommand trace" -l socket -d 'Also watch this socket: a path, or @name for an abstract socket (repeatable)' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l receiver -d 'Treat this process as the reader of the --socket sockets it holds open, as systemd is of its own: its reads are captured, so events show whether and when it read each datagram and with which credentials (repeatable)' -r
-complete -c observer -n "__fish_observer_using_subcommand trace" -l containers -d 'Which containers\' managers to ask about their units (README "Trust model"). Every container\'s datagrams are shown whatever this says; the others\' verdicts are `unknown`' -r -f -a "trusted\t'Those whose user namespace is the host\'s (their root is the host\'s root), as root'
+complete -c observer -n "__fish_observer_using_subcommand trace" -l containers -d 'Which containers\' managers to ask about their units (docs/OPERATIONS.md, "Trust model"). Every container\'s datagrams are shown whatever this says; the others\' verdicts are `unknown`' -r -f -a "trusted\t'Those whose user namespace is the host\'s (their root is the host\'s root), as root'
 all\t'Also those in user namespaces of their own, as the namespace\'s owner; what they say is labelled untrusted'
 none\t'None: only the host\'s managers are asked'"
 complete -c observer -n "__fish_observer_using_subcommand trace" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
@@ -68,7 +68,7 @@ fentry\t''
 tracepoint\t''"
 complete -c observer -n "__fish_observer_using_subcommand record" -l socket -d 'Also watch this socket: a path, or @name for an abstract socket (repeatable)' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -l receiver -d 'Treat this process as the reader of the --socket sockets it holds open, as systemd is of its own: its reads are captured, so events show whether and when it read each datagram and with which credentials (repeatable)' -r
-complete -c observer -n "__fish_observer_using_subcommand record" -l containers -d 'Which containers\' managers to ask about their units (README "Trust model"). Every container\'s datagrams are shown whatever this says; the others\' verdicts are `unknown`' -r -f -a "trusted\t'Those whose user namespace is the host\'s (their root is the host\'s root), as root'
+complete -c observer -n "__fish_observer_using_subcommand record" -l containers -d 'Which containers\' managers to ask about their units (docs/OPERATIONS.md, "Trust model"). Every container\'s datagrams are shown whatever this says; the others\' verdicts are `unknown`' -r -f -a "trusted\t'Those whose user namespace is the host\'s (their root is the host\'s root), as root'
 all\t'Also those in user namespaces of their own, as the namespace\'s owner; what they say is labelled untrusted'
 none\t'None: only the host\'s managers are asked'"
 complete -c observer -n "__fish_observer_using_subcommand record" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
@@ -117,6 +117,7 @@ complete -c observer -n "__fish_observer_using_subcommand report" -l pid -d 'Onl
 complete -c observer -n "__fish_observer_using_subcommand report" -l force -d 'Read past damage: skip to the next intact record instead of stopping at the first bad one'
 complete -c observer -n "__fish_observer_using_subcommand report" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
 complete -c observer -n "__fish_observer_using_subcommand report" -s h -l help -d 'Print help'
+complete -c observer -n "__fish_observer_using_subcommand check" -l json -d 'One JSON document instead of the table (for programs)'
 complete -c observer -n "__fish_observer_using_subcommand check" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
 complete -c observer -n "__fish_observer_using_subcommand check" -s h -l help -d 'Print help'
 complete -c observer -n "__fish_observer_using_subcommand hook-floor" -l probe -d 'Capture strategy whose hooks to take; `auto` as for trace' -r -f -a "auto\t''

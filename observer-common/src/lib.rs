@@ -23,15 +23,20 @@ pub const MAX_MMSG: u32 = 16;
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hook {
-    /// fexit on `unix_dgram_sendmsg`.
+    /// fexit on `unix_dgram_sendmsg`, the fentry strategy's result hook. Named after the
+    /// strategy, not the program type: the name is what JSON's `hook` field says (`"Fentry"`),
+    /// so renaming it would change the output.
     Fentry = 1,
     /// `tp_btf/sock_send_length`: per-datagram result inside a send syscall.
     SockSendLength = 2,
     /// `syscalls/sys_exit_*`: the syscall's return value (kernels without sock_send_length).
     SyscallExit = 3,
-    /// A watched socket's reader (its manager) read a datagram: `syscalls/sys_exit_recvmsg`.
-    /// The record is a [`SendEvent`] seen from the reader's side, the same layout so that the
-    /// ring, the copy routines and the decoder serve both directions:
+    /// A watched socket's reader (its manager) read a datagram, seen by whichever receive hook
+    /// userspace attached (observer-ebpf's receive.rs: `fentry/skb_free_datagram`,
+    /// `fexit/unix_dgram_recvmsg`, `tp_btf/consume_skb`, `tp_btf/sock_recv_length` or
+    /// `syscalls/sys_exit_recvmsg`). The record is a [`SendEvent`] seen from the reader's side,
+    /// the same layout so that the ring, the copy routines and the decoder serve both
+    /// directions:
     /// - `ts_ns`: when the read returned (the datagram left the queue); `done_ns`: when it started.
     /// - `tgid`, `tid`, `uid`, `gid`, `comm`, `ns_tgid`, `pidns_ino`: the reader's.
     /// - `len`: the datagram's full length (the read's return value; systemd reads with MSG_TRUNC);

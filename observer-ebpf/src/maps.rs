@@ -1,5 +1,10 @@
-//! Every map the kernel side uses, in one place. Userspace fills `WATCHED_*` and `OFFSETS` (a
-//! global, in kernel.rs), and reads `EVENTS` and `STATS`.
+//! The maps that several files share or that userspace touches. Userspace fills `WATCHED_*`,
+//! `PREFILTER` and `WATCH_GENERATION`, sets `COLLECTOR_ASLEEP`, and reads `EVENTS` and `STATS`.
+//!
+//! Not every map is here: `READERS` (userspace fills it) and `READING` live in receive.rs,
+//! `LIVE` in pending.rs and `MMSG_CURSOR` in regs.rs, beside their only users. Load-time
+//! globals live beside their readers too: `OFFSETS` and `TYPED_LOADS` (kernel.rs),
+//! `ARGS_AT_RESULT` (pending.rs), `WAKEUP_BYTES` (emit.rs), `UNIX_READ_TEXT` (receive.rs).
 
 use aya_ebpf::{
     macros::map,

@@ -2,14 +2,16 @@
 //! with the credentials the kernel handed it and when.
 //!
 //! systemd reads its notify socket with recvmsg(2) and one iovec in every version (252:
-//! manager_dispatch_notify_fd(); 256+: notify_recv() → recvmsg_safe()). Four ways to see it,
-//! userspace attaches the cheapest the kernel allows (observer/src/capture/receive.rs):
-//! - `fentry/skb_free_datagram`, `fexit/unix_dgram_recvmsg` (fentry kernels) or
-//!   `tp_btf/sock_recv_length` (≥ 6.3): they run inside the read, after the data and control
+//! manager_dispatch_notify_fd(); 256+: notify_recv() → recvmsg_safe()). Five ways to see it;
+//! userspace attaches the first the kernel allows, cheapest first (observer/src/capture/receive.rs
+//! says in which order and what each costs whom):
+//! - `fentry/skb_free_datagram`, `fexit/unix_dgram_recvmsg` (fentry kernels),
+//!   `tp_btf/consume_skb` (≥ 6.3, with the unix read functions' addresses from /proc/kallsyms)
+//!   or `tp_btf/sock_recv_length` (≥ 6.3): they run inside the read, after the data and control
 //!   were copied out, and read the reader's msghdr from its syscall registers (regs.rs). A
-//!   failed read returns on the first test (skb_free_datagram never even sees one) and anyone
-//!   else after a prefilter bit; no syscall tracepoint is enabled, which every syscall on the
-//!   machine would pay for.
+//!   failed read returns on the first test (skb_free_datagram and consume_skb never even see
+//!   one) and anyone else after a prefilter bit; no syscall tracepoint is enabled, which every
+//!   syscall on the machine would pay for.
 //! - syscall tracepoints on recvmsg(2), for older kernels: at entry the fd is resolved to its
 //!   socket and kept only if it is a watched one; at exit the reader's own msghdr holds what
 //!   the kernel wrote.

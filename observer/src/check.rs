@@ -1,46 +1,184 @@
 //! `observer check`: loads each capture strategy in turn and says whether this kernel allows it,
-//! so an operator (or the test runner) knows what `--probe auto` will pick and why.
+//! so an operator (or the test runner) knows what `--probe auto` will pick and why. People get
+//! a table; programs (xtask) get the same as one JSON document (`--json`).
+
+use std::io::Write as _;
 
 use prettytable::{Table, row};
+use serde::Serialize;
 
-use crate::{capture::Capture, cli::Probe};
+use crate::{
+    capture::{Capture, Hook},
+    cli::Probe,
+};
 
-pub fn run() -> anyhow::Result<()> {
-    // Without the privileges every strategy fails, and the kernel's refusals would be blamed.
-    crate::preflight::check_privileges()?;
+/// What `check` found for one strategy.
+#[derive(Debug, Serialize)]
+pub struct StrategyCheck {
+    pub strategy: String,
+    #[serde(flatten)]
+    pub status: Status,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    Usable {
+        /// The sends' hooks.
+        hooks: Vec<Hook>,
+        /// How the managers' reads are seen, or why they are not.
+        reads: Reads,
+        /// Why each cheaper way of seeing the reads was refused.
+        reads_refused: Vec<String>,
+    },
+    Refused {
+        why: String,
+    },
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reads {
+    Captured(Vec<Hook>),
+    NotCaptured(String),
+}
+
+/// The JSON document: `{"strategies": [...]}`, in the order the table lists them.
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    strategies: &'a [StrategyCheck],
+}
+
+pub fn print_table() -> anyhow::Result<()> {
+    let checks = check_all()?;
     let mut table = Table::new();
     table.set_titles(row!["STRATEGY", "STATUS", "DETAIL"]);
-    let mut usable = 0;
-    for probe in [Probe::Fentry, Probe::Tracepoint] {
-        let name = format!("{probe:?}").to_lowercase();
-        match Capture::start(probe, 4096 * 16) {
-            Ok(c) => {
-                usable += 1;
-                table.add_row(row![name, "usable", detail(&c)]);
-            }
-            Err(e) => {
-                let why = format!("{e:#}");
-                table.add_row(row![name, "refused", why]);
-            }
-        }
+    for c in &checks {
+        match &c.status {
+            Status::Usable { .. } => table.add_row(row![c.strategy, "usable", detail(&c.status)]),
+            Status::Refused { why } => table.add_row(row![c.strategy, "refused", why]),
+        };
     }
     table.print(&mut crate::stdout::Stdout)?;
-    anyhow::ensure!(usable > 0, "no capture strategy loads on this kernel");
+    any_usable(&checks)
+}
+
+pub fn print_json() -> anyhow::Result<()> {
+    let checks = check_all()?;
+    let mut out = crate::stdout::Stdout;
+    serde_json::to_writer(
+        &mut out,
+        &Report {
+            strategies: &checks,
+        },
+    )?;
+    out.write_all(b"\n")?;
+    any_usable(&checks)
+}
+
+fn check_all() -> anyhow::Result<Vec<StrategyCheck>> {
+    // Without the privileges every strategy fails, and the kernel's refusals would be blamed.
+    crate::preflight::check_privileges()?;
+    Ok([Probe::Fentry, Probe::Tracepoint]
+        .into_iter()
+        .map(|probe| StrategyCheck {
+            strategy: format!("{probe:?}").to_lowercase(),
+            status: match Capture::start(probe, 4096 * 16) {
+                Ok(c) => Status::Usable {
+                    hooks: c.hooks.clone(),
+                    reads: match &c.receive {
+                        Ok(hooks) => Reads::Captured(hooks.clone()),
+                        Err(why) => Reads::NotCaptured(why.clone()),
+                    },
+                    reads_refused: c.receive_refused.clone(),
+                },
+                Err(e) => Status::Refused {
+                    why: format!("{e:#}"),
+                },
+            },
+        })
+        .collect())
+}
+
+fn any_usable(checks: &[StrategyCheck]) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        checks
+            .iter()
+            .any(|c| matches!(c.status, Status::Usable { .. })),
+        "no capture strategy loads on this kernel"
+    );
     Ok(())
 }
 
 /// The hooks a strategy attached: the sends', then how the managers' reads are seen (and why
 /// each cheaper way was not).
-fn detail(c: &Capture) -> String {
-    let mut lines = c.hooks.clone();
-    match &c.receive {
-        Ok(hooks) => lines.extend(hooks.iter().map(|h| format!("reads: {h}"))),
-        Err(why) => lines.push(format!("reads: not captured ({why})")),
+fn detail(status: &Status) -> String {
+    let Status::Usable {
+        hooks,
+        reads,
+        reads_refused,
+    } = status
+    else {
+        return String::new();
+    };
+    let mut lines: Vec<String> = hooks.iter().map(ToString::to_string).collect();
+    match reads {
+        Reads::Captured(hooks) => lines.extend(hooks.iter().map(|h| format!("reads: {h}"))),
+        Reads::NotCaptured(why) => lines.push(format!("reads: not captured ({why})")),
     }
     lines.extend(
-        c.receive_refused
+        reads_refused
             .iter()
             .map(|why| format!("  (reads: refused {why})")),
     );
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Hook;
+
+    fn usable() -> StrategyCheck {
+        StrategyCheck {
+            strategy: "tracepoint".into(),
+            status: Status::Usable {
+                hooks: vec!["tp_btf/sock_send_length".parse::<Hook>().unwrap()],
+                reads: Reads::Captured(vec!["tp_btf/consume_skb".parse().unwrap()]),
+                reads_refused: vec!["fentry/skb_free_datagram: no".into()],
+            },
+        }
+    }
+
+    #[test]
+    fn json_says_what_the_table_says() {
+        let refused = StrategyCheck {
+            strategy: "fentry".into(),
+            status: Status::Refused {
+                why: "not allowed".into(),
+            },
+        };
+        let json = serde_json::to_value(Report {
+            strategies: &[refused, usable()],
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"strategies": [
+                {"strategy": "fentry", "status": "refused", "why": "not allowed"},
+                {"strategy": "tracepoint", "status": "usable",
+                 "hooks": ["tp_btf/sock_send_length"],
+                 "reads": {"captured": ["tp_btf/consume_skb"]},
+                 "reads_refused": ["fentry/skb_free_datagram: no"]},
+            ]})
+        );
+    }
+
+    #[test]
+    fn the_table_detail_is_as_before() {
+        assert_eq!(
+            detail(&usable().status),
+            "tp_btf/sock_send_length\nreads: tp_btf/consume_skb\n  (reads: refused fentry/skb_free_datagram: no)"
+        );
+    }
 }

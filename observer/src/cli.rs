@@ -31,7 +31,11 @@ pub enum Command {
     /// diagnose text.
     Report(ReportArgs),
     /// Say which capture strategies this kernel allows, and why any is refused.
-    Check,
+    Check {
+        /// One JSON document instead of the table (for programs).
+        #[arg(long)]
+        json: bool,
+    },
     /// Attach do-nothing programs where `trace --probe P` hooks, until interrupted: a load run
     /// beside it shows what the kernel charges for the hooks alone, whatever programs run there
     /// (the benches' floor).
@@ -144,8 +148,9 @@ pub struct TraceArgs {
     /// Watch only the --socket sockets, not the system, user and container managers' ones.
     #[arg(long)]
     pub no_default_sockets: bool,
-    /// Which containers' managers to ask about their units (README "Trust model"). Every
-    /// container's datagrams are shown whatever this says; the others' verdicts are `unknown`.
+    /// Which containers' managers to ask about their units (docs/OPERATIONS.md, "Trust model").
+    /// Every container's datagrams are shown whatever this says; the others' verdicts are
+    /// `unknown`.
     #[arg(long, value_enum, default_value_t = Containers::Trusted)]
     pub containers: Containers,
     /// Only messages for these units (repeatable; globs like journalctl -u).

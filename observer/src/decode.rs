@@ -15,8 +15,8 @@ pub struct Creds {
 }
 
 /// One datagram as the collector knows it. Every view (table, JSON) renders this; recordings
-/// store it as is (serde), the payload as hex and the hook by its fixed number.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// store it as recording::schema::Event.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// CLOCK_MONOTONIC nanoseconds when the send started.
     pub mono_ns: u64,
@@ -36,7 +36,6 @@ pub struct Event {
     pub connected: bool,
     /// As the receiver would read it, up to PAYLOAD_MAX bytes (the manager's read of it when
     /// that was captured and differs: see delivery.rs).
-    #[serde(with = "hex_bytes")]
     pub payload: Vec<u8>,
     /// Full datagram length (the bytes the send reports when the iovecs walked hold fewer).
     pub len: u32,
@@ -44,7 +43,6 @@ pub struct Event {
     pub fds: u32,
     /// Bytes sent or -errno.
     pub result: i64,
-    #[serde(with = "hook_number")]
     pub hook: Hook,
     pub msg_index: u32,
     pub flags: u32,
@@ -342,51 +340,5 @@ mod tests {
         assert_eq!(errno_name(-11), "EAGAIN");
         assert_eq!(errno_name(-111), "ECONNREFUSED");
         assert_eq!(errno_name(-4095), "errno 4095");
-    }
-}
-
-/// Bytes as a hex string (compact in JSON, and exact, unlike an escaped text form).
-mod hex_bytes {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        hex::decode(String::deserialize(d)?).map_err(D::Error::custom)
-    }
-}
-
-/// `Option<Vec<u8>>` as an optional hex string.
-pub mod optional_hex_bytes {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-        match bytes {
-            Some(b) => s.serialize_str(&hex::encode(b)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|h| hex::decode(h).map_err(D::Error::custom))
-            .transpose()
-    }
-}
-
-/// [`Hook`] by its fixed number.
-mod hook_number {
-    use observer_common::Hook;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<S: Serializer>(hook: &Hook, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u32(*hook as u32)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hook, D::Error> {
-        Hook::try_from(u32::deserialize(d)?)
-            .map_err(|n| D::Error::custom(format!("unknown hook {n}")))
     }
 }

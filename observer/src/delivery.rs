@@ -72,7 +72,7 @@ impl Serialize for Delivered {
 }
 
 /// What became of one datagram on the manager's side.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delivery {
     pub delivered: Delivered,
     /// From the start of the send to the manager's read, in microseconds.
@@ -81,26 +81,18 @@ pub struct Delivery {
     /// is not visible there).
     pub manager_creds: Option<Creds>,
     /// CLOCK_MONOTONIC nanoseconds when the read returned (recordings keep it separately).
-    #[serde(skip)]
     pub read_mono_ns: Option<u64>,
     /// The reading process (host PID).
     pub reader_pid: Option<u32>,
     /// The manager also received an SCM_PIDFD for the sender.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pidfd: bool,
     /// Whether the process the credentials name was still there (not reaped) when the manager
     /// took the datagram; None where the read hook cannot tell.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_alive: Option<bool>,
     /// Why `delivered` is not simply true, or how the bytes read differ from the sender's.
     pub note: Option<String>,
     /// The sender's buffer as captured, when the manager read other bytes: the event is then
     /// shown and judged by the bytes read (its payload) and these are kept beside them.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::decode::optional_hex_bytes"
-    )]
     pub sender_payload: Option<Vec<u8>>,
 }
 
@@ -116,7 +108,7 @@ impl Delivery {
 
 /// A datagram shown before it was read, now read (or given up): its event, its unit as shown,
 /// and what became of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Correction {
     pub event: Event,
     pub unit: Option<String>,

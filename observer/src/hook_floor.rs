@@ -20,7 +20,7 @@ pub async fn run(probe: Probe) -> anyhow::Result<()> {
     );
     eprintln!(
         "observer: do-nothing programs at {} ({strategy} strategy's hooks); SIGINT or SIGTERM detaches them",
-        hooks.join(", ")
+        crate::capture::hook_list(&hooks)
     );
     let (mut int, mut term) = (
         signal(SignalKind::interrupt())?,

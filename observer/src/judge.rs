@@ -2,16 +2,18 @@
 //! that owns the socket will. This is the stateful part (cgroup cache, D-Bus connections, unit
 //! history); the rules themselves are the pure `verdict::judge()`.
 
+mod outcome;
+
 use std::collections::HashMap;
 
-use serde::Serialize;
+pub use outcome::Outcome;
 
 use crate::{
     cli::Containers,
     correlate::{Cgroup2, Owner, Resolver, UnitMatch, unit_in},
     decode::Event,
     delivery::{Delivered, Delivery},
-    link::{Answer, Connected, Link},
+    link::{Answer, Connected, Link, Patience},
     manager::{Approach, Manager, Target, UnitChange},
     trust::{self, Trust},
     verdict::{self, Message, NotifyState, PidFacts, Sender, SystemdVersion, UnitState, Verdict},
@@ -19,31 +21,27 @@ use crate::{
 };
 
 /// What the observer concluded about one datagram.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Judgement {
     /// The unit systemd will look up for the sender (None: no unit, or unknown).
     pub unit: Option<String>,
-    /// "accepted", "rejected", "not-delivered" (the send failed), or "unknown".
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     /// Present when the manager's rules were applied.
-    #[serde(skip)]
     pub verdict: Option<Verdict>,
     /// Why there is no verdict, or what limits it.
     pub note: Option<String>,
     /// What the verdict was computed from, for recordings (replay judges again from these).
-    #[serde(skip)]
     pub inputs: Option<VerdictInputs>,
     /// What became of the datagram on the manager's side: read or not, how late, with which
     /// credentials (see delivery.rs).
     pub delivery: Delivery,
     /// The sending process's own PID as its manager sees it (in the manager's PID namespace),
     /// when a manager was reached and the sender is visible there: the journal sink's OBJECT_PID.
-    #[serde(skip)]
     pub sender_pid: Option<u32>,
 }
 
 /// Everything `verdict::judge()` needs besides the datagram itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerdictInputs {
     pub sender: Sender,
     pub unit_state: Option<UnitState>,
@@ -74,7 +72,7 @@ pub fn rejudge(ev: &Event, unit: Option<String>, inputs: &VerdictInputs) -> Judg
     );
     Judgement {
         unit,
-        outcome: if v.accepted { "accepted" } else { "rejected" },
+        outcome: Outcome::of_verdict(v.accepted),
         verdict: Some(v),
         note: None,
         inputs: Some(inputs.clone()),
@@ -157,21 +155,12 @@ impl Judge {
     pub fn prepare(&mut self, watched: &[Watched]) {
         for w in watched {
             let Some(owner) = w.manager else { continue };
-            self.labels.insert(owner, w.owner.clone());
+            self.labels.insert(owner, w.owner.label().to_owned());
             if let Some(t) = w.trust {
                 self.trusts.insert(owner, t);
             }
             self.link(owner);
         }
-    }
-
-    /// Whether a manager is still being connected to for the first time (for a bounded wait
-    /// at the start).
-    pub fn busy(&mut self) -> bool {
-        self.links.values_mut().any(|l| {
-            l.poll();
-            l.busy()
-        })
     }
 
     /// The managers that misbehaved (did not answer in time, said what systemd never says),
@@ -230,16 +219,16 @@ impl Judge {
 
     /// Judges `ev` knowing what became of it on the manager's side: when the manager read it,
     /// the credentials it received are the ones its rules see. None: its manager's answer is
-    /// not there yet, ask again in a moment (never when `may_wait` is false: what is missing
-    /// then makes the verdict `unknown`).
+    /// not there yet, ask again in a moment (only with `Patience::Wait`: otherwise what is
+    /// missing makes the verdict `unknown`).
     pub fn judge_delivered(
         &mut self,
         ev: &Event,
         socket: Option<&Watched>,
         delivery: Delivery,
-        may_wait: bool,
+        patience: Patience,
     ) -> Option<Judgement> {
-        let mut j = self.judge_with(ev, socket, &delivery, may_wait)?;
+        let mut j = self.judge_with(ev, socket, &delivery, patience)?;
         j.delivery = delivery;
         if j.verdict.is_some()
             && let Some(label) = socket
@@ -259,11 +248,11 @@ impl Judge {
         ev: &Event,
         socket: Option<&Watched>,
         delivery: &Delivery,
-        may_wait: bool,
+        patience: Patience,
     ) -> Option<Judgement> {
         let Some(owner) = socket.and_then(|w| w.manager) else {
             return Some(Judgement {
-                outcome: "unknown",
+                outcome: Outcome::Unknown,
                 note: Some("not a manager's socket".into()),
                 ..Default::default()
             });
@@ -274,12 +263,12 @@ impl Judge {
             .as_mut()
             .and_then(|r| r.resolve(ev.cgroup_id).path().map(str::to_owned));
         let link = self.link(owner);
-        let conn = match link.connected(may_wait) {
+        let conn = match link.connected(patience) {
             Answer::Ready(c) => c,
             Answer::Wait => return None,
             Answer::No(why) => {
                 return Some(Judgement {
-                    outcome: "unknown",
+                    outcome: Outcome::Unknown,
                     note: Some(why),
                     ..Default::default()
                 });
@@ -298,7 +287,7 @@ impl Judge {
             let errno = crate::decode::errno_name(ev.result);
             return Some(Judgement {
                 unit: unit_name,
-                outcome: "not-delivered",
+                outcome: Outcome::NotDelivered,
                 note: Some(format!(
                     "the send failed with {errno}: systemd never received this datagram"
                 )),
@@ -332,14 +321,14 @@ impl Judge {
             _ => unit_name,
         };
         let unit_state = match &unit_name {
-            Some(u) => match link.unit_state(u, ev.mono_ns, may_wait) {
+            Some(u) => match link.unit_state(u, ev.mono_ns, patience) {
                 Answer::Ready(r) => Some(r),
                 Answer::Wait => return None,
                 // Not answered in time: a verdict without the unit's state would be a guess.
                 Answer::No(why) => {
                     return Some(Judgement {
                         unit: unit_name,
-                        outcome: "unknown",
+                        outcome: Outcome::Unknown,
                         note: Some(why),
                         sender_pid,
                         ..Default::default()

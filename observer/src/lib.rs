@@ -1,7 +1,10 @@
 //! observer: shows every datagram sent to systemd's notify socket.
 //!
-//! The pipeline, one module per step: capture (kernel programs) → ring → decode → correlate →
-//! judge (verdict) → sinks. `trace` wires them together; main.rs is the command line around it.
+//! One module per step: capture (kernel programs) → ring → decode → delivery (pairing with the
+//! manager's reads) → judge (correlate, the manager over D-Bus, verdict) → sinks. `trace` wires
+//! them into a loop that also writes back to the kernel and corrects events shown earlier;
+//! main.rs is the command line around it. The code map and the invariants:
+//! docs/ARCHITECTURE.md.
 //!
 //! A library so that the fuzz targets (/fuzz) can reach the parsers. Public: what main.rs and
 //! the fuzz targets call, and what their signatures name. The rest stays private, so the

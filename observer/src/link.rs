@@ -22,12 +22,16 @@ use crate::{
 
 /// How long an event may wait for its manager's first connection.
 pub const CONNECT_WAIT: Duration = Duration::from_secs(3);
-/// How long an event may wait for its manager's answer about a unit.
-pub const ANSWER_WAIT: Duration = Duration::from_secs(2);
+/// How long an event may wait for its manager's answer about a unit. A real systemd answers
+/// nothing while it reloads (`daemon-reload` on a large host, or any under emulation, takes
+/// seconds) and reads notify messages again only afterwards, so this is sd-bus's own default
+/// method-call timeout, which systemctl waits too. Only the events of the manager's own socket
+/// wait meanwhile (trace.rs), and a manager that lets it run out is not waited for again.
+pub const ANSWER_WAIT: Duration = Duration::from_secs(25);
 /// The whole of connecting (handshake, version, subscription), in the background.
 const CONNECT_MAX: Duration = Duration::from_secs(5);
-/// A read in the background gives up after this (its event stopped waiting long before).
-const READ_MAX: Duration = Duration::from_secs(10);
+/// A read in the background gives up after this (its event stopped waiting before).
+const READ_MAX: Duration = Duration::from_secs(30);
 /// The first wait before a failed manager is tried again; it doubles with each failure in a row.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 const RETRY_MAX: Duration = Duration::from_secs(60);
@@ -43,6 +47,31 @@ pub struct Connected {
     /// systemd's `s->notify_state`, which from v259 keeps a stopping service from becoming ready
     /// again. A new main PID (the next start) ends it (judge.rs).
     pub stopping: std::sync::Mutex<std::collections::HashMap<String, Option<u32>>>,
+}
+
+/// Whether the caller of `Link::connected()` / `Link::unit_state()` can come back later for
+/// an answer that is not there yet, and if not, why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Patience {
+    /// Ask again in a moment (`Answer::Wait`).
+    Wait,
+    /// The observer is stopping: what is missing makes the verdict `unknown`.
+    Stopping,
+    /// So many datagrams wait already that this one may not (memory stays bounded).
+    Crowded,
+}
+
+impl Patience {
+    /// The note of a verdict left `unknown` because the caller could not wait.
+    fn why_not(self) -> Option<&'static str> {
+        match self {
+            Patience::Wait => None,
+            Patience::Stopping => Some("the observer stopped before the manager answered"),
+            Patience::Crowded => {
+                Some("too many datagrams were waiting to wait for the manager's answer")
+            }
+        }
+    }
 }
 
 /// What a link can tell now.
@@ -265,9 +294,9 @@ impl Link {
         self.unanswered = Some((why.to_owned(), n + 1));
     }
 
-    /// The connection, once it is there. `may_wait`: the caller can come back later (else a
-    /// connection still being made is a `No`).
-    pub fn connected(&mut self, may_wait: bool) -> Answer<&Connected> {
+    /// The connection, once it is there. With `Patience::Wait` the caller can come back later
+    /// (else a connection still being made is a `No`).
+    pub fn connected(&mut self, patience: Patience) -> Answer<&Connected> {
         self.poll();
         match &mut self.state {
             State::Up(c) => Answer::Ready(c),
@@ -281,7 +310,7 @@ impl Link {
                     // Waited out: from now on events do not wait for this connection.
                     *awaited = false;
                 }
-                if *awaited && may_wait {
+                if *awaited && patience == Patience::Wait {
                     return Answer::Wait;
                 }
                 Answer::No(before.clone().unwrap_or_else(|| {
@@ -309,7 +338,7 @@ impl Link {
         &mut self,
         unit: &str,
         t_ns: u64,
-        may_wait: bool,
+        patience: Patience,
     ) -> Answer<Result<UnitState, String>> {
         if !unit.ends_with(".service") {
             // Only services handle notify messages; the verdict needs just the name.
@@ -334,8 +363,8 @@ impl Link {
                 self.reads.insert(unit.to_owned(), Read::Running(p));
                 if let Some(why) = &self.late {
                     Answer::No(why.clone())
-                } else if !may_wait {
-                    Answer::No("the observer stopped before the manager answered".into())
+                } else if let Some(why) = patience.why_not() {
+                    Answer::No(why.into())
                 } else if waited >= ANSWER_WAIT {
                     // poll() has just marked it late, or is about to.
                     Answer::No(format!("the manager did not answer within {ANSWER_WAIT:?}"))
@@ -345,12 +374,10 @@ impl Link {
             }
             None => {
                 self.start_read(unit, reader);
-                match (&self.late, may_wait) {
+                match (&self.late, patience.why_not()) {
                     (Some(why), _) => Answer::No(why.clone()),
-                    (None, true) => Answer::Wait,
-                    (None, false) => {
-                        Answer::No("the observer stopped before the manager answered".into())
-                    }
+                    (None, None) => Answer::Wait,
+                    (None, Some(why)) => Answer::No(why.into()),
                 }
             }
         }
@@ -376,11 +403,6 @@ impl Link {
             }
         });
         self.reads.insert(unit.to_owned(), Read::Running(p));
-    }
-
-    /// Whether events may still be waiting for this link to answer.
-    pub fn busy(&self) -> bool {
-        matches!(self.state, State::Connecting { awaited: true, .. })
     }
 
     /// What this manager did wrong — not answering in time, saying what systemd never says —
@@ -490,15 +512,13 @@ mod tests {
         };
         let mut link = Link::new(Owner::System, Ok(target), false);
         let started = Instant::now();
-        assert!(matches!(link.connected(true), Answer::Wait));
-        assert!(link.busy());
-        while matches!(link.connected(true), Answer::Wait) {
+        assert!(matches!(link.connected(Patience::Wait), Answer::Wait));
+        while matches!(link.connected(Patience::Wait), Answer::Wait) {
             assert!(started.elapsed() < CONNECT_WAIT + Duration::from_secs(1));
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert!(started.elapsed() >= CONNECT_WAIT);
-        assert!(!link.busy());
-        let Answer::No(why) = link.connected(true) else {
+        let Answer::No(why) = link.connected(Patience::Wait) else {
             panic!("still connecting, but no longer awaited");
         };
         assert!(why.contains("has not answered"), "{why}");
@@ -517,6 +537,6 @@ mod tests {
             })
             .collect();
         assert_eq!(waits, [5, 10, 20, 40, 60, 60, 60]);
-        assert!(matches!(link.connected(true), Answer::No(w) if w == "not asked"));
+        assert!(matches!(link.connected(Patience::Wait), Answer::No(w) if w == "not asked"));
     }
 }

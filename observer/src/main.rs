@@ -49,7 +49,8 @@ fn main() -> ExitCode {
             Command::Replay(args) => replay::run(args),
             Command::Diagnose(args) => diagnose::run(args, cli.verbose).await,
             Command::Report(args) => report::run(args),
-            Command::Check => check::run(),
+            Command::Check { json: false } => check::print_table(),
+            Command::Check { json: true } => check::print_json(),
             Command::HookFloor { probe } => hook_floor::run(probe).await,
         }
     });

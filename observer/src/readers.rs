@@ -160,7 +160,7 @@ mod tests {
         let meta = fs::metadata(&path).unwrap();
         let w = Watched {
             id: 7,
-            owner: "--socket".into(),
+            owner: crate::watch::SocketOwner::Explicit,
             address: path.display().to_string(),
             key: observer_common::SocketKey {
                 ino: meta.ino(),

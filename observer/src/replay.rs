@@ -15,7 +15,7 @@ use crate::{
     },
     sink::{Sink, Start, Summary},
     trace::glob_match,
-    watch::Watched,
+    watch::{SocketOwner, Watched},
 };
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
@@ -190,7 +190,7 @@ pub fn judgement_of(r: &EventRecord) -> Judgement {
     let Some(inputs) = &r.inputs else {
         return Judgement {
             unit: r.unit.clone(),
-            outcome: outcome_name(&r.outcome),
+            outcome: r.outcome,
             verdict: None,
             note: r.note.clone(),
             inputs: None,
@@ -213,15 +213,6 @@ pub fn judgement_of(r: &EventRecord) -> Judgement {
     j
 }
 
-fn outcome_name(s: &str) -> &'static str {
-    match s {
-        "accepted" => "accepted",
-        "rejected" => "rejected",
-        "not-delivered" => "not-delivered",
-        _ => "unknown",
-    }
-}
-
 /// The session's sockets, for the views' SOCKET column.
 fn sockets(s: &Session) -> BTreeMap<u32, Watched> {
     s.watched
@@ -231,7 +222,7 @@ fn sockets(s: &Session) -> BTreeMap<u32, Watched> {
                 w.id,
                 Watched {
                     id: w.id,
-                    owner: w.owner.clone(),
+                    owner: SocketOwner::from_label(&w.owner),
                     address: w.address.clone(),
                     key: SocketKey {
                         ino: 0,
@@ -252,7 +243,7 @@ fn sockets(s: &Session) -> BTreeMap<u32, Watched> {
 mod tests {
     use super::*;
     use crate::{
-        judge::VerdictInputs,
+        judge::{Outcome, VerdictInputs},
         notify::NotifyAccess,
         recording::records::tests::sample_event,
         verdict::{ExecMain, Sender, ServiceState, SystemdVersion, UnitState},
@@ -355,23 +346,24 @@ mod tests {
             version: SystemdVersion(252),
         };
         let live = judge::rejudge(&ev, Some("tb.service".into()), &inputs);
-        assert_eq!(live.outcome, "accepted");
+        assert_eq!(live.outcome, Outcome::Accepted);
         let rec = Record::event(&ev, &live);
-        let json = serde_json::to_string(&rec).unwrap();
+        let json = String::from_utf8(crate::recording::to_body(&rec).unwrap()).unwrap();
         assert!(json.contains("\"exec_main\":{\"pid\":56"), "{json}");
-        let Record::Event(back) = serde_json::from_str::<Record>(&json).unwrap() else {
+        let Some(Record::Event(back)) = crate::recording::from_body(json.as_bytes()) else {
             panic!("not an event: {json}");
         };
         let again = judgement_of(&back);
-        assert_eq!(again.outcome, "accepted");
+        assert_eq!(again.outcome, Outcome::Accepted);
         assert!(again.verdict.unwrap().caveats.is_empty());
 
         // Written by an observer that did not keep ExecMain*: judged (and re-judged) without it.
         let old = json
             .replace(
                 &format!(
-                    ",\"exec_main\":{}",
-                    serde_json::to_string(&inputs.unit_state.unwrap().exec_main).unwrap()
+                    ",\"exec_main\":{{\"pid\":56,\"start_us\":{},\"exit_us\":{}}}",
+                    ev.mono_ns / 1000 - 5_000,
+                    ev.mono_ns / 1000 + 5_000
                 ),
                 "",
             )
@@ -381,11 +373,11 @@ mod tests {
             !old.contains("exec_main") && old.contains("main_pid_unknown"),
             "{old}"
         );
-        let Record::Event(back) = serde_json::from_str::<Record>(&old).unwrap() else {
+        let Some(Record::Event(back)) = crate::recording::from_body(old.as_bytes()) else {
             panic!("not an event: {old}");
         };
         let again = judgement_of(&back);
-        assert_eq!(again.outcome, "rejected");
+        assert_eq!(again.outcome, Outcome::Rejected);
         let v = again.verdict.unwrap();
         assert_eq!(v.kind, crate::verdict::Kind::MainPidUnknown);
         assert!(v.caveats.is_empty(), "{:?}", v.caveats);

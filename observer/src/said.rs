@@ -1,9 +1,9 @@
-//! What managers say, checked before anything believes it (README "Trust model"): the peer on a
-//! manager's socket may be any user's program. Unit names must pass systemd's own
-//! `unit_name_is_valid()` (names that fail are dropped: systemd never sends them); states,
-//! results and job types must be among the values systemd sends — an unknown one is kept, marked
-//! `unrecognised:` and escaped, and never decides anything; free text (StatusText, a D-Bus
-//! error's message) is kept with its control characters escaped.
+//! What managers say, checked before anything believes it (docs/OPERATIONS.md, "Trust
+//! model"): the peer on a manager's socket may be any user's program. Unit names must pass
+//! systemd's own `unit_name_is_valid()` (names that fail are dropped: systemd never sends them);
+//! states, results and job types must be among the values systemd sends — an unknown one is
+//! kept, marked `unrecognised:` and escaped, and never decides anything; free text (StatusText,
+//! a D-Bus error's message) is kept with its control characters escaped.
 //!
 //! Pure functions on strings, for the manager module and the `said` fuzz target.
 

@@ -1,6 +1,12 @@
-//! `observer trace`: the pipeline wired together. capture → ring → decode → sinks, on a tokio
-//! loop that drains the ring when the kernel wakes it (a burst) or on a short timer (otherwise
-//! the kernel does not wake us: see WAKEUP_BYTES), and rescans for notify sockets that appear.
+//! `observer trace` (and `record`, and live `diagnose`): the loop wired together, on tokio.
+//! capture → ring → decode → pairing with the manager's reads → judge → sinks, and back: the
+//! loop drains the ring when the kernel wakes it (a burst) or on a short timer (otherwise the
+//! kernel does not wake us: see WAKEUP_BYTES), and it writes to the kernel while it runs (the
+//! watched sockets after each rescan, the readers, whether the collector sleeps). Events are
+//! held before they are judged (JUDGE_AFTER, and while unread: delivery.rs), wait a bounded
+//! time for their manager's answer (link.rs; events are shown in order, so those behind wait
+//! with it), and a datagram shown before its manager read it is corrected later. The life of
+//! one datagram, step by step: docs/ARCHITECTURE.md.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -19,6 +25,7 @@ use crate::{
     delivery::{Correction, Delivered, Pairing},
     idle::Idle,
     judge::Judge,
+    link::Patience,
     manager::UNIT_CHANGE_KEPT,
     readers::{self, Reader},
     recording::writer::{Rotation, Writer},
@@ -38,6 +45,10 @@ const DRAIN_EVERY: Duration = Duration::from_millis(50);
 const JUDGE_AFTER: Duration = Duration::from_millis(150);
 /// How often notify sockets are looked for again (new containers, user sessions, re-created sockets).
 const RESCAN_EVERY: Duration = Duration::from_secs(2);
+/// Events waiting to be judged beyond which none waits for its manager's answer any more: a
+/// manager slow to answer while its socket is flooded must not grow memory without bound.
+/// (At 100 000 datagrams/s, JUDGE_AFTER alone keeps ~15 000 waiting.)
+const WAITING_MAX: usize = 65_536;
 /// Once asked to stop: how long events still waiting for their manager's answer may wait.
 const FINAL_WAIT: Duration = Duration::from_secs(1);
 
@@ -125,7 +136,11 @@ pub async fn run_with(
         spawn_kernel_logger(&mut capture);
     }
     report_start(&capture, &watched, verbose, args.containers);
-    let hooks = capture.all_hooks();
+    let hooks: Vec<String> = capture
+        .all_hooks()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
 
     let refused: Vec<(String, String)> = capture
         .refused
@@ -169,22 +184,13 @@ pub async fn run_with(
     };
     let mut dropped_seen = 0u64;
     let mut idle = Idle::default();
-    // Managers are connected to in the background; their first connections are given a moment
-    // (bounded) so that unit histories start before the first messages.
+    // Managers are connected to in the background. Nothing waits for them here: each event
+    // waits (bounded) for its own manager's connection when it is judged, and a silent one
+    // delays only its own socket's events (Collector::drain).
     out.judge.prepare(&watched);
     let mut discovery: Option<tokio::task::JoinHandle<Vec<Request>>> = None;
-    let mut stop = false;
-    let settle = Instant::now() + crate::link::CONNECT_WAIT;
-    let settle = deadline.map_or(settle, |d| d.min(settle));
-    while out.judge.busy() && Instant::now() < settle {
-        tokio::select! {
-            _ = sigint.recv() => { stop = true; break }
-            _ = sigterm.recv() => { stop = true; break }
-            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-        }
-    }
 
-    while !stop && out.events < out.limit {
+    while out.events < out.limit {
         tokio::select! {
             // In this order: records the kernel woke us for are taken before any timer's drain.
             biased;
@@ -209,6 +215,7 @@ pub async fn run_with(
                     let records = out.drain(ring.get_mut(), &by_id, false).await?;
                     if idle.fell_asleep(records) {
                         log::info!("collector: asleep until the kernel has a record");
+                        out.sink.idle()?;
                     } else {
                         capture.set_collector_asleep(false)?;
                     }
@@ -355,36 +362,50 @@ impl Collector {
             }
         }
         let now = crate::manager::monotonic_ns();
-        while let Some(ev) = self.waiting.front() {
+        let patience = if self.stopping {
+            Patience::Stopping
+        } else if self.waiting.len() > WAITING_MAX {
+            Patience::Crowded
+        } else {
+            Patience::Wait
+        };
+        // Sockets whose oldest waiting event waits (for its manager's answer or read): their
+        // later events wait behind it, in order; other sockets' events go on.
+        let mut blocked = std::collections::HashSet::new();
+        let mut kept = std::collections::VecDeque::new();
+        while let Some(mut ev) = self.waiting.pop_front() {
             if self.events >= self.limit {
                 self.waiting.clear();
+                kept.clear();
                 break;
             }
-            // Wait for the D-Bus signals, and (bounded) for the manager to read it.
-            if !all
-                && (now.saturating_sub(ev.mono_ns) < JUDGE_AFTER.as_nanos() as u64
-                    || self.pairing.hold(ev, now))
-            {
+            // Wait for the D-Bus signals (events are in send order: so do all after it).
+            if !all && now.saturating_sub(ev.mono_ns) < JUDGE_AFTER.as_nanos() as u64 {
+                self.waiting.push_front(ev);
                 break;
             }
-            let ev = self.waiting.front_mut().expect("front exists");
             if !ev.matched_by_identity {
                 ev.watch_id =
                     watch::disambiguate(ev.watch_id, &ev.dest, ev.pidns_ino, by_id.values());
             }
+            // And (bounded) for the manager to read it.
+            if blocked.contains(&ev.watch_id) || (!all && self.pairing.hold(&ev, now)) {
+                blocked.insert(ev.watch_id);
+                kept.push_back(ev);
+                continue;
+            }
             // Judged once its manager has answered (each wait is bounded, see link.rs); the
             // loop goes on meanwhile, and so do signals, --duration and the ring.
             // Judged as it will be shown: with the bytes the manager read (delivery.rs).
-            let (delivery, shown) = self.pairing.peek(ev, all);
-            let Some(j) = self.judge.judge_delivered(
-                &shown,
-                by_id.get(&ev.watch_id),
-                delivery,
-                !self.stopping,
-            ) else {
-                break;
+            let (delivery, shown) = self.pairing.peek(&ev, all);
+            let Some(j) =
+                self.judge
+                    .judge_delivered(&shown, by_id.get(&ev.watch_id), delivery, patience)
+            else {
+                blocked.insert(ev.watch_id);
+                kept.push_back(ev);
+                continue;
             };
-            let mut ev = self.waiting.pop_front().expect("front exists");
             let delivery = self.pairing.take(&mut ev, all);
             let unread =
                 delivery.delivered == Delivered::Unknown && self.pairing.has_reader(ev.watch_id);
@@ -402,6 +423,8 @@ impl Collector {
             self.sink.event(&ev, &j, by_id)?;
             self.events += 1;
         }
+        kept.append(&mut self.waiting);
+        self.waiting = kept;
         self.sink.flush()?;
         Ok(records)
     }
@@ -517,7 +540,7 @@ fn requests_that_exist(initial: &[Request], no_default_sockets: bool) -> Vec<Req
         initial
             .iter()
             .filter(|r| {
-                r.owner == "--socket" && watch::resolve(std::slice::from_ref(r), &[], 0).is_ok()
+                r.owner.is_explicit() && watch::resolve(std::slice::from_ref(r), &[], 0).is_ok()
             })
             .cloned(),
     );
@@ -549,13 +572,16 @@ fn report_start(
     eprintln!(
         "observer: capturing with the {} strategy ({})",
         capture.strategy,
-        capture.hooks.join(", ")
+        crate::capture::hook_list(&capture.hooks)
     );
     for why in &capture.receive_refused {
         eprintln!("observer: managers' reads: refused {why}");
     }
     match &capture.receive {
-        Ok(hooks) => eprintln!("observer: managers' reads via {}", hooks.join(", ")),
+        Ok(hooks) => eprintln!(
+            "observer: managers' reads via {}",
+            crate::capture::hook_list(hooks)
+        ),
         Err(why) => eprintln!("observer: managers' reads are not captured: {why}"),
     }
     report_new_watches(&[], watched, policy);
@@ -582,7 +608,7 @@ pub(crate) fn report_new_watches(
         eprintln!(
             "observer: watching {} ({}){}",
             crate::safe_text::text(&w.address),
-            crate::safe_text::text(&w.owner),
+            crate::safe_text::text(w.owner.label()),
             crate::safe_text::text(&trust)
         );
     }

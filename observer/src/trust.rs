@@ -1,5 +1,5 @@
-//! The trust model (README "Trust model"): how far the observer believes each manager, and as
-//! whom it may speak to it.
+//! The trust model (docs/OPERATIONS.md, "Trust model"): how far the observer believes each
+//! manager, and as whom it may speak to it.
 //!
 //! A manager is believed as far as the host's root trusts whoever controls it:
 //! - the host's system manager, and a container's system manager whose user namespace is the

@@ -2,6 +2,8 @@
 //! path socket's name resolves to, or an abstract socket's sockfs inode) and, for sends that fail
 //! before the kernel resolves a receiver, by the address strings that name it.
 
+mod owner;
+
 use std::{
     collections::BTreeMap,
     fs,
@@ -10,6 +12,7 @@ use std::{
 };
 
 use observer_common::{PathKey, SUN_PATH_MAX, SocketKey};
+pub use owner::SocketOwner;
 use thiserror::Error;
 
 use crate::{
@@ -27,8 +30,8 @@ const UNTRUSTED_MAX: usize = 256;
 pub struct Watched {
     /// Stable id, the value in the kernel maps; events carry it.
     pub id: u32,
-    /// What it is, for people: "system manager", "user manager (uid 1000)", "container 1234", "--socket".
-    pub owner: String,
+    /// Whose it is: a manager's (shown by its name) or given with --socket.
+    pub owner: SocketOwner,
     /// The address as given (`/run/systemd/notify`, `@name`).
     pub address: String,
     pub key: SocketKey,
@@ -65,7 +68,7 @@ pub enum WatchError {
 /// A request to watch an address, before it is resolved.
 #[derive(Debug, Clone)]
 pub struct Request {
-    pub owner: String,
+    pub owner: SocketOwner,
     pub manager: Option<Owner>,
     pub address: String,
     /// Where the path is visible from here (`/proc/PID/root/...` for a container), if different.
@@ -81,7 +84,7 @@ pub struct Request {
 impl Request {
     pub fn explicit(address: &str) -> Self {
         Self {
-            owner: "--socket".into(),
+            owner: SocketOwner::Explicit,
             manager: None,
             address: address.into(),
             host_path: None,
@@ -99,7 +102,7 @@ impl Request {
 pub fn default_requests() -> Vec<Request> {
     let mut out = Vec::new();
     let host = |owner: String, manager: Owner, path: String, trust: Trust| Request {
-        owner,
+        owner: SocketOwner::Manager(owner),
         manager: Some(manager),
         address: path,
         host_path: None,
@@ -145,7 +148,10 @@ pub fn default_requests() -> Vec<Request> {
             {
                 untrusted += 1;
                 out.push(Request {
-                    owner: format!("container {leader} ({})", trust.label().unwrap_or_default()),
+                    owner: SocketOwner::Manager(format!(
+                        "container {leader} ({})",
+                        trust.label().unwrap_or_default()
+                    )),
                     manager: Some(manager),
                     address: inner.into(),
                     host_path: Some(root.join(&inner[1..])),
@@ -160,7 +166,7 @@ pub fn default_requests() -> Vec<Request> {
             let host_path = root.join(inner.trim_start_matches('/'));
             if is_socket(&host_path) {
                 out.push(Request {
-                    owner,
+                    owner: SocketOwner::Manager(owner),
                     manager: Some(manager),
                     address: inner,
                     host_path: Some(host_path),
@@ -507,7 +513,7 @@ mod tests {
     fn path_matches_go_to_the_manager_in_the_senders_pid_namespace() {
         let w = |id, pidns| Watched {
             id,
-            owner: format!("container {id}"),
+            owner: SocketOwner::Manager(format!("container {id}")),
             address: "/run/systemd/notify".into(),
             key: SocketKey {
                 ino: u64::from(id),

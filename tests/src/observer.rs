@@ -151,6 +151,23 @@ impl Observer {
         }
     }
 
+    /// Whether the collector fell asleep (its `idle` record: everything the kernel had is
+    /// shown) within `timeout`; the records before it are consumed.
+    pub fn idle(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(v) if v["record"] == "idle" => return true,
+                Ok(v) if v["record"] == "delivery" => self.deliveries.push(v),
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// Every event until none has arrived for `quiet`.
     pub fn events_until_quiet(&mut self, quiet: Duration) -> Vec<Value> {
         let mut out = Vec::new();

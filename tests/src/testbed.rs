@@ -287,9 +287,27 @@ impl Testbed {
         let user = format!("u{uid}");
         self.exec(&["useradd", "-m", "-u", &uid.to_string(), &user]);
         self.exec(&["systemctl", "daemon-reload"]);
-        self.exec(&["systemctl", "start", &format!("user@{uid}.service")]);
-        let state = self.prop(&format!("user@{uid}.service"), "ActiveState");
-        assert_eq!(state, "active", "user@{uid}.service did not start");
+        let unit = format!("user@{uid}.service");
+        if self.host {
+            // A machine of its own (the VM lane): the user lingers, as a user's machine keeps a
+            // user manager without a session; systemd-logind starts it.
+            let out = self.exec_output(&["loginctl", "enable-linger", &user]);
+            assert!(
+                out.status.success(),
+                "loginctl enable-linger {user}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            while self.prop(&unit, "ActiveState") != "active"
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+        } else {
+            self.exec(&["systemctl", "start", &unit]);
+        }
+        let state = self.prop(&unit, "ActiveState");
+        assert_eq!(state, "active", "{unit} did not start");
         let um = UserManager { tb: self, uid };
         um.systemctl(&["log-level", "debug"]);
         um

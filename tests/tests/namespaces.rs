@@ -24,11 +24,15 @@ const STOP_SLACK: Duration = Duration::from_millis(2500);
 
 /// The events of `records` sent to the fake's socket.
 fn fake_events(records: &[Value], fake: &Fake) -> Vec<Value> {
-    let ours = format!("container {} ", fake.leader);
+    let ours = format!("container {}", fake.leader);
+    let of_ours = |s: &str| {
+        s.strip_prefix(&ours)
+            .is_some_and(|r| r.is_empty() || r.starts_with(' '))
+    };
     records
         .iter()
         .filter(|r| r["record"] == "event")
-        .filter(|r| r["socket"].as_str().is_some_and(|s| s.starts_with(&ours)))
+        .filter(|r| r["socket"].as_str().is_some_and(of_ours))
         .cloned()
         .collect()
 }
@@ -319,6 +323,48 @@ fn ctrl_c_and_count_are_honoured_while_a_manager_never_answers() {
         r.after_start
     );
     assert_eq!(r.root_inside, Vec::<String>::new(), "root processes inside");
+}
+
+/// A manager that never answers delays only its own datagrams: one sent to another socket
+/// just after is shown at once, before the silent manager's (which waits out its connection,
+/// link.rs's CONNECT_WAIT), not behind it.
+#[test]
+fn a_silent_manager_delays_only_its_own_datagrams() {
+    require_root!();
+    let mut silent = Fake::start_trusted("silent");
+    let dir = std::env::temp_dir().join(observer_tests::unique("beside"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ours = dir.join("notify.sock");
+    let _sock = std::os::unix::net::UnixDatagram::bind(&ours).unwrap();
+    let ours = ours.to_str().unwrap().to_owned();
+    let mut obs = Observer::start_with(&["--socket", &ours]);
+    silent.notify("READY=1", 1);
+    let sent = Instant::now();
+    std::os::unix::net::UnixDatagram::unbound()
+        .unwrap()
+        .send_to(b"STATUS=beside", &ours)
+        .unwrap();
+    let mut order = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while order.len() < 2 && Instant::now() < deadline {
+        let Some(ev) = obs.next_event(Duration::from_secs(1)) else {
+            continue;
+        };
+        if ev["dest"] == ours.as_str() {
+            order.push(("ours", sent.elapsed(), ev));
+        } else if !fake_events(std::slice::from_ref(&ev), &silent).is_empty() {
+            order.push(("silent", sent.elapsed(), ev));
+        }
+    }
+    obs.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    let names: Vec<_> = order
+        .iter()
+        .map(|(n, at, ev)| format!("{n} after {at:?}: {} {}", ev["verdict"], ev["note"]))
+        .collect();
+    assert_eq!(order.len(), 2, "both datagrams shown: {names:?}");
+    assert_eq!(order[0].0, "ours", "not behind the silent one: {names:?}");
+    assert_eq!(order[1].2["verdict"], "unknown", "{}", order[1].2);
 }
 
 /// A lying manager (names, states, results and jobs full of ESC, BEL and OSC sequences; an

@@ -1,8 +1,10 @@
-//! Project tasks: `cargo xtask test | vm-test | demo | bench` (run through `./x`, which installs
-//! what is missing first). Each task prints what it runs, so a failure names the step.
+//! Project tasks: `cargo xtask test | lint | dist | demo | bench | vm-test | vm-systemd |
+//! vm-bench | fuzz` (run through `./x`, which installs what is missing first). Each task prints
+//! what it runs, so a failure names the step.
 
 mod bench;
 mod build;
+mod check;
 mod demo;
 mod dist;
 mod fuzz;
@@ -70,11 +72,22 @@ enum Lane {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// The verdict tests in a QEMU guest whose PID 1 is systemd 257 (Debian 13, 6.12), with the
+    /// observer from the .deb: auto (→ fentry) and --probe tracepoint, then the packaged
+    /// recording service. VERDICTS_SCENARIO and VERDICTS_DUMP reach the guest.
+    VmSystemd {
+        /// fentry or tracepoint; repeat for both (default: both).
+        #[arg(long = "probe")]
+        probes: Vec<String>,
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
 enum Task {
-    /// Unit tests, the fuzz lane, root-only capture tests on this kernel, and the VM lane.
+    /// Every lane: unit tests, fuzz, capture on this kernel, record/replay, hostile input and
+    /// namespaces, real-systemd verdicts, package/service/journal, and the VM lanes.
     Test {
         /// Skip the VM lanes (fentry on Debian 12's 6.1 and Debian 13's 6.12 under QEMU).
         #[arg(long)]
@@ -91,10 +104,6 @@ enum Task {
     Dist,
     /// Only the VM lanes: the capture tests with each strategy on Debian 12's and 13's kernels.
     VmTest,
-    /// Only the systemd-as-PID-1 VM lanes: Debian 13 (6.12 + systemd 257) under QEMU with the
-    /// observer from the .deb, the verdict tests against the guest's own PID 1, auto (→ fentry)
-    /// and --probe tracepoint.
-    VmSystemd,
     /// The fentry strategy's cost where it runs (this host refuses fentry): workloads (a) and
     /// (e) inside the QEMU guest, untraced and under each strategy. Emulated: ratios only.
     /// Writes target/bench/vm.md.
@@ -158,17 +167,13 @@ fn main() -> anyhow::Result<()> {
             Lane::Ship { args } => test::Only::Ship(args),
             Lane::Metrics { args } => test::Only::Metrics(args),
             Lane::Vm { kernels, args } => test::Only::Vm(kernels, args),
+            Lane::VmSystemd { probes, args } => test::Only::VmSystemd(probes, args),
         }),
         Task::Lint => lint::run(),
         Task::VmTest => {
             let bins = build::release_binaries()?;
             let results = vm::run_capture_tests(&bins)?;
             test::report(&results)
-        }
-        Task::VmSystemd => {
-            let bins = build::release_binaries()?;
-            let deb = dist::run_dist(false)?;
-            test::report(&vm::run_systemd_guest(&bins, &deb)?)
         }
         Task::VmBench { runs, count } => vm_bench::run(runs, count),
         Task::Fuzz { seconds } => test::report(&[fuzz::run(seconds)?]),

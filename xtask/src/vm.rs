@@ -121,19 +121,41 @@ fn section_of(text: &str, strategy: &str) -> String {
 /// --init systemd): the observer installed from the .deb (`dpkg -i`), the tests driving the
 /// guest's own PID 1 (`OBSERVER_TESTBED=host`), once as a user runs it — no --probe, which
 /// must pick fentry there — and once with `--probe tracepoint`.
+///
+/// `probes` picks the runs (both when empty); `args` go to each run of the test executable (a
+/// test name filter, …), and VERDICTS_SCENARIO / VERDICTS_DUMP pass through to the guest.
 pub fn run_systemd_guest(
     bins: &Binaries,
     deb: &std::path::Path,
+    probes: &[String],
+    args: &[String],
 ) -> anyhow::Result<Vec<LaneResult>> {
     let root = crate::build::workspace_root();
     // (lane strategy, environment of the test run)
-    let runs: [(&str, &str); 2] = [
+    let all: [(&str, &str); 2] = [
         ("fentry", "OBSERVER_EXPECT_STRATEGY=fentry"),
         (
             "tracepoint",
             "OBSERVER_PROBE=tracepoint OBSERVER_EXPECT_STRATEGY=tracepoint",
         ),
     ];
+    if let Some(p) = probes.iter().find(|p| !all.iter().any(|(s, _)| s == p)) {
+        anyhow::bail!("--probe {p}: the guest runs fentry or tracepoint");
+    }
+    let runs: Vec<(&str, &str)> = all
+        .into_iter()
+        .filter(|(s, _)| probes.is_empty() || probes.iter().any(|p| p == s))
+        .collect();
+    let mut passed_env = String::new();
+    for name in ["VERDICTS_SCENARIO", "VERDICTS_DUMP"] {
+        if let Ok(v) = std::env::var(name) {
+            passed_env.push_str(&format!("{name}={} ", shell_quote(&v)));
+        }
+    }
+    let test_args: String = args
+        .iter()
+        .map(|a| format!(" {}", shell_quote(a)))
+        .collect();
     // The package's service records everything both runs send, as it would on a user's
     // machine; checked afterwards (RECORD_CHECKS). Under TCG (systemd-detect-virt says "qemu",
     // not "kvm") the scenarios get their emulated-CPU drop-ins (OBSERVER_EMULATED).
@@ -143,17 +165,21 @@ pub fn run_systemd_guest(
          systemctl enable --now observer-record.service; \
          [ \"$(systemd-detect-virt)\" = qemu ] && export OBSERVER_EMULATED=1; ",
     );
-    for (s, env) in runs {
+    for &(s, env) in &runs {
         script.push_str(&format!(
             "echo \"== verdict tests, --probe {s}\"; rm -f /tmp/summary; \
-             env {env} OBSERVER_TESTBED=host OBSERVER_BIN_DIR=/usr/bin OBSERVER_TESTBED_UNITS=/opt/observer/units \
+             env {passed_env}{env} OBSERVER_TESTBED=host OBSERVER_BIN_DIR=/usr/bin OBSERVER_TESTBED_UNITS=/opt/observer/units \
              OBSERVER_TEST_START_SECS=1500 OBSERVER_VERDICT_SUMMARY=/tmp/summary CARGO_TARGET_DIR=/tmp/target \
-             VERDICTS_KEEP=1 ./verdicts --test-threads=1; rc=$?; \
+             VERDICTS_KEEP=1 ./verdicts --test-threads=1{test_args}; rc=$?; \
              for f in /tmp/observer-verdicts-*.rec; do [ -e \"$f\" ] && mv \"$f\" /results/{s}-$(basename \"$f\"); done; \
              sed 's/^/@@NOTE {s} /' /tmp/summary 2>/dev/null; echo \"@@LANE {s} $rc\"; "
         ));
     }
-    script.push_str(RECORD_CHECKS);
+    // The service's checks expect every scenario of both runs.
+    let whole = runs.len() == all.len() && args.is_empty() && passed_env.is_empty();
+    if whole {
+        script.push_str(RECORD_CHECKS);
+    }
     // Recordings of failed runs come back here (VERDICTS_KEEP).
     let results_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
@@ -213,7 +239,7 @@ pub fn run_systemd_guest(
         .unwrap_or_else(|| "?".into());
     let installed = !text.contains("@@DPKG failed");
     let mut results = Vec::new();
-    for (s, _) in runs {
+    for &(s, _) in &runs {
         let status = text
             .lines()
             .find_map(|l| l.trim().strip_prefix(&format!("@@LANE {s} ")))
@@ -253,23 +279,29 @@ pub fn run_systemd_guest(
             notes: lane_notes,
         });
     }
-    // observer-record.service: the checks print libtest-like lines, read as that lane's tests.
-    let section = section_between(&text, "== observer-record.service", "@@RECORD done");
+    if whole {
+        results.push(record_service_lane(&text, installed, &kernel, &systemd));
+    }
+    eprintln!(
+        "xtask: recordings of failed runs, if any: {}",
+        results_dir.display()
+    );
+    Ok(results)
+}
+
+/// observer-record.service: the checks print libtest-like lines, read as that lane's tests.
+fn record_service_lane(text: &str, installed: bool, kernel: &str, systemd: &str) -> LaneResult {
+    let section = section_between(text, "== observer-record.service", "@@RECORD done");
     let tests = crate::test::test_lines(&section);
     let ok = tests.iter().filter(|(_, r)| r == "ok").count();
-    results.push(LaneResult {
+    LaneResult {
         lane: format!(
             "VM {kernel} + systemd {systemd} as PID 1: observer-record.service from the .deb"
         ),
         passed: installed && !tests.is_empty() && ok == tests.len(),
         notes: vec![format!("{ok} passed, {} failed", tests.len() - ok)],
         tests,
-    });
-    eprintln!(
-        "xtask: recordings of failed runs, if any: {}",
-        results_dir.display()
-    );
-    Ok(results)
+    }
 }
 
 /// The package's hardened service, enabled before the verdict runs: it ran through both,
@@ -286,11 +318,19 @@ n=$(grep '"record":"event"' /tmp/replay.json | grep -c '"unit":"tb-notify-python
 echo "recording: $(ls -l $rec* | wc -l) file(s), $(grep -c '"record":"event"' /tmp/replay.json) events, tb-notify-python.service $n"
 acc=$(grep '"record":"event"' /tmp/replay.json | grep '"unit":"tb-notify-python.service"' | grep -c '"verdict":"accepted"')
 ck record_replays_both_runs '[ "$acc" -ge 2 ]'
+grep '"record":"event"' /tmp/replay.json | grep '"unit":"tb-notify-python.service"' | python3 -c 'import json, sys
+for l in sys.stdin:
+    e = json.loads(l); print("  tb-notify-python.service:", e.get("ts"), e.get("payload"), e.get("verdict"), e.get("note") or "", e.get("reason") or "")'
 observer diagnose -u tb-notify-never.service $rec >/tmp/diagnose.txt 2>&1
 sed -n 1,12p /tmp/diagnose.txt
 ck record_diagnose_names_the_cause 'grep -q "no READY=1 arrived" /tmp/diagnose.txt'
 echo "@@RECORD done"
 "#;
+
+/// `text` as one word for sh -c.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
 
 /// The text between `start` and the next `end`.
 fn section_between(text: &str, start: &str, end: &str) -> String {

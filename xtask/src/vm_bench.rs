@@ -87,7 +87,7 @@ pub fn run(runs: usize, count: u64) -> anyhow::Result<()> {
 fn guest_script(runs: usize, count: u64) -> String {
     let mut s = String::from(
         "echo \"@@KERNEL $(uname -r)\"; mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; \
-         attach() { i=0; until grep -qE 'collector: asleep|observer: do-nothing' /tmp/b/err; do \
+         attach() { i=0; until [ -e /tmp/b/idle ] || grep -q 'observer: do-nothing' /tmp/b/err; do \
            i=$((i+1)); [ $i -gt 1200 ] && { echo '@@FAIL attach'; cat /tmp/b/err; return 1; }; sleep 0.5; done; }; ",
     );
     for run in 0..runs {
@@ -108,10 +108,13 @@ fn guest_script(runs: usize, count: u64) -> String {
                     )),
                 };
                 // As in the host bench (tracer.rs, spawn_observer), the load starts once the
-                // collector sleeps, as it does on a machine where it has run for a while.
+                // collector sleeps (its `idle` record), as it does on a machine where it has run
+                // for a while. Its output is read through a pipe, as the host bench reads it.
                 if let Some(observer) = &observer {
                     s.push_str(&format!(
-                        "RUST_LOG=warn,observer::trace=info observer {observer} >/dev/null 2>/tmp/b/err 3>&- & O=$!; attach; "
+                        "mkfifo /tmp/b/obs; \
+                         {{ grep -m1 -q '\"record\":\"idle\"' && touch /tmp/b/idle; cat >/dev/null; }} </tmp/b/obs 3>&- & \
+                         observer {observer} >/tmp/b/obs 2>/tmp/b/err 3>&- & O=$!; attach; "
                     ));
                 }
                 s.push_str("echo go >&3; exec 3>&-; wait $L; ");

@@ -11,20 +11,24 @@ use aya::{
     programs::{BtfTracePoint, FEntry, FExit, TracePoint},
 };
 
-use super::{EBPF_OBJECT, strategy::program};
+use super::{
+    EBPF_OBJECT,
+    hook::{Hook, HookKind},
+    strategy::program,
+};
 
 /// Copies of each kind of do-nothing program in the object (a program is loaded for one target).
 const COPIES: usize = 3;
 
-/// Attaches a do-nothing program at each of `hooks`, named as [`super::Capture::hooks`] names
-/// them: `tp_btf/TP`, `fentry/FN`, `fexit/FN`, `tracepoint/CATEGORY/TP`. Detached on drop.
-pub fn attach(hooks: &[String]) -> anyhow::Result<Ebpf> {
+/// Attaches a do-nothing program at each of `hooks`. Detached on drop.
+pub fn attach(hooks: &[Hook]) -> anyhow::Result<Ebpf> {
     let mut ebpf = EbpfLoader::new()
         .load(EBPF_OBJECT)
         .context("loading the eBPF object")?;
     let btf = aya::Btf::from_sys_fs().context("reading kernel BTF")?;
     // Copies used so far, by kind: the next one is `floor_{kind}_{n}`.
     let mut used: BTreeMap<&str, usize> = BTreeMap::new();
+    // Named by the object's programs: `floor_{tp_btf,fentry,fexit}_N`.
     let mut next = |kind| -> anyhow::Result<String> {
         let n = used.entry(kind).or_default();
         if *n == COPIES {
@@ -35,29 +39,27 @@ pub fn attach(hooks: &[String]) -> anyhow::Result<Ebpf> {
     };
     let mut tracepoint_loaded = false;
     for hook in hooks {
-        let (kind, target) = hook
-            .split_once('/')
-            .with_context(|| format!("hook {hook}: no kind/target"))?;
+        let target = hook.target.as_str();
+        let kind = hook.kind.as_str();
         let attached = (|| -> anyhow::Result<()> {
-            match kind {
-                "tp_btf" => {
+            match hook.kind {
+                HookKind::TpBtf => {
                     let p: &mut BtfTracePoint = program(&mut ebpf, &next(kind)?)?;
                     p.load(target, &btf)?;
                     p.attach()?;
                 }
-                "fentry" => {
+                HookKind::Fentry => {
                     let p: &mut FEntry = program(&mut ebpf, &next(kind)?)?;
                     p.load(target, &btf)?;
                     p.attach()?;
                 }
-                "fexit" => {
+                HookKind::Fexit => {
                     let p: &mut FExit = program(&mut ebpf, &next(kind)?)?;
                     p.load(target, &btf)?;
                     p.attach()?;
                 }
-                "tracepoint" => {
-                    let (category, name) =
-                        target.split_once('/').context("no tracepoint category")?;
+                HookKind::Tracepoint => {
+                    let (category, name) = hook.tracepoint().context("no tracepoint category")?;
                     let p: &mut TracePoint = program(&mut ebpf, "floor_tracepoint")?;
                     if !tracepoint_loaded {
                         p.load()?;
@@ -65,7 +67,6 @@ pub fn attach(hooks: &[String]) -> anyhow::Result<Ebpf> {
                     }
                     p.attach(category, name)?;
                 }
-                _ => bail!("unknown hook kind {kind}"),
             }
             Ok(())
         })();

@@ -2,6 +2,7 @@
 //! allows, attach them, and hand out the ring buffer and counters.
 
 mod floor;
+mod hook;
 mod kallsyms;
 mod offsets;
 mod prefilter;
@@ -14,6 +15,7 @@ use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
 };
+pub use hook::{Hook, list as hook_list};
 use observer_common::{
     PathKey, SocketKey,
     prefilter::{READERS, WATCHED_INO},
@@ -42,9 +44,9 @@ pub struct Capture {
     /// Why each strategy tried before the one in use was refused.
     pub refused: Vec<(Strategy, String)>,
     /// The kernel hooks attached, e.g. `tp_btf/sock_send_length`.
-    pub hooks: Vec<String>,
+    pub hooks: Vec<Hook>,
     /// What the manager side (reads of watched sockets) attached, or why it could not.
-    pub receive: Result<Vec<String>, String>,
+    pub receive: Result<Vec<Hook>, String>,
     /// Why each cheaper way of capturing reads was refused before the one in use.
     pub receive_refused: Vec<String>,
     stats: PerCpuArray<MapData, u64>,
@@ -52,7 +54,7 @@ pub struct Capture {
 
 impl Capture {
     /// Every hook attached: the sends', then the reads'.
-    pub fn all_hooks(&self) -> Vec<String> {
+    pub fn all_hooks(&self) -> Vec<Hook> {
         let mut hooks = self.hooks.clone();
         hooks.extend(self.receive.iter().flatten().cloned());
         hooks
@@ -103,7 +105,7 @@ impl Capture {
         drop(data);
         let mut refused = Vec::new();
         for (strategy, check) in checked {
-            let attempt = (|| -> anyhow::Result<(Ebpf, Vec<String>)> {
+            let attempt = (|| -> anyhow::Result<(Ebpf, Vec<Hook>)> {
                 check.map_err(anyhow::Error::msg)?;
                 let wakeup_bytes = u64::from(ring_size / 8);
                 let args_at_result =

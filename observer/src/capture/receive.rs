@@ -1,6 +1,6 @@
 //! The manager side of capture: the programs that see a watched socket's reader (systemd) read
-//! it, independent of the send strategy. Three ways, cheapest first (observer-ebpf's
-//! receive.rs says what each costs whom):
+//! it, independent of the send strategy. Five ways, tried in this order, cheapest first (the
+//! first two only with the fentry strategy); [`attach`] keeps the first the kernel takes:
 //! - `fentry/skb_free_datagram` with the fentry strategy: only reads that took a datagram pay
 //!   (AF_UNIX, netlink, packet; a failed read, TCP and UDP never get there);
 //! - `fexit/unix_dgram_recvmsg` with the fentry strategy, where skb_free_datagram cannot be
@@ -22,7 +22,11 @@ use aya::{
 };
 use observer_common::UNIX_READ_FUNCS;
 
-use super::{Strategy, kallsyms};
+use super::{
+    Strategy,
+    hook::{Hook, HookKind},
+    kallsyms,
+};
 use crate::{btf::Btf, preflight};
 
 /// What the running kernel offers the receive side, asked of our BTF index before it is dropped.
@@ -83,7 +87,7 @@ pub fn attach(
     hooks: ReceiveHooks,
     aya_btf: &aya::Btf,
     refused: &mut Vec<String>,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<Hook>> {
     let fentry = hooks.regs_usable && strategy == Strategy::Fentry;
     if fentry && hooks.skb_free_datagram {
         match attach_fentry(ebpf, aya_btf) {
@@ -117,38 +121,38 @@ pub fn attach(
     attach_syscall_tracepoints(ebpf)
 }
 
-fn attach_fentry(ebpf: &mut Ebpf, aya_btf: &aya::Btf) -> anyhow::Result<Vec<String>> {
+fn attach_fentry(ebpf: &mut Ebpf, aya_btf: &aya::Btf) -> anyhow::Result<Vec<Hook>> {
     let p: &mut FEntry = super::strategy::program(ebpf, "skb_free_datagram")?;
     p.load("skb_free_datagram", aya_btf)
         .context("fentry skb_free_datagram")?;
     p.attach().context("fentry skb_free_datagram")?;
-    Ok(vec!["fentry/skb_free_datagram".into()])
+    Ok(vec![Hook::new(HookKind::Fentry, "skb_free_datagram")])
 }
 
-fn attach_fexit(ebpf: &mut Ebpf, aya_btf: &aya::Btf) -> anyhow::Result<Vec<String>> {
+fn attach_fexit(ebpf: &mut Ebpf, aya_btf: &aya::Btf) -> anyhow::Result<Vec<Hook>> {
     let p: &mut FExit = super::strategy::program(ebpf, "unix_dgram_recvmsg_exit")?;
     p.load("unix_dgram_recvmsg", aya_btf)
         .context("fexit unix_dgram_recvmsg")?;
     p.attach().context("fexit unix_dgram_recvmsg")?;
-    Ok(vec!["fexit/unix_dgram_recvmsg".into()])
+    Ok(vec![Hook::new(HookKind::Fexit, "unix_dgram_recvmsg")])
 }
 
-fn attach_tp_btf(ebpf: &mut Ebpf, aya_btf: &aya::Btf, tp: &str) -> anyhow::Result<Vec<String>> {
-    let hook = format!("tp_btf/{tp}");
+fn attach_tp_btf(ebpf: &mut Ebpf, aya_btf: &aya::Btf, tp: &str) -> anyhow::Result<Vec<Hook>> {
+    let hook = Hook::new(HookKind::TpBtf, tp);
     let p: &mut BtfTracePoint = super::strategy::program(ebpf, tp)?;
-    p.load(tp, aya_btf).context(hook.clone())?;
-    p.attach().context(hook.clone())?;
+    p.load(tp, aya_btf).with_context(|| hook.to_string())?;
+    p.attach().with_context(|| hook.to_string())?;
     Ok(vec![hook])
 }
 
-fn attach_syscall_tracepoints(ebpf: &mut Ebpf) -> anyhow::Result<Vec<String>> {
+fn attach_syscall_tracepoints(ebpf: &mut Ebpf) -> anyhow::Result<Vec<Hook>> {
     preflight::ensure_tracefs()?;
     let mut attached = Vec::new();
     for tp in ["sys_enter_recvmsg", "sys_exit_recvmsg"] {
         let p: &mut TracePoint = super::strategy::program(ebpf, tp)?;
         p.load().with_context(|| tp.to_string())?;
         p.attach("syscalls", tp).with_context(|| tp.to_string())?;
-        attached.push(format!("tracepoint/syscalls/{tp}"));
+        attached.push(Hook::syscall(tp));
     }
     Ok(attached)
 }

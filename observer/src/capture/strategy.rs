@@ -9,7 +9,10 @@ use aya::{
 };
 use observer_common::Offsets;
 
-use super::offsets;
+use super::{
+    hook::{Hook, HookKind},
+    offsets,
+};
 use crate::{btf::Btf, preflight};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +85,7 @@ impl Strategy {
         optional_hooks: &[&'static str],
         regs_usable: bool,
         aya_btf: &aya::Btf,
-    ) -> anyhow::Result<Vec<String>> {
+    ) -> anyhow::Result<Vec<Hook>> {
         let mut attached = Vec::new();
         match self {
             Self::Fentry => {
@@ -94,9 +97,10 @@ impl Strategy {
                 p.load("sock_def_readable", aya_btf)
                     .context("fentry sock_def_readable")?;
                 p.attach().context("fentry sock_def_readable")?;
-                attached.extend(
-                    ["fexit/unix_dgram_sendmsg", "fentry/sock_def_readable"].map(String::from),
-                );
+                attached.extend([
+                    Hook::new(HookKind::Fexit, "unix_dgram_sendmsg"),
+                    Hook::new(HookKind::Fentry, "sock_def_readable"),
+                ]);
             }
             Self::Tracepoint => {
                 let from_regs = self.args_at_result(optional_hooks, regs_usable);
@@ -108,7 +112,7 @@ impl Strategy {
                     p.load(tp, aya_btf)
                         .with_context(|| format!("tp_btf/{tp}"))?;
                     p.attach().with_context(|| format!("tp_btf/{tp}"))?;
-                    attached.push(format!("tp_btf/{tp}"));
+                    attached.push(Hook::new(HookKind::TpBtf, tp));
                 }
             }
         }
@@ -118,27 +122,27 @@ impl Strategy {
 
 /// The syscall tracepoints that record each send as it starts, and see its end, for kernels
 /// where the send's hooks cannot read its arguments from the registers.
-fn attach_send_syscalls(ebpf: &mut Ebpf) -> anyhow::Result<Vec<String>> {
+fn attach_send_syscalls(ebpf: &mut Ebpf) -> anyhow::Result<Vec<Hook>> {
     let mut attached = Vec::new();
     for name in SEND_SYSCALLS {
         let tp = format!("sys_enter_{name}");
         let p: &mut TracePoint = program(ebpf, &tp)?;
         p.load().with_context(|| tp.clone())?;
         p.attach("syscalls", &tp).with_context(|| tp.clone())?;
-        attached.push(format!("tracepoint/syscalls/{tp}"));
+        attached.push(Hook::syscall(&tp));
     }
     let p: &mut TracePoint = program(ebpf, "sys_exit_send")?;
     p.load().context("sys_exit_send")?;
     for name in SEND_SYSCALLS.iter().filter(|n| **n != "sendmmsg") {
         let tp = format!("sys_exit_{name}");
         p.attach("syscalls", &tp).with_context(|| tp.clone())?;
-        attached.push(format!("tracepoint/syscalls/{tp}"));
+        attached.push(Hook::syscall(&tp));
     }
     let p: &mut TracePoint = program(ebpf, "sys_exit_sendmmsg")?;
     p.load().context("sys_exit_sendmmsg")?;
     p.attach("syscalls", "sys_exit_sendmmsg")
         .context("sys_exit_sendmmsg")?;
-    attached.push("tracepoint/syscalls/sys_exit_sendmmsg".into());
+    attached.push(Hook::syscall("sys_exit_sendmmsg"));
     Ok(attached)
 }
 

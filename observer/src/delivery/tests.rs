@@ -134,11 +134,11 @@ fn bytes_rewritten_during_the_send_are_judged_as_read() {
     assert_eq!(shown.payload, b"READY=1");
     assert_eq!(d.sender_payload.as_deref(), Some(&b"READY=0"[..]));
     assert!(d.note.unwrap().contains("other bytes"));
-    // Recordings keep the sender's bytes (hex), JSON lines too.
-    let json = serde_json::to_value(&Delivery {
+    // Recordings keep the sender's bytes (hex).
+    let json = serde_json::to_value(crate::recording::schema::Delivery::from(&Delivery {
         sender_payload: Some(b"READY=0".to_vec()),
         ..Default::default()
-    })
+    }))
     .unwrap();
     assert_eq!(json["sender_payload"], "52454144593d30");
 }
@@ -338,11 +338,10 @@ fn a_missed_read_holds_a_thread_back_only_for_a_while() {
 /// behind, the sends shown as trace.rs shows them (150 ms after each, unless held): every send
 /// gets its own read, in about linear time (this runs for every datagram).
 #[test]
-fn a_burst_with_torn_captures_pairs_every_send_quickly() {
+fn a_burst_with_torn_captures_pairs_every_send() {
     const N: usize = 3000;
     const JUDGE_AFTER: u64 = 150 * MS;
     let mut p = pairing();
-    let started = std::time::Instant::now();
     let sends: Vec<Event> = (0..N)
         .map(|i| {
             let payload: &[u8] = if i % 10 == 3 { b"READY=0" } else { b"READY=1" };
@@ -373,9 +372,5 @@ fn a_burst_with_torn_captures_pairs_every_send_quickly() {
         assert_eq!(d.manager_creds.unwrap().pid, i as u32, "send {i}");
         assert_eq!(d.sender_payload.is_some(), i % 10 == 3, "send {i}");
     }
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    // How fast it pairs is the bench's to say (`cargo xtask bench`), not a timed test's.
 }

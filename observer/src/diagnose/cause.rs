@@ -2,6 +2,7 @@
 
 use super::story::{Attempt, Item, Phase, Settings};
 use crate::{
+    judge::Outcome,
     notify::{self, Key},
     recording::records::EventRecord,
     replay::judgement_of,
@@ -228,7 +229,10 @@ fn late_ready(a: &Attempt, s: &Settings) -> Option<String> {
 
 /// "2 messages rejected: Got notification message from PID 56, but … → fix".
 fn rejected_summary(a: &Attempt) -> Option<String> {
-    let rejected: Vec<&EventRecord> = a.events().filter(|e| e.outcome == "rejected").collect();
+    let rejected: Vec<&EventRecord> = a
+        .events()
+        .filter(|e| e.outcome == Outcome::Rejected)
+        .collect();
     let first = rejected.first()?;
     let j = judgement_of(first);
     let v = j.verdict?;
@@ -255,7 +259,7 @@ fn rejected_summary(a: &Attempt) -> Option<String> {
 
 fn first_accepted(a: &Attempt, key: Key) -> Option<&EventRecord> {
     a.events().find(|e| {
-        e.outcome == "accepted"
+        e.outcome == Outcome::Accepted
             && e.event
                 .fields()
                 .iter()
@@ -278,7 +282,7 @@ fn watchdog(a: &Attempt, s: &Settings) -> String {
                 .any(|f| f.key == Key::Watchdog && f.value == "1")
         })
         .collect();
-    let last_ok = pings.iter().rev().find(|e| e.outcome == "accepted");
+    let last_ok = pings.iter().rev().find(|e| e.outcome == Outcome::Accepted);
     let at = a.ended_ns.or(last_time(a));
     let mut text = format!("watchdog timeout{dog}: ");
     text += &match (last_ok, at) {
@@ -299,7 +303,7 @@ fn watchdog(a: &Attempt, s: &Settings) -> String {
 /// ERRNO=/BUSERROR=/EXIT_STATUS= the service reported about itself.
 fn reported(a: &Attempt) -> Vec<String> {
     let mut out = Vec::new();
-    for e in a.events().filter(|e| e.outcome == "accepted") {
+    for e in a.events().filter(|e| e.outcome == Outcome::Accepted) {
         for f in e.event.fields() {
             match f.key {
                 Key::Errno => {

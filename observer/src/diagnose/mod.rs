@@ -11,6 +11,7 @@ use story::{Attempt, Item, Story};
 
 use crate::{
     cli::{DiagnoseArgs, ReplayFilter},
+    judge::Outcome,
     manager::UnitChange,
     recording::{
         reader,
@@ -164,12 +165,12 @@ fn sender(e: &EventRecord) -> String {
 fn event_line(e: &EventRecord) -> String {
     let j = crate::replay::judgement_of(e);
     let what = match (j.outcome, &j.verdict) {
-        ("rejected", Some(v)) => format!("REJECTED: {}", v.reason),
-        ("not-delivered", _) => format!(
+        (Outcome::Rejected, Some(v)) => format!("REJECTED: {}", v.reason),
+        (Outcome::NotDelivered, _) => format!(
             "send failed with {}: systemd never received it",
             crate::decode::errno_name(e.event.result)
         ),
-        (o, _) => o.to_owned(),
+        (o, _) => o.to_string(),
     };
     format!("{} → {what}{}", sender(e), read_text(e))
 }

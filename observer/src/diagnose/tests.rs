@@ -106,7 +106,7 @@ pub(crate) fn sent(at: i128, pid: u32, payload: &str, result: i64) -> Record {
     let j = if result < 0 {
         crate::judge::Judgement {
             unit: Some(UNIT.into()),
-            outcome: "not-delivered",
+            outcome: crate::judge::Outcome::NotDelivered,
             ..Default::default()
         }
     } else {

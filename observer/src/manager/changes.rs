@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
 use zbus::OwnedVariant;
 
 use super::props::{prop_text, prop_u32, prop_u64, prop_value};
@@ -22,44 +21,29 @@ pub const PENDING_MAX: usize = 16_384;
 /// Absent fields did not change. PIDs are in the manager's namespace; 0 means none. States,
 /// results and settings are checked against systemd's sets (said.rs): one systemd never sends
 /// is marked `unrecognised:`; StatusText has its control characters escaped.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnitChange {
     pub unit: String,
     /// CLOCK_MONOTONIC ns: the manager's own timestamp for state changes, else when we heard.
     pub mono_ns: u64,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub full: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_state: Option<String>,
     /// Service `Result=`: success, timeout, watchdog, exit-code, signal, protocol, …
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub main_pid: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_pid: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_restarts: Option<u32>,
     /// Exit of the main process: CLD_* code (1 exited, 2 killed, 3 dumped) and status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec_main_code: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec_main_status: Option<i32>,
     /// Settings, in full snapshots.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_access: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_start_usec: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watchdog_usec: Option<u64>,
     /// A job: "start queued" (JobNew, with its type), "start done"/"start timeout"/… (JobRemoved).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<String>,
 }
 

@@ -1,5 +1,5 @@
-//! Connecting to a manager's socket as the trust model allows (`Approach`, README "Trust
-//! model"), time-boxed, and the peer's PID on our side.
+//! Connecting to a manager's socket as the trust model allows (`Approach`, docs/OPERATIONS.md,
+//! "Trust model"), time-boxed, and the peer's PID on our side.
 //!
 //! Only the host's system manager is connected to from here. Every other connection is made by
 //! a short-lived child that hands the socket back over SCM_RIGHTS: for a trusted container it

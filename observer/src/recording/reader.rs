@@ -130,9 +130,9 @@ impl<R: Read + Seek> Stream<R> {
                 Ok(None) => self.done = true,
                 Ok(Some(n)) => {
                     self.at += n as u64;
-                    match serde_json::from_slice::<Record>(&self.body) {
-                        Ok(r) => return Some((at, r)),
-                        Err(_) => self.unknown += 1,
+                    match super::from_body(&self.body) {
+                        Some(r) => return Some((at, r)),
+                        None => self.unknown += 1,
                     }
                 }
                 Err(e) => {

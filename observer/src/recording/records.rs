@@ -1,16 +1,16 @@
-//! What a recording holds. Each record is one frame (frame.rs) with a JSON body. An event carries what the observer saw and concluded, and the inputs the verdict was
-//! computed from, so `replay` can judge it again with no systemd, BPF or root.
-
-use serde::{Deserialize, Serialize};
+//! What a recording holds, as the pipeline's types. Each record is one frame (frame.rs) whose
+//! JSON body is its schema.rs form (convert.rs). An event carries what the observer saw and
+//! concluded, and the inputs the verdict was computed from, so `replay` can judge it again with
+//! no systemd, BPF or root.
 
 use crate::{
     decode::{Clock, Event},
     delivery::{Correction, Delivery},
-    judge::{Judgement, VerdictInputs},
+    judge::{Judgement, Outcome, VerdictInputs},
     manager::UnitChange,
 };
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryRecord {
     pub correction: Correction,
     pub read_mono_ns: Option<u64>,
@@ -32,10 +32,7 @@ impl DeliveryRecord {
     }
 }
 
-/// Externally tagged (`{"event": {…}}`): serde reads it without buffering, which also keeps
-/// the 128-bit wall-clock times exact.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Record {
     /// First record of every file (a rotated file starts with one too).
     Session(Session),
@@ -58,13 +55,12 @@ pub enum Record {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Session {
     /// When the session (the recorder's run) started: the same in every file it wrote.
     pub started: String,
     /// When this file was begun, in a file begun at a rotation (absent in a session's first
     /// file: `started`). Readers put files in time order by it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_started: Option<String>,
     pub host: String,
     pub kernel: String,
@@ -76,24 +72,22 @@ pub struct Session {
     pub realtime_minus_monotonic_ns: i128,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketInfo {
     pub id: u32,
     pub owner: String,
     pub address: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EventRecord {
     pub event: Event,
     pub unit: Option<String>,
-    /// As shown live: accepted, rejected, not-delivered, unknown.
-    pub outcome: String,
+    /// As shown live. A name this observer does not know reads as unknown.
+    pub outcome: Outcome,
     pub note: Option<String>,
     /// What the manager's side saw of it (issue 8): read or not, when, with which credentials.
-    #[serde(default)]
     pub delivery: Delivery,
-    #[serde(default)]
     pub read_mono_ns: Option<u64>,
     /// The verdict's kind and reason as judged live (replay judges again and compares).
     pub kind: Option<String>,
@@ -102,7 +96,7 @@ pub struct EventRecord {
     pub inputs: Option<VerdictInputs>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UnitRecord {
     /// The manager it belongs to, as `Session::watched` names owners ("system manager", …).
     pub manager: String,
@@ -135,7 +129,7 @@ impl EventRecord {
         EventRecord {
             event: ev.clone(),
             unit: j.unit.clone(),
-            outcome: j.outcome.to_string(),
+            outcome: j.outcome,
             note: j.note.clone(),
             delivery: j.delivery.clone(),
             read_mono_ns: j.delivery.read_mono_ns,
@@ -196,7 +190,7 @@ pub mod tests {
         let rec = Record::Event(Box::new(EventRecord {
             event: sample_event(),
             unit: Some("foo.service".into()),
-            outcome: "rejected".into(),
+            outcome: Outcome::Rejected,
             note: None,
             delivery: Default::default(),
             read_mono_ns: Some(5),
@@ -227,9 +221,25 @@ pub mod tests {
                 ..Default::default()
             },
         });
+        let correction = Correction {
+            event: sample_event(),
+            unit: None,
+            delivery: Delivery {
+                delivered: crate::delivery::Delivered::No,
+                read_mono_ns: Some(7),
+                pidfd: true,
+                sender_payload: Some(b"READY=0".to_vec()),
+                ..Default::default()
+            },
+        };
+        let body = super::super::to_body(&Record::delivery(&correction)).unwrap();
+        let Some(Record::Delivery(back)) = super::super::from_body(&body) else {
+            panic!("not a delivery");
+        };
+        assert_eq!(back.correction(), correction);
         for r in [rec, unit, Record::Drops { new: 1, total: 2 }] {
-            let json = serde_json::to_vec(&r).unwrap();
-            assert_eq!(serde_json::from_slice::<Record>(&json).unwrap(), r);
+            let body = super::super::to_body(&r).unwrap();
+            assert_eq!(super::super::from_body(&body), Some(r));
         }
     }
 }

@@ -99,7 +99,7 @@ impl Writer {
 
     /// Appends one record; on failure the file is left as it was before it.
     pub fn write(&mut self, record: &Record) -> std::io::Result<()> {
-        let body = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        let body = super::to_body(record).map_err(std::io::Error::other)?;
         let bytes = frame::encode(&body);
         match self.file.write_all(&bytes) {
             Ok(()) => {

@@ -4,6 +4,7 @@
 
 use crate::{
     diagnose::story::{Attempt, Item},
+    judge::Outcome,
     notify::{self, Key},
     recording::records::EventRecord,
     replay::judgement_of,
@@ -292,10 +293,10 @@ fn message(e: &EventRecord, elsewhere: Option<&String>) -> Message {
     let j = judgement_of(e);
     let verdict = match (elsewhere, j.outcome) {
         (Some(_), _) => Verdict::Elsewhere,
-        (None, "accepted") => Verdict::Accepted,
-        (None, "rejected") => Verdict::Rejected,
-        (None, "not-delivered") => Verdict::NotDelivered,
-        _ => Verdict::Unknown,
+        (None, Outcome::Accepted) => Verdict::Accepted,
+        (None, Outcome::Rejected) => Verdict::Rejected,
+        (None, Outcome::NotDelivered) => Verdict::NotDelivered,
+        (None, Outcome::Unknown) => Verdict::Unknown,
     };
     let why = match (elsewhere, verdict, &j.verdict) {
         (Some(to), _, _) => format!("sent to {to}"),

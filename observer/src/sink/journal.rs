@@ -1,7 +1,9 @@
 //! `--journal`: each event as a structured journal entry, written over journald's native
 //! protocol (the `libsystemd` crate, pure Rust). `OBJECT_PID=` names the sender as its manager
-//! sees it, so journald attaches the sender's unit (`OBJECT_SYSTEMD_UNIT=`) and
-//! `journalctl -u foo.service` shows the observer's verdict next to the unit's own lines.
+//! sees it, and the unit judged at send time is named in `OBJECT_SYSTEMD_UNIT=` (journald could
+//! not look it up once the sender exited), so `journalctl -u foo.service` shows the observer's
+//! verdict next to the unit's own lines. An entry is written once, when its event is judged:
+//! the later corrections of the manager's read (`Sink::delivery`) are not journalled.
 //!
 //! Which journal: the one of the system whose manager owns the socket the datagram went to — a
 //! container's events go to the container's journald, where its units and PIDs make sense — or
@@ -22,7 +24,7 @@ use crate::{
     cli::JournalLevel,
     correlate::Owner,
     decode::{Event, errno_name},
-    judge::Judgement,
+    judge::{Judgement, Outcome},
     notify,
     trust::Trust,
     verdict::Kind,
@@ -34,10 +36,10 @@ const SOCKET: &str = "run/systemd/journal/socket";
 
 /// One fixed MESSAGE_ID per outcome (generated once; never change them: users filter on them,
 /// e.g. `journalctl MESSAGE_ID=…`).
-fn message_id(outcome: &str, kind: Option<Kind>) -> &'static str {
+fn message_id(outcome: Outcome, kind: Option<Kind>) -> &'static str {
     match (outcome, kind) {
-        ("not-delivered", _) => "5ad9c8a5bdd7451bb21c089aefeb7ad1",
-        ("unknown", _) | (_, None) => "df8ecd31a50b4916a6456abdaeeb0ad9",
+        (Outcome::NotDelivered, _) => "5ad9c8a5bdd7451bb21c089aefeb7ad1",
+        (Outcome::Unknown, _) | (_, None) => "df8ecd31a50b4916a6456abdaeeb0ad9",
         (_, Some(k)) => match k {
             Kind::Accepted => "0d8eb8dd4ae64c8094957fc7fcddd845",
             Kind::Barrier => "ed6a2e19c4e8414ba726b96ddd574e01",
@@ -111,8 +113,9 @@ enum Route {
     /// A trusted container's root, with the host PID of its init (whose PID namespace the
     /// relay joins).
     Root(PathBuf, u32),
-    /// Ours, for an untrusted container (README "Trust model"): no relay ever runs as root in
-    /// its namespaces, and its journald is not ours to wait for. A failure is not fatal.
+    /// Ours, for an untrusted container (docs/OPERATIONS.md, "Trust model"): no relay ever runs
+    /// as root in its namespaces, and its journald is not ours to wait for. A failure is not
+    /// fatal.
     Untrusted,
 }
 
@@ -258,7 +261,7 @@ fn untrusted(w: Option<&Watched>) -> bool {
 fn wanted(level: JournalLevel, j: &Judgement) -> bool {
     match level {
         JournalLevel::All => true,
-        JournalLevel::Rejections => matches!(j.outcome, "rejected" | "not-delivered"),
+        JournalLevel::Rejections => matches!(j.outcome, Outcome::Rejected | Outcome::NotDelivered),
     }
 }
 
@@ -273,10 +276,14 @@ pub fn event_entry(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) 
         None => format!("notification from PID {pid} ({})", ev.comm),
     };
     let (priority, message) = match (j.outcome, v) {
-        ("rejected", Some(v)) if v.hint.is_empty() => (4, format!("{who} REJECTED: {}", v.reason)),
-        ("rejected", Some(v)) => (4, format!("{who} REJECTED: {} (fix: {})", v.reason, v.hint)),
-        ("accepted", _) => (6, format!("{who} accepted: {payload}")),
-        ("not-delivered", _) => (
+        (Outcome::Rejected, Some(v)) if v.hint.is_empty() => {
+            (4, format!("{who} REJECTED: {}", v.reason))
+        }
+        (Outcome::Rejected, Some(v)) => {
+            (4, format!("{who} REJECTED: {} (fix: {})", v.reason, v.hint))
+        }
+        (Outcome::Accepted, _) => (6, format!("{who} accepted: {payload}")),
+        (Outcome::NotDelivered, _) => (
             4,
             format!(
                 "{who} not delivered: {}",
@@ -297,7 +304,7 @@ pub fn event_entry(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) 
             message_id(j.outcome, v.map(|v| v.kind)).into(),
         ),
         ("SYSLOG_IDENTIFIER", "observer".into()),
-        ("OBSERVER_VERDICT", j.outcome.into()),
+        ("OBSERVER_VERDICT", j.outcome.as_str().into()),
         ("OBSERVER_PAYLOAD", payload),
         ("OBSERVER_SENDER_HOST_PID", ev.pid.to_string()),
         ("OBSERVER_SENDER_UID", ev.uid.to_string()),
@@ -454,11 +461,11 @@ mod tests {
         ];
         let mut ids: Vec<&str> = kinds
             .iter()
-            .map(|k| message_id("rejected", Some(*k)))
+            .map(|k| message_id(Outcome::Rejected, Some(*k)))
             .collect();
         ids.extend([
-            message_id("not-delivered", None),
-            message_id("unknown", None),
+            message_id(Outcome::NotDelivered, None),
+            message_id(Outcome::Unknown, None),
             DROPS_MESSAGE_ID,
         ]);
         for id in &ids {
@@ -477,11 +484,11 @@ mod tests {
             outcome,
             ..Default::default()
         };
-        assert!(wanted(JournalLevel::All, &j("accepted")));
-        assert!(!wanted(JournalLevel::Rejections, &j("accepted")));
-        assert!(!wanted(JournalLevel::Rejections, &j("unknown")));
-        assert!(wanted(JournalLevel::Rejections, &j("rejected")));
-        assert!(wanted(JournalLevel::Rejections, &j("not-delivered")));
+        assert!(wanted(JournalLevel::All, &j(Outcome::Accepted)));
+        assert!(!wanted(JournalLevel::Rejections, &j(Outcome::Accepted)));
+        assert!(!wanted(JournalLevel::Rejections, &j(Outcome::Unknown)));
+        assert!(wanted(JournalLevel::Rejections, &j(Outcome::Rejected)));
+        assert!(wanted(JournalLevel::Rejections, &j(Outcome::NotDelivered)));
     }
 
     /// A manager's unit name and a recorded comm with controls, C1 and bidi characters: what
@@ -492,7 +499,7 @@ mod tests {
         ev.comm = "a\u{1b}[2J\u{7}".into();
         let j = Judgement {
             unit: Some("x\u{9b}\u{202e}.service".into()),
-            outcome: "accepted",
+            outcome: Outcome::Accepted,
             ..Default::default()
         };
         let e = event_entry(&ev, &j, &BTreeMap::new()).escaped();

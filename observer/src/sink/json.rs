@@ -15,7 +15,7 @@ use super::{Sink, Start, Summary, read_wall_ns, rfc3339, watch_label, watch_labe
 use crate::{
     decode::{Creds, Event},
     delivery::{Correction, Delivered, Delivery},
-    judge::Judgement,
+    judge::{Judgement, Outcome},
     notify,
     verdict::{FieldNote, Kind, LogLevel, LogLine},
     watch::Watched,
@@ -103,7 +103,7 @@ pub struct EventRecord<'a> {
     ts: i128,
     uid: u32,
     unit: &'a Option<String>,
-    verdict: &'static str,
+    verdict: Outcome,
 }
 
 impl<'a> EventRecord<'a> {
@@ -239,7 +239,7 @@ impl<W: Write> Sink for JsonSink<W> {
             .watched
             .iter()
             .map(|w| {
-                json!({"id": w.id, "owner": w.owner, "address": w.address,
+                json!({"id": w.id, "owner": w.owner.label(), "address": w.address,
                     "trust": w.trust.map(|t| t.name())})
             })
             .collect();
@@ -280,6 +280,11 @@ impl<W: Write> Sink for JsonSink<W> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
+    }
+
+    fn idle(&mut self) -> std::io::Result<()> {
+        self.line(&json!({"record": "idle"}))?;
+        self.flush()
     }
 }
 
@@ -393,7 +398,7 @@ mod tests {
                 event(b"READY=1\nSTATUS=up \\ \xff\x01\tMAINPID=x", 44),
                 Judgement {
                     unit: Some("foo.service".into()),
-                    outcome: "rejected",
+                    outcome: Outcome::Rejected,
                     verdict: Some(verdict()),
                     note: None,
                     inputs: None,
@@ -419,7 +424,7 @@ mod tests {
                 event(b"WATCHDOG=1", -111),
                 Judgement {
                     unit: None,
-                    outcome: "not-delivered",
+                    outcome: Outcome::NotDelivered,
                     verdict: None,
                     note: Some("the send failed".into()),
                     inputs: None,
@@ -437,5 +442,25 @@ mod tests {
             let ours: Value = serde_json::from_str(&line).unwrap();
             assert_eq!(ours, as_value(ev, j, &watched));
         }
+    }
+
+    /// Programs driving the observer wait for this line (xtask's bench, the capture tests): it
+    /// must be out at once, not when the buffer next fills.
+    #[test]
+    fn the_idle_record_is_one_line_written_at_once() {
+        let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.borrow_mut().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut sink = JsonSink::new(Shared(out.clone()));
+        sink.idle().unwrap();
+        assert_eq!(out.borrow().as_slice(), b"{\"record\":\"idle\"}\n");
     }
 }

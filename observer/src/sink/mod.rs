@@ -1,4 +1,6 @@
-//! Last step of the pipeline: where events go. Every sink renders the same [`Event`] model.
+//! Where judged events go: the table, JSON lines, the journal, a recording (and live
+//! `diagnose`'s `LiveSink`). Every sink renders the same [`Event`] model; a sink may also take
+//! the later corrections of the manager's read (`delivery`), unit changes and drops.
 
 pub mod journal;
 pub mod json;
@@ -16,12 +18,13 @@ use crate::{
     delivery::{Correction, Delivered, Delivery},
     judge::Judgement,
     manager::UnitChange,
-    watch::Watched,
+    watch::{SocketOwner, Watched},
 };
 
 /// What a sink is told once capture runs.
 pub struct Start<'a> {
     pub strategy: String,
+    /// As text: a replay shows what its recording says, hooks this observer does not know too.
     pub hooks: &'a [String],
     pub refused: &'a [(String, String)],
     pub watched: &'a [Watched],
@@ -66,6 +69,11 @@ pub trait Sink {
     }
     /// Called after each batch: push buffered output out.
     fn flush(&mut self) -> std::io::Result<()>;
+    /// The collector has shown everything the kernel had and sleeps until the next record
+    /// (idle.rs): what a program driving the observer waits for before it measures or sends.
+    fn idle(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
     /// A datagram already shown unread was read by its manager, or will never be.
     fn delivery(
         &mut self,
@@ -122,6 +130,9 @@ impl Sink for Vec<Box<dyn Sink>> {
     fn health(&mut self, health: &Health) -> std::io::Result<()> {
         self.iter_mut().try_for_each(|s| s.health(health))
     }
+    fn idle(&mut self) -> std::io::Result<()> {
+        self.iter_mut().try_for_each(|s| s.idle())
+    }
     fn delivery(
         &mut self,
         c: &Correction,
@@ -163,8 +174,10 @@ pub fn watch_label_ref<'a>(
     watched: &'a BTreeMap<u32, Watched>,
 ) -> std::borrow::Cow<'a, str> {
     match watched.get(&ev.watch_id) {
-        Some(w) if w.owner == "--socket" => w.address.as_str().into(),
-        Some(w) => w.owner.as_str().into(),
+        Some(w) => match &w.owner {
+            SocketOwner::Explicit => w.address.as_str().into(),
+            SocketOwner::Manager(name) => name.as_str().into(),
+        },
         None => format!("watch {}", ev.watch_id).into(),
     }
 }

@@ -140,7 +140,7 @@ pub fn session(start: &Start<'_>, clock: &Clock) -> Session {
             .iter()
             .map(|w| SocketInfo {
                 id: w.id,
-                owner: w.owner.clone(),
+                owner: w.owner.label().to_owned(),
                 address: w.address.clone(),
             })
             .collect(),
@@ -267,7 +267,10 @@ mod tests {
             "{err}"
         );
         let size = std::fs::metadata(&path).unwrap().len();
-        let one = serde_json::to_vec(&Record::event(&ev, &j)).unwrap().len() as u64 + 12;
+        let one = crate::recording::to_body(&Record::event(&ev, &j))
+            .unwrap()
+            .len() as u64
+            + 12;
         assert!(size < 4096 + one, "{size}");
         std::fs::remove_dir_all(&d).unwrap();
     }

@@ -1,7 +1,8 @@
 //! The journal relay: another system's journal, reached by `observer-journal-relay ROOT`, this
 //! same binary started under that name in that system's PID namespace (journald only honours a
 //! client's OBJECT_PID= when the client's PID is visible to it; ours on the host is not) and
-//! chrooted into ROOT. Only for trusted containers (README "Trust model"): it runs as root.
+//! chrooted into ROOT. Only for trusted containers (docs/OPERATIONS.md, "Trust model"): it runs
+//! as root.
 //!
 //! The relay is driven from a thread of its own (`Relay`): entries are queued, never waited
 //! for, and a relay that does not answer in time (a journald that stopped reading its socket)

@@ -9,7 +9,7 @@ use super::{Sink, Start, Summary, delay_text, read_wall_ns, result_text, rfc3339
 use crate::{
     decode::Event,
     delivery::{Correction, Delivered},
-    judge::Judgement,
+    judge::{Judgement, Outcome},
     notify, safe_text,
     watch::Watched,
 };
@@ -104,7 +104,7 @@ impl<W: Write> Sink for TableSink<W> {
         }
         // A rejection stands out: its row says why in systemd's words, and how to fix it.
         let verdict = match j.outcome {
-            "rejected" => "REJECTED".to_string(),
+            Outcome::Rejected => "REJECTED".to_string(),
             other => other.to_string(),
         };
         if let Some(v) = j.verdict.as_ref().filter(|v| !v.accepted) {
@@ -215,7 +215,7 @@ mod tests {
         ev.len = ev.payload.len() as u32;
         let j = Judgement {
             unit: Some("x\u{9b}31m\u{2066}.service".into()),
-            outcome: "accepted",
+            outcome: Outcome::Accepted,
             ..Default::default()
         };
         let watched = BTreeMap::new();

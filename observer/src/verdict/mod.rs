@@ -116,7 +116,7 @@ pub struct Message {
 }
 
 /// Who systemd believes sent it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sender {
     /// SCM_CREDENTIALS pid as seen in the manager's PID namespace: the sender's own PID, or the
     /// one a privileged sender put there (`sd_pid_notify()`, `systemd-notify --pid=`). None or 0
@@ -198,7 +198,7 @@ pub enum NotifyState {
 }
 
 /// Facts about the PID named in MAINPID=, looked up when the message was sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PidFacts {
     pub pid: u32,
     pub exists: bool,
@@ -210,14 +210,13 @@ pub struct PidFacts {
     pub ppid: Option<u32>,
     /// `ppid` was read after the process that sent MAINPID= had exited: systemd, which looked
     /// earlier, may have seen that process as the parent (orphans are re-parented to PID 1).
-    #[serde(default)]
     pub ppid_late: bool,
 }
 
 /// systemd's own record of the service's current or last main process, `s->main_exec_status`
 /// (D-Bus ExecMainPID, ExecMainStartTimestampMonotonic, ExecMainExitTimestampMonotonic). Unlike
 /// MainPID it outlives the process: see `main_pid_when_read()`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExecMain {
     /// In the manager's PID namespace.
     pub pid: u32,
@@ -233,7 +232,7 @@ pub struct ExecMain {
 /// NotifyAccess=exec accepts exactly the current main PID and the current control PID
 /// (`service_notify_message_authorized()`), not every process an Exec*= line started, so no
 /// other PID set is needed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitState {
     /// Unit name; anything not ending in ".service" has no notify handler.
     pub id: String,
@@ -256,11 +255,9 @@ pub struct UnitState {
     pub manager_pid: u32,
     pub mainpid_target: Option<PidFacts>,
     /// See `ExecMain`; absent in recordings made before it was read.
-    #[serde(default)]
     pub exec_main: Option<ExecMain>,
     /// D-Bus `FreezerState` ("running", "freezing", "frozen", "thawing", "frozen-by-parent", …);
     /// only WATCHDOG=1 depends on it (`V_WATCHDOG_FROZEN`). None: not known.
-    #[serde(default)]
     pub freezer_state: Option<String>,
 }
 

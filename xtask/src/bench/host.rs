@@ -43,24 +43,15 @@ pub(super) fn remove_stale_dirs() {
 
 /// The strategies `observer check` reports usable, in the order it lists them.
 pub(super) fn usable_strategies(observer: &Path) -> anyhow::Result<Vec<String>> {
-    let out = Command::new(observer)
-        .arg("check")
-        .output()
-        .with_context(|| format!("running {} check", observer.display()))?;
-    let text = String::from_utf8_lossy(&out.stdout);
     let mut v = Vec::new();
-    for line in text.lines() {
-        let cols: Vec<&str> = line.split('|').map(str::trim).collect();
-        if let [_, strategy, status, ..] = cols.as_slice()
-            && ["fentry", "tracepoint"].contains(strategy)
-        {
-            if *status == "usable" {
-                v.push(strategy.to_string());
-            } else {
-                eprintln!(
-                    "xtask: the {strategy} strategy is {status} on this kernel: not benchmarked"
-                );
-            }
+    for c in crate::check::strategies(observer)? {
+        if c.usable() {
+            v.push(c.name);
+        } else {
+            eprintln!(
+                "xtask: the {} strategy is {} on this kernel: not benchmarked",
+                c.name, c.status
+            );
         }
     }
     Ok(v)

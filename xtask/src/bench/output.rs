@@ -19,7 +19,7 @@ use super::SYNC;
 /// How a tracer's output lines are counted.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
-    /// `observer trace --json`: `event` records; `start` and `summary` remembered.
+    /// `observer trace --json`: `event` records; `start`, `idle` and `summary` remembered.
     Observer,
     /// The one-liner's `E pid comm payload` lines; "Attaching", "Lost N events".
     Bpftrace,
@@ -36,7 +36,7 @@ pub(super) struct Output {
     pub(super) events: AtomicU64,
     pub(super) lost: AtomicU64,
     pub(super) attached: AtomicBool,
-    /// The observer's collector said it sleeps (its stderr, with `RUST_LOG` at info).
+    /// The observer's collector said it sleeps (its `idle` record).
     pub(super) asleep: AtomicBool,
     pub(super) synced: AtomicBool,
     eof: AtomicBool,
@@ -85,6 +85,7 @@ impl Output {
                     if let Ok(v) = serde_json::from_str::<Value>(l) {
                         match v["record"].as_str() {
                             Some("start") => self.attached.store(true, Ordering::Release),
+                            Some("idle") => self.asleep.store(true, Ordering::Release),
                             Some("summary") => *self.summary.lock().unwrap() = Some(v),
                             _ => {}
                         }
@@ -112,12 +113,7 @@ impl Output {
                 }
             }
             Kind::Strace => l.contains("sendto(") || l.contains("sendmsg("),
-            Kind::Plain => {
-                if l.contains("collector: asleep") {
-                    self.asleep.store(true, Ordering::Release);
-                }
-                false
-            }
+            Kind::Plain => false,
         };
         if event {
             self.events.fetch_add(1, Ordering::Relaxed);

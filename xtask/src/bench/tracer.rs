@@ -67,8 +67,6 @@ pub(super) fn start_observer(
         cmd.args(["--metrics-listen", "127.0.0.1:0", "--metrics-file"])
             .arg(textfile);
     }
-    // Its collector says when it sleeps: see spawn_observer().
-    cmd.env("RUST_LOG", "warn,observer::trace=info");
     spawn_observer(cmd, true)
 }
 
@@ -80,7 +78,7 @@ pub(super) fn start_floor(ctx: &Ctx, probe: &str) -> anyhow::Result<Tracer> {
 }
 
 /// Starts `cmd` (an observer subcommand) and waits for its `start` record, and with `settle`
-/// until its collector sleeps: an observer that has run for a while with nothing to report
+/// until its collector sleeps (its `idle` record): an observer that has run for a while with nothing to report
 /// sleeps until the kernel has a record for it (observer/src/idle.rs), and that is the state
 /// the load meets on a machine where it is left running, not its first second's drain timer.
 fn spawn_observer(mut cmd: Command, settle: bool) -> anyhow::Result<Tracer> {
@@ -105,7 +103,7 @@ fn spawn_observer(mut cmd: Command, settle: bool) -> anyhow::Result<Tracer> {
         }
         thread::sleep(Duration::from_millis(10));
     }
-    while settle && !err.asleep.load(Ordering::Acquire) {
+    while settle && !out.asleep.load(Ordering::Acquire) {
         if Instant::now() > deadline {
             bail!(
                 "the observer's collector did not fall asleep within 60 s: {}",

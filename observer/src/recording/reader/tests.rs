@@ -132,7 +132,7 @@ fn a_huge_file_that_is_no_recording_is_refused_from_its_header() {
 }
 
 fn session(started: &str, file_started: Option<&str>) -> Vec<u8> {
-    serde_json::to_vec(&Record::Session(Session {
+    crate::recording::to_body(&Record::Session(Session {
         started: started.into(),
         file_started: file_started.map(Into::into),
         host: "h".into(),

@@ -17,41 +17,10 @@ use prometheus_client::{
 };
 
 use super::{cap::Names, starts::StartOutcome};
-use crate::verdict::Kind;
+use crate::{judge::Outcome, verdict::Kind};
 
-/// The judgement of a datagram, as the `verdict` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Verdict {
-    Accepted,
-    Rejected,
-    /// The send itself failed: systemd never got the datagram.
-    NotDelivered,
-    /// No manager could be asked.
-    Unknown,
-}
-
-impl Verdict {
-    /// From `Judgement::outcome` (judge.rs names its four outcomes with these strings).
-    pub fn of(outcome: &str) -> Self {
-        match outcome {
-            "accepted" => Self::Accepted,
-            "rejected" => Self::Rejected,
-            "not-delivered" => Self::NotDelivered,
-            _ => Self::Unknown,
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Accepted => "accepted",
-            Self::Rejected => "rejected",
-            Self::NotDelivered => "not-delivered",
-            Self::Unknown => "unknown",
-        }
-    }
-}
-
-impl EncodeLabelValue for Verdict {
+/// The judgement of a datagram as the `verdict` label: the names `--json`'s `verdict` has.
+impl EncodeLabelValue for Outcome {
     fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
         EncodeLabelValue::encode(&self.as_str(), encoder)
     }
@@ -83,7 +52,7 @@ impl EncodeLabelValue for KindLabel {
 pub struct DatagramLabels {
     pub manager: Arc<str>,
     pub unit: Arc<str>,
-    pub verdict: Verdict,
+    pub verdict: Outcome,
     pub kind: KindLabel,
 }
 

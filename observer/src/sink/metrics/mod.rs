@@ -25,16 +25,14 @@ use prometheus_client::{encoding, registry::Registry};
 
 use self::{
     cap::{Cap, UnitCap},
-    families::{
-        DatagramLabels, ErrnoLabels, Families, KindLabel, OutcomeLabels, UnitLabels, Verdict,
-    },
+    families::{DatagramLabels, ErrnoLabels, Families, KindLabel, OutcomeLabels, UnitLabels},
     starts::{StartStep, Starts},
 };
 use super::{Health, Sink, Start, Summary};
 use crate::{
     decode::Event,
     delivery::{Correction, Delivered, Delivery},
-    judge::Judgement,
+    judge::{Judgement, Outcome},
     manager::UnitChange,
     notify::{self, Key},
     watch::Watched,
@@ -247,7 +245,7 @@ impl Sink for MetricsSink {
         let names = self
             .units
             .label(&super::watch_label_ref(ev, watched), j.unit.as_deref());
-        let verdict = Verdict::of(j.outcome);
+        let verdict = j.outcome;
         self.f
             .datagrams
             .get_or_create(&DatagramLabels {
@@ -272,7 +270,7 @@ impl Sink for MetricsSink {
         self.delay(&j.delivery);
         // Parsed (as systemd splits and unescapes it) only when it may say either.
         let may_say = |what: &[u8]| ev.payload.windows(what.len()).any(|w| w == what);
-        if verdict == Verdict::Accepted
+        if verdict == Outcome::Accepted
             && !names.overflowed()
             && (may_say(b"READY=1") || may_say(b"WATCHDOG=1"))
         {

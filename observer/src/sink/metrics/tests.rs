@@ -44,7 +44,7 @@ fn event(payload: &[u8], result: i64, wall_s: i128) -> Event {
 fn judged(unit: &str, accepted: bool, kind: Kind) -> Judgement {
     Judgement {
         unit: Some(unit.into()),
-        outcome: if accepted { "accepted" } else { "rejected" },
+        outcome: Outcome::of_verdict(accepted),
         verdict: Some(Rules {
             accepted,
             stage: Stage::Unit,
@@ -127,7 +127,7 @@ fn watchdog_pings_and_failed_sends() {
     )
     .unwrap();
     let mut failed = judged("a.service", false, Kind::Accepted);
-    failed.outcome = "not-delivered";
+    failed.outcome = Outcome::NotDelivered;
     failed.verdict = None;
     s.event(&event(b"READY=1", -1, 8), &failed, &w).unwrap();
     let t = text(&s);
