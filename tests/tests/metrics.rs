@@ -136,6 +136,31 @@ fn prometheus_sees_rejections_and_start_timeouts() {
     let q = format!("observer_unit_last_ready_timestamp_seconds{{{m},unit=\"{NOBODY}\"}}");
     assert!(prom.query(&q).is_empty(), "{q}");
 
+    // Failed sends by errno and the queue delay carry no manager label: other testbeds on this
+    // machine may add to them, never take away.
+    let eperm = events.iter().filter(|e| e["error"] == "EPERM").count() as f64;
+    assert!(
+        eperm >= 1.0,
+        "systemd-notify as nobody fails with EPERM first: {events:#?}"
+    );
+    let q = "observer_notify_send_failures_total{errno=\"EPERM\"}";
+    let a = prom.query_until(q, Duration::from_secs(10), |a| single(a) >= eperm);
+    assert!(
+        single(&a) >= eperm,
+        "{q} = {a:?}, the observer printed {eperm}"
+    );
+    let read = events
+        .iter()
+        .filter(|e| e["delivered"] == true && e["queue_delay_us"].is_u64())
+        .count() as f64;
+    assert!(read >= 1.0, "the manager's reads are captured: {events:#?}");
+    let q = "observer_notify_queue_delay_seconds_count";
+    let a = prom.query_until(q, Duration::from_secs(10), |a| single(a) >= read);
+    assert!(
+        single(&a) >= read,
+        "{q} = {a:?}, the observer printed {read} read events"
+    );
+
     // The shipped rules, evaluated by this Prometheus on what it scraped: the start that timed
     // out after a rejection alerts; the one that timed out without any does not.
     let q = format!("ALERTS{{alertname=\"NotifyStartTimedOutAfterRejection\",{m}}}");
