@@ -45,6 +45,17 @@ fn single(answer: &[(Value, f64)]) -> f64 {
     }
 }
 
+/// The units `alert` is pending or firing for, among the series of `manager` (a label matcher),
+/// once it is for any (Prometheus evaluates the rules every second).
+fn alerting(prom: &Prometheus, alert: &str, manager: &str) -> Vec<String> {
+    let q = format!("ALERTS{{alertname=\"{alert}\",{manager}}}");
+    let a = prom.query_until(&q, Duration::from_secs(20), |a| !a.is_empty());
+    eprintln!("prometheus: {q} = {a:?}");
+    a.iter()
+        .filter_map(|(l, _)| l["unit"].as_str().map(str::to_owned))
+        .collect()
+}
+
 #[test]
 fn prometheus_sees_rejections_and_start_timeouts() {
     require_root!();
@@ -163,15 +174,11 @@ fn prometheus_sees_rejections_and_start_timeouts() {
 
     // The shipped rules, evaluated by this Prometheus on what it scraped: the start that timed
     // out after a rejection alerts; the one that timed out without any does not.
-    let q = format!("ALERTS{{alertname=\"NotifyStartTimedOutAfterRejection\",{m}}}");
-    let a = prom.query_until(&q, Duration::from_secs(20), |a| !a.is_empty());
-    eprintln!("prometheus: {q} = {a:?}");
-    let units: Vec<&str> = a.iter().filter_map(|(l, _)| l["unit"].as_str()).collect();
-    assert_eq!(units, [NOBODY], "{a:?}");
-    let q = format!("ALERTS{{alertname=\"NotifyRejected\",{m}}}");
-    let a = prom.query(&q);
-    let units: Vec<&str> = a.iter().filter_map(|(l, _)| l["unit"].as_str()).collect();
-    assert_eq!(units, [NOBODY], "{a:?}");
+    assert_eq!(
+        alerting(&prom, "NotifyStartTimedOutAfterRejection", &m),
+        [NOBODY]
+    );
+    assert_eq!(alerting(&prom, "NotifyRejected", &m), [NOBODY]);
 
     // The watchdog unit: its last accepted ping stays (it went down by its watchdog), older
     // than its WatchdogSec=2: NotifyWatchdogLate fires.
@@ -185,11 +192,7 @@ fn prometheus_sees_rejections_and_start_timeouts() {
         (before..=after + 1.0).contains(&ping),
         "{q} = {ping}, not in [{before}, {after}]"
     );
-    let q = format!("ALERTS{{alertname=\"NotifyWatchdogLate\",{m}}}");
-    let a = prom.query_until(&q, Duration::from_secs(20), |a| !a.is_empty());
-    eprintln!("prometheus: {q} = {a:?}");
-    let units: Vec<&str> = a.iter().filter_map(|(l, _)| l["unit"].as_str()).collect();
-    assert_eq!(units, [WATCHDOG], "{a:?}");
+    assert_eq!(alerting(&prom, "NotifyWatchdogLate", &m), [WATCHDOG]);
 
     // promtool on the endpoint's classic text output; OpenMetrics when asked for it.
     let url = format!("http://{listen}/metrics");
