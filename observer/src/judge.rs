@@ -302,12 +302,14 @@ impl Judge {
                 uid: c.uid,
                 gid: c.gid,
                 alive: delivery.sender_alive,
+                exited: delivery.sender_exited,
             },
             (Delivered::Yes, None) => Sender {
                 pid: None,
                 uid: ev.uid,
                 gid: ev.gid,
                 alive: None,
+                exited: false,
             },
             _ => sender_as_manager_sees_it(ev, conn.watcher.manager()),
         };
@@ -500,6 +502,7 @@ fn sender_as_manager_sees_it(ev: &Event, m: &Manager) -> Sender {
         uid,
         gid,
         alive: None,
+        exited: false,
     }
 }
 
