@@ -361,7 +361,7 @@ pub enum Stage {
 }
 
 /// Stable outcome names for output and filtering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Accepted,
