@@ -1,16 +1,23 @@
-//! `observer trace`: the pipeline (pipeline/) into the table, JSON lines or the journal.
+//! `observer trace`: the pipeline (pipeline/) into the table, JSON lines or the journal, and
+//! Prometheus metrics beside them.
 
 use crate::{
     cli::TraceArgs,
     pipeline::{self, PipelineConfig},
-    sink::{Sink, journal::JournalSink},
+    sink::{Sink, journal::JournalSink, metrics::MetricsSink},
 };
 
 /// `observer trace`: the table, or JSON lines.
 pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
     crate::preflight::check_privileges()?;
-    let sink = sink_for(&args)?;
-    pipeline::run(&config(&args, verbose, false), sink).await
+    let mut sink = sink_for(&args)?;
+    if let Some(metrics) = metrics_sink(&args)? {
+        let sinks: Vec<Box<dyn Sink>> = vec![sink, Box::new(metrics)];
+        sink = Box::new(sinks);
+    }
+    // Start outcomes come from the unit changes: followed when metrics are asked for.
+    let unit_changes = args.metrics.config(&args.units).enabled();
+    pipeline::run(&config(&args, verbose, unit_changes), sink).await
 }
 
 /// The pipeline's configuration from `trace`'s options (`record` takes them too); with
@@ -29,6 +36,16 @@ pub(crate) fn config(args: &TraceArgs, verbose: u8, unit_changes: bool) -> Pipel
         unit_changes,
         verbose: verbose > 0,
     }
+}
+
+/// The metrics sink when --metrics-listen or --metrics-file asks for it (bound and first
+/// written here: before the eBPF programs load, so a bad flag fails fast).
+pub(crate) fn metrics_sink(args: &TraceArgs) -> anyhow::Result<Option<MetricsSink>> {
+    let config = args.metrics.config(&args.units);
+    config
+        .enabled()
+        .then(|| MetricsSink::start(&config))
+        .transpose()
 }
 
 /// The sink `trace` writes to: the table, JSON lines (--json) or the journal (--journal).

@@ -17,7 +17,7 @@ use crate::{
     delivery::{Correction, Pairing},
     judge::Judge,
     link::Patience,
-    sink::{Corrected, Sink, SocketView},
+    sink::{Corrected, Health, Sink, SocketView},
     watch::Watched,
 };
 
@@ -185,6 +185,19 @@ impl Collector {
                 socket: SocketView::of(c.event.watch_id, by_id.get(&c.event.watch_id)),
             })?;
         }
+        Ok(())
+    }
+
+    /// Tells the sinks how the capture and the managers are doing (the metrics sink's gauges).
+    pub fn health(&mut self, capture: &Capture, watched: &[Watched]) -> anyhow::Result<()> {
+        let managers: HashSet<_> = watched.iter().filter_map(|w| w.manager).collect();
+        let managers: Vec<_> = managers.into_iter().collect();
+        let health = Health {
+            managers_watched: managers.len(),
+            managers_unreachable: self.judge.unreachable(&managers),
+            untracked: capture.counters()?.untracked,
+        };
+        self.sink.health(&health)?;
         Ok(())
     }
 

@@ -153,6 +153,7 @@ pub async fn run(config: &PipelineConfig, mut sink: Box<dyn Sink>) -> anyhow::Re
                 wake_if(records, &mut idle, &mut capture, &mut drain_timer,
                     "awake, the rescan found records the kernel did not wake it for")?;
                 out.drops(&capture)?;
+                out.health(&capture, &sockets.watched)?;
             }
         }
     }
