@@ -99,7 +99,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__diagnose)
-            opts="-u -v -h --unit --since --until --pid --force --duration --socket --probe --containers --verbose --help"
+            opts="-u -v -h --unit --since --until --utc --pid --force --duration --socket --probe --containers --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -293,7 +293,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__record)
-            opts="-o -u -n -v -h --output --max-size --max-age --keep --sync-every --probe --socket --receiver --no-default-sockets --containers --unit --json --count --duration --ring-size --journal --journal-level --journal-container --verbose --help"
+            opts="-o -u -n -v -h --output --max-size --max-age --keep --sync-every --probe --socket --receiver --no-default-sockets --containers --unit --json --utc --count --duration --ring-size --journal --journal-level --journal-container --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -379,7 +379,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__replay)
-            opts="-u -v -h --unit --since --until --pid --force --json --verbose --help"
+            opts="-u -v -h --unit --since --until --utc --pid --force --json --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -413,7 +413,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__report)
-            opts="-o -u -v -h --output --unit --since --until --pid --force --verbose --help"
+            opts="-o -u -v -h --output --unit --since --until --utc --pid --force --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -455,7 +455,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__trace)
-            opts="-u -n -v -h --probe --socket --receiver --no-default-sockets --containers --unit --json --count --duration --ring-size --journal --journal-level --journal-container --verbose --help"
+            opts="-u -n -v -h --probe --socket --receiver --no-default-sockets --containers --unit --json --utc --count --duration --ring-size --journal --journal-level --journal-container --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::wall_time::TimeBound;
+
 #[derive(Parser, Debug)]
 #[command(name = "observer", version, about = "Shows every datagram sent to systemd's notify socket", long_about = None)]
 pub struct Cli {
@@ -85,12 +87,17 @@ pub struct ReplayFilter {
     /// Only messages for these units (repeatable; globs like journalctl -u).
     #[arg(short = 'u', long = "unit", value_name = "UNIT", value_parser = parse_glob)]
     pub units: Vec<String>,
-    /// Only from this time on: RFC 3339 / "YYYY-MM-DD HH:MM[:SS]" (UTC), or @UNIX_SECONDS.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub since: Option<i128>,
+    /// Only from this time on, read as journalctl reads it: "YYYY-MM-DD HH:MM[:SS]" (local
+    /// time; UTC with --utc or a " UTC" suffix), RFC 3339, "today", "yesterday", "-5min",
+    /// "1h ago", or @UNIX_SECONDS.
+    #[arg(long, value_name = "TIME", value_parser = TimeBound::parse)]
+    pub since: Option<TimeBound>,
     /// Only up to this time (same forms as --since).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub until: Option<i128>,
+    #[arg(long, value_name = "TIME", value_parser = TimeBound::parse)]
+    pub until: Option<TimeBound>,
+    /// Show times, and read --since/--until, in UTC instead of local time (as journalctl --utc).
+    #[arg(long)]
+    pub utc: bool,
     /// Only datagrams sent by these PIDs (repeatable).
     #[arg(long = "pid", value_name = "PID")]
     pub pids: Vec<u32>,
@@ -159,6 +166,10 @@ pub struct TraceArgs {
     /// One JSON object per line instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// The table's times in UTC instead of local time (as journalctl --utc); JSON and journal
+    /// fields are UTC either way.
+    #[arg(long)]
+    pub utc: bool,
     /// Exit after this many events (at least 1).
     #[arg(short = 'n', long = "count", value_name = "N", value_parser = parse_count)]
     pub count: Option<u64>,
@@ -298,70 +309,30 @@ fn parse_age(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(n.saturating_mul(mult).max(1)))
 }
 
-/// A wall-clock instant as nanoseconds since the epoch: "2026-11-24T03:12:00Z",
-/// "2026-11-24 03:12[:00[.5]]" (UTC), or "@1795000000".
-pub fn parse_time(s: &str) -> Result<i128, String> {
-    let bad = || format!("not a time: {s} (use YYYY-MM-DD HH:MM[:SS] in UTC, or @UNIX_SECONDS)");
-    if let Some(secs) = s.strip_prefix('@') {
-        let f: f64 = secs.parse().map_err(|_| bad())?;
-        return Ok((f * 1e9) as i128);
-    }
-    let t = s.trim_end_matches('Z').replace('T', " ");
-    let (date, time) = t.split_once(' ').unwrap_or((&t, "00:00"));
-    let d: Vec<i64> = date
-        .split('-')
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad())?;
-    let [y, mo, da] = d[..] else {
-        return Err(bad());
-    };
-    let mut hms = time.split(':');
-    let h: i64 = hms.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
-    let mi: i64 = hms.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
-    let sec: f64 = hms.next().map_or(Ok(0.0), str::parse).map_err(|_| bad())?;
-    if !(1..=12).contains(&mo)
-        || !(1..=31).contains(&da)
-        || h > 23
-        || mi > 59
-        || !(0.0..61.0).contains(&sec)
-    {
-        return Err(bad());
-    }
-    let days = days_from_civil(y, mo as u32, da as u32);
-    let secs = days * 86_400 + h * 3600 + mi * 60;
-    Ok(secs as i128 * 1_000_000_000 + (sec * 1e9) as i128)
-}
-
-/// (year, month, day) → days since 1970-01-01 (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// --since is read in UTC with --utc, wherever --utc stands on the line.
     #[test]
-    fn times() {
-        assert_eq!(parse_time("1970-01-01 00:00"), Ok(0));
-        assert_eq!(parse_time("@1.5"), Ok(1_500_000_000));
-        assert_eq!(
-            parse_time("2026-11-23T22:27:27Z"),
-            Ok(1_795_472_847_000_000_000)
-        );
-        assert_eq!(
-            parse_time("2000-02-29 00:00:00"),
-            Ok(951_782_400_000_000_000)
-        );
-        assert!(parse_time("yesterday").is_err());
-        assert!(parse_time("2026-13-01").is_err());
+    fn since_and_utc_together() {
+        let filter = |argv: &[&str]| match Cli::try_parse_from(argv).unwrap().command {
+            Command::Replay(r) => r.filter,
+            other => panic!("{other:?}"),
+        };
+        let f = filter(&[
+            "observer",
+            "replay",
+            "f.rec",
+            "--since",
+            "1970-01-01 00:00",
+            "--utc",
+        ]);
+        assert!(f.utc);
+        assert_eq!(f.since.map(|b| b.wall_ns(f.utc)), Some(0));
+        let f = filter(&["observer", "replay", "--until", "@1.5", "f.rec"]);
+        assert_eq!(f.until.map(|b| b.wall_ns(f.utc)), Some(1_500_000_000));
+        assert!(Cli::try_parse_from(["observer", "replay", "f", "--since", "soon"]).is_err());
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod said;
 pub mod stdout;
 pub mod trace;
 pub mod verdict;
+pub mod wall_time;
 
 mod btf;
 mod capture;

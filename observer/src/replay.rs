@@ -22,7 +22,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let mut files = reader::open_all(&args.files, args.filter.force);
     // Nothing to show: the reason alone, no empty table before it.
     nothing_readable(files.opened, &files.damage)?;
-    let mut sink = crate::trace::stdout_sink(args.json);
+    let mut sink = crate::trace::stdout_sink(args.json, args.filter.zone());
     // A bar only while the output goes elsewhere: on the same terminal it would cut the table.
     let bar = if std::io::stdout().is_terminal() {
         indicatif::ProgressBar::hidden()
@@ -169,7 +169,13 @@ pub fn report_damage(damage: &[Damage], unknown: u64) -> anyhow::Result<()> {
 
 impl ReplayFilter {
     pub fn in_time(&self, wall_ns: i128) -> bool {
-        self.since.is_none_or(|t| wall_ns >= t) && self.until.is_none_or(|t| wall_ns <= t)
+        self.since.is_none_or(|t| wall_ns >= t.wall_ns(self.utc))
+            && self.until.is_none_or(|t| wall_ns <= t.wall_ns(self.utc))
+    }
+
+    /// The zone this command shows times in: local, or UTC with `--utc`.
+    pub fn zone(&self) -> crate::wall_time::Zone {
+        crate::wall_time::Zone::from_utc_flag(self.utc)
     }
 
     pub fn keeps_unit(&self, unit: Option<&str>) -> bool {
@@ -311,7 +317,8 @@ mod tests {
             Record::Drops { new: 2, total: 5 },
             end(5),
         ];
-        let mut sink = crate::sink::table::TableSink::new(Vec::new());
+        let mut sink =
+            crate::sink::table::TableSink::new(Vec::new(), crate::wall_time::Zone::utc());
         let mut it = records.into_iter();
         let summary = replay(|| it.next(), &ReplayFilter::default(), &mut sink).unwrap();
         assert_eq!(summary.dropped, 446_442);
