@@ -46,5 +46,8 @@ mod trust;
 mod unit_glob;
 mod watch;
 
+#[cfg(test)]
+mod snapshot_tests;
+
 /// The journal sink's relay (sink/journal.rs): main.rs runs it when started under its name.
 pub use sink::relay_main as journal_relay_main;
