@@ -22,6 +22,13 @@ const CONSOLE: &str = "[vm] guest up in 21 s\r
 [vm] guest exited 0\r
 ";
 
+fn outcomes(lane: &LaneResult) -> Vec<(&str, Outcome)> {
+    lane.tests
+        .iter()
+        .map(|t| (t.name.as_str(), t.outcome))
+        .collect()
+}
+
 #[test]
 fn capture_lanes_read_each_strategys_events_and_marker() {
     let lanes = capture_lanes(CONSOLE);
@@ -38,24 +45,14 @@ fn capture_lanes_read_each_strategys_events_and_marker() {
     };
     let fentry = by("fentry");
     assert!(fentry.passed);
-    let names: Vec<_> = fentry
-        .tests
-        .iter()
-        .map(|t| (t.name.as_str(), t.outcome))
-        .collect();
     assert_eq!(
-        names,
+        outcomes(fentry),
         [("sendto_path", Outcome::Ok), ("io_uring_send", Outcome::Ok)]
     );
     let tracepoint = by("tracepoint");
     assert!(!tracepoint.passed);
-    let names: Vec<_> = tracepoint
-        .tests
-        .iter()
-        .map(|t| (t.name.as_str(), t.outcome))
-        .collect();
     assert_eq!(
-        names,
+        outcomes(tracepoint),
         [
             ("sendto_path", Outcome::Ok),
             ("io_uring_send", Outcome::Failed)
