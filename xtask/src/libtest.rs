@@ -103,7 +103,10 @@ pub fn human(line: &str) -> Option<String> {
     let text = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or_default();
     let num = |k: &str| e.get(k).and_then(Value::as_u64).unwrap_or_default();
     match (text("type"), text("event")) {
-        ("suite", "started") => Some(format!("running {} tests", num("test_count"))),
+        ("suite", "started") => Some(match num("test_count") {
+            1 => "running 1 test".to_string(),
+            n => format!("running {n} tests"),
+        }),
         ("suite", outcome @ ("ok" | "failed")) => Some(format!(
             "test result: {}. {} passed; {} failed; {} ignored; {} filtered out",
             if outcome == "ok" { "ok" } else { "FAILED" },
