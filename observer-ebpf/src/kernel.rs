@@ -72,7 +72,9 @@ pub static OFFSETS: Global<Offsets> = Global::new(Offsets {
     sk_ino: 0,
     skb_cb: 0,
     pid_tasks: 0,
-    _pad: 0,
+    task_pid_links: 0,
+    task_exit_state: 0,
+    task_flags: 0,
 });
 
 pub const AF_UNIX: u16 = 1;

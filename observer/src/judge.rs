@@ -288,12 +288,14 @@ impl Judge {
                 uid: c.uid,
                 gid: c.gid,
                 alive: delivery.sender_alive,
+                exited: delivery.sender_exited,
             },
             (Delivered::Yes, None) => Sender {
                 pid: None,
                 uid: ev.uid,
                 gid: ev.gid,
                 alive: None,
+                exited: false,
             },
             _ => sender_as_manager_sees_it(ev, conn.watcher.manager()),
         };
@@ -486,6 +488,7 @@ fn sender_as_manager_sees_it(ev: &Event, m: &Manager) -> Sender {
         uid,
         gid,
         alive: None,
+        exited: false,
     }
 }
 

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: everything, in the order that fails fastest — unit tests (pure logic),
 //! the fuzz targets briefly, the capture tests on this kernel with each strategy it allows, the
-//! recording, hostile-input and hostile-namespace tests, the real-systemd lanes (verdicts; package, service and
-//! journal), then the VM lane.
+//! recording, hostile-input and hostile-namespace tests, the real-systemd lanes (verdicts;
+//! package, service and journal), then the VM lanes: the capture tests on Debian's kernels, and
+//! the verdict tests against systemd as PID 1 of a Debian 13 guest.
 
 use std::{
     io::{BufRead, BufReader},
@@ -85,9 +86,8 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
     results.push(ship_tests(&bins, &[])?);
     if with_vm {
         results.extend(crate::vm::run_capture_tests(&bins)?);
-        // Not yet here: `cargo xtask vm-systemd` (systemd as PID 1 in a guest) still shows one
-        // message judged unlike systemd under fentry (docs/TESTING.md, "Tested kernels and
-        // strategies").
+        let deb = crate::dist::run_dist(false)?;
+        results.extend(crate::vm::run_systemd_guest(&bins, &deb, &[], &[])?);
     }
     report(&results)
 }

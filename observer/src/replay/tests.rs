@@ -1,3 +1,4 @@
+
 use super::*;
 use crate::{
     judge::{Outcome, VerdictInputs},
@@ -21,6 +22,7 @@ fn an_iov_truncated_send_is_judged_with_a_caveat() {
             uid: 0,
             gid: 0,
             alive: None,
+            exited: false,
         },
         unit_state: Some(UnitState::new("tb.service", NotifyAccess::All)),
         version: SystemdVersion(252),
@@ -98,6 +100,7 @@ fn exec_main_in_recordings_old_and_new() {
             uid: 0,
             gid: 0,
             alive: None,
+            exited: false,
         },
         unit_state: Some(st),
         version: SystemdVersion(252),

@@ -1,3 +1,4 @@
+
 use super::*;
 use crate::decode::Creds;
 
@@ -51,6 +52,7 @@ fn records_round_trip_exactly() {
                 uid: 65534,
                 gid: 65534,
                 alive: None,
+                exited: false,
             },
             unit_state: Some(crate::verdict::UnitState::new(
                 "foo.service",
