@@ -93,6 +93,6 @@ mod limits {
         assert!(parse(&["trace", "--ring-size", "2147483648"]).is_ok());
         assert!(parse(&["record", "-o", "x", "--keep", "1000"]).is_ok());
         assert!(parse(&["replay", "-u", "tb-[a-z]*", "x.rec"]).is_ok());
-    assert!(parse(&["trace", "--metrics-listen", "[::1]:9812"]).is_ok());
+        assert!(parse(&["trace", "--metrics-listen", "[::1]:9812"]).is_ok());
     }
 }
