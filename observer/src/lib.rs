@@ -25,6 +25,7 @@ pub mod said;
 pub mod stdout;
 pub mod trace;
 pub mod verdict;
+pub mod wall_time;
 
 mod btf;
 mod capture;
@@ -45,10 +46,12 @@ mod progress;
 mod readers;
 mod replay_filter;
 mod sink;
-mod time_text;
 mod trust;
 mod unit_glob;
 mod watch;
+
+#[cfg(test)]
+mod snapshot_tests;
 
 /// The journal sink's relay (sink/journal.rs): main.rs runs it when started under its name.
 pub use sink::relay_main as journal_relay_main;

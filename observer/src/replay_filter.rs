@@ -5,7 +5,13 @@ use crate::{cli::ReplayFilter, recording::records::EventRecord, unit_glob};
 
 impl ReplayFilter {
     pub fn in_time(&self, wall_ns: i128) -> bool {
-        self.since.is_none_or(|t| wall_ns >= t) && self.until.is_none_or(|t| wall_ns <= t)
+        self.since.is_none_or(|t| wall_ns >= t.wall_ns(self.utc))
+            && self.until.is_none_or(|t| wall_ns <= t.wall_ns(self.utc))
+    }
+
+    /// The zone this command shows times in: local, or UTC with `--utc`.
+    pub fn zone(&self) -> crate::wall_time::Zone {
+        crate::wall_time::Zone::from_utc_flag(self.utc)
     }
 
     pub fn keeps_unit(&self, unit: Option<&str>) -> bool {

@@ -56,6 +56,6 @@ pub(crate) fn sink_for(args: &TraceArgs) -> std::io::Result<Box<dyn Sink>> {
             args.journal_container,
         )?)
     } else {
-        crate::sink::stdout(args.json)
+        crate::sink::stdout(args.json, crate::wall_time::Zone::from_utc_flag(args.utc))
     })
 }

@@ -25,9 +25,9 @@ use crate::{
     decode::errno_name,
     judge::{Judgement, Outcome},
     notify,
-    time_text::rfc3339,
     trust::Trust,
     verdict::Kind,
+    wall_time::rfc3339_utc as rfc3339,
 };
 
 /// journald's socket, relative to a system's root.
@@ -216,8 +216,10 @@ impl JournalSink {
         match result {
             Ok(()) => Ok(()),
             Err(e) if Some(route) == self.fixed.as_ref() || *route == Route::Here => {
+                // The same words as a container's journal given up below: a stalled relay
+                // can fail here (its answer late) or after the entry was queued (at finish).
                 Err(io::Error::other(format!(
-                    "writing to the journal under {}: {e}",
+                    "the journal under {} failed: {e}",
                     root.display()
                 )))
             }

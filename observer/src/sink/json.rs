@@ -13,8 +13,8 @@ use crate::{
     delivery::{Delivered, Delivery},
     judge::Outcome,
     notify,
-    time_text::rfc3339,
     verdict::{FieldNote, Kind, LogLevel, LogLine},
+    wall_time::rfc3339_utc as rfc3339,
 };
 
 pub struct JsonSink<W: Write> {

@@ -126,12 +126,12 @@ impl Sink for Vec<Box<dyn Sink>> {
     }
 }
 
-/// The sink for stdout: the table, or JSON lines (`json`).
-pub fn stdout(json: bool) -> Box<dyn Sink> {
+/// The sink for stdout: the table (its times in `zone`), or JSON lines (`json`).
+pub fn stdout(json: bool, zone: crate::wall_time::Zone) -> Box<dyn Sink> {
     if json {
         Box::new(json::JsonSink::new(crate::stdout::Stdout))
     } else {
-        Box::new(table::TableSink::new(crate::stdout::Stdout))
+        Box::new(table::TableSink::new(crate::stdout::Stdout, zone))
     }
 }
 

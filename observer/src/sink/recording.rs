@@ -74,7 +74,7 @@ impl RecordingSink {
         if let Some(s) = &self.session {
             let now = crate::manager::monotonic_ns();
             head.push(Record::Session(Session {
-                file_started: Some(crate::time_text::rfc3339(self.clock.wall_ns(now))),
+                file_started: Some(crate::wall_time::rfc3339_utc(self.clock.wall_ns(now))),
                 ..s.clone()
             }));
         }
@@ -125,7 +125,7 @@ pub fn session(start: &Start<'_>, clock: &Clock) -> Session {
     };
     let now = crate::manager::monotonic_ns();
     Session {
-        started: crate::time_text::rfc3339(clock.wall_ns(now)),
+        started: crate::wall_time::rfc3339_utc(clock.wall_ns(now)),
         file_started: None,
         host: read("/proc/sys/kernel/hostname"),
         kernel: read("/proc/sys/kernel/osrelease"),

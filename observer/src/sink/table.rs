@@ -6,7 +6,7 @@ use std::io::Write;
 use prettytable::{Cell, Row, Table, format};
 
 use super::{Corrected, Shown, Sink, Start, Summary, delay_text, read_wall_ns, result_text};
-use crate::{delivery::Delivered, judge::Outcome, notify, safe_text, time_text::rfc3339};
+use crate::{delivery::Delivered, judge::Outcome, notify, safe_text, wall_time::Zone};
 
 /// (title, width) of each column; the last one takes what it needs.
 const COLUMNS: [(&str, usize); 12] = [
@@ -27,11 +27,13 @@ const COLUMNS: [(&str, usize); 12] = [
 
 pub struct TableSink<W: Write> {
     out: W,
+    /// Local time like journalctl's, or UTC (`--utc`).
+    zone: Zone,
 }
 
 impl<W: Write> TableSink<W> {
-    pub fn new(out: W) -> Self {
-        Self { out }
+    pub fn new(out: W, zone: Zone) -> Self {
+        Self { out, zone }
     }
 
     /// One row. Each cell is escaped before it is fitted (so columns stay aligned), and the row
@@ -78,7 +80,6 @@ impl<W: Write> Sink for TableSink<W> {
 
     fn event(&mut self, shown: &Shown<'_>) -> std::io::Result<()> {
         let (ev, j) = (shown.event, shown.judgement);
-        let time = rfc3339(ev.wall_ns);
         let creds = ev
             .creds
             .map(|c| format!("pid {}", c.pid))
@@ -104,7 +105,7 @@ impl<W: Write> Sink for TableSink<W> {
             }
         }
         self.row(&[
-            time.get(11..26).unwrap_or(&time).to_string(),
+            self.zone.clock_us(ev.wall_ns),
             ev.pid.to_string(),
             ev.comm.clone(),
             ev.uid.to_string(),
@@ -123,20 +124,22 @@ impl<W: Write> Sink for TableSink<W> {
     fn delivery(&mut self, corrected: &Corrected<'_>) -> std::io::Result<()> {
         let c = corrected.correction;
         let ev = &c.event;
-        let sent = rfc3339(ev.wall_ns);
+        let sent = self.zone.clock_us(ev.wall_ns);
         let what = notify::summary(&ev.fields());
         let unit = c.unit.as_deref().unwrap_or("-");
         let d = &c.delivery;
         let outcome = match d.delivered {
             Delivered::Yes => {
-                let at = read_wall_ns(ev, d).map(rfc3339).unwrap_or_default();
+                let at = read_wall_ns(ev, d)
+                    .map(|ns| self.zone.clock_us(ns))
+                    .unwrap_or_default();
                 let creds = d
                     .manager_creds
                     .map(|c| format!(" as from PID {}", c.pid))
                     .unwrap_or_default();
                 format!(
                     "read by the manager at {}, {} after it was sent{creds}",
-                    at.get(11..26).unwrap_or(&at),
+                    at,
                     delay_text(d)
                 )
             }
@@ -153,9 +156,7 @@ impl<W: Write> Sink for TableSink<W> {
         };
         self.line(&format!(
             " ↳ {} PID {} to {} ({unit}): {what} — {outcome}",
-            sent.get(11..26).unwrap_or(&sent),
-            ev.pid,
-            corrected.socket.label,
+            sent, ev.pid, corrected.socket.label,
         ))
     }
 
@@ -206,7 +207,7 @@ mod tests {
             outcome: Outcome::Accepted,
             ..Default::default()
         };
-        let mut sink = TableSink::new(Vec::new());
+        let mut sink = TableSink::new(Vec::new(), Zone::utc());
         sink.event(&Shown::unknown_socket(&ev, &j)).unwrap();
         let c = Correction {
             event: ev.clone(),
