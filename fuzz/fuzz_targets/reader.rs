@@ -19,8 +19,8 @@ use observer::{
         frame,
         reader::{self, Reading},
         records::Record,
+        rejudge::judgement_of,
     },
-    replay,
     wall_time::TimeBound,
 };
 
@@ -55,7 +55,7 @@ fn render(reading: &Reading) {
     let records: Vec<&Record> = reading.records.iter().map(|(_, _, r)| r).collect();
     for r in &records {
         if let Record::Event(e) = r {
-            let _ = replay::judgement_of(e);
+            let _ = judgement_of(e);
         }
     }
     let _ = diagnose::render_all(&records, &ReplayFilter::default());
