@@ -171,6 +171,17 @@ fn timelines() {
         t.record(1000 + i, i as u32);
     }
     assert_eq!(t.points().count(), HISTORY_MAX);
+    // Heard in this order: MainPID 0 (sent before the fork, heard at 584), then the new main
+    // PID, stamped with its fork at 573: the 0 was older news.
+    let mut t = Timeline::default();
+    t.record(100, 0u32);
+    t.record(584, 0);
+    t.record(590, 7);
+    t.record_superseding(573, 993);
+    assert_eq!(
+        (t.at(572), t.at(573), t.at(600)),
+        (Some(&0), Some(&993), Some(&993))
+    );
 }
 
 #[test]
