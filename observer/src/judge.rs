@@ -270,7 +270,7 @@ impl Judge {
             None => unit_from_recorded_names(ev),
         };
         if ev.result < 0 {
-            let errno = crate::decode::errno_name(ev.result);
+            let errno = crate::systemd_basic::errno_list::result_errno_name(ev.result);
             return Some(Judgement {
                 unit: unit_name,
                 outcome: Outcome::NotDelivered,

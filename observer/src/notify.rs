@@ -23,6 +23,8 @@
 
 use serde::Serialize;
 
+use crate::systemd_basic::errno_list::Errno;
+
 /// Largest datagram systemd reads: `NOTIFY_BUFFER_MAX` = `PIPE_BUF` (src/basic/def.h:28 v252.39,
 /// src/basic/constants.h:57 v257.13). A datagram of exactly 4096 bytes is still accepted.
 pub const NOTIFY_BUFFER_MAX: usize = 4096;
@@ -362,25 +364,6 @@ impl NotifyAccess {
     }
 }
 
-/// The errno values the parsers below can return, rendered like `%m`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Errno(pub i32);
-
-impl Errno {
-    pub const ESRCH: Errno = Errno(3);
-    pub const EINVAL: Errno = Errno(22);
-    pub const ERANGE: Errno = Errno(34);
-
-    pub fn strerror(self) -> &'static str {
-        match self.0 {
-            3 => "No such process",
-            22 => "Invalid argument",
-            34 => "Numerical result out of range",
-            _ => "Unknown error",
-        }
-    }
-}
-
 /// glibc `strtoull()`/`strtoll()` core: optional isspace, sign, `0x`, digits in `base` (0 = auto).
 struct Strto {
     magnitude: u64,
@@ -500,8 +483,8 @@ fn safe_atoi(s: &[u8]) -> Result<i32, Errno> {
 
 /// `parse_errno()` (parse-util.c:301 v252.39): an errno name, or 0, or 1..=ERRNO_MAX (4095).
 pub fn parse_errno(s: &[u8]) -> Result<i32, Errno> {
-    if let Some((_, n)) = ERRNO_NAMES.iter().find(|(name, _)| name.as_bytes() == s) {
-        return Ok(*n);
+    if let Some(Errno(n)) = Errno::from_name(s) {
+        return Ok(n);
     }
     let e = safe_atoi(s)?;
     if e != 0 && !(1..=4095).contains(&e) {
@@ -642,41 +625,6 @@ pub fn summary(fields: &[Field]) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
-
-/// Errno names `errno_from_name()` accepts (generated from <errno.h> like
-/// src/basic/generate-errno-list.sh does; x86-64/generic numbering).
-#[rustfmt::skip]
-const ERRNO_NAMES: &[(&str, i32)] = &[
-    ("E2BIG", 7), ("EACCES", 13), ("EADDRINUSE", 98), ("EADDRNOTAVAIL", 99), ("EADV", 68),
-    ("EAFNOSUPPORT", 97), ("EAGAIN", 11), ("EALREADY", 114), ("EBADE", 52), ("EBADF", 9),
-    ("EBADFD", 77), ("EBADMSG", 74), ("EBADR", 53), ("EBADRQC", 56), ("EBADSLT", 57),
-    ("EBFONT", 59), ("EBUSY", 16), ("ECANCELED", 125), ("ECHILD", 10), ("ECHRNG", 44),
-    ("ECOMM", 70), ("ECONNABORTED", 103), ("ECONNREFUSED", 111), ("ECONNRESET", 104),
-    ("EDEADLK", 35), ("EDEADLOCK", 35), ("EDESTADDRREQ", 89), ("EDOM", 33), ("EDOTDOT", 73),
-    ("EDQUOT", 122), ("EEXIST", 17), ("EFAULT", 14), ("EFBIG", 27), ("EHOSTDOWN", 112),
-    ("EHOSTUNREACH", 113), ("EHWPOISON", 133), ("EIDRM", 43), ("EILSEQ", 84),
-    ("EINPROGRESS", 115), ("EINTR", 4), ("EINVAL", 22), ("EIO", 5), ("EISCONN", 106),
-    ("EISDIR", 21), ("EISNAM", 120), ("EKEYEXPIRED", 127), ("EKEYREJECTED", 129),
-    ("EKEYREVOKED", 128), ("EL2HLT", 51), ("EL2NSYNC", 45), ("EL3HLT", 46), ("EL3RST", 47),
-    ("ELIBACC", 79), ("ELIBBAD", 80), ("ELIBEXEC", 83), ("ELIBMAX", 82), ("ELIBSCN", 81),
-    ("ELNRNG", 48), ("ELOOP", 40), ("EMEDIUMTYPE", 124), ("EMFILE", 24), ("EMLINK", 31),
-    ("EMSGSIZE", 90), ("EMULTIHOP", 72), ("ENAMETOOLONG", 36), ("ENAVAIL", 119),
-    ("ENETDOWN", 100), ("ENETRESET", 102), ("ENETUNREACH", 101), ("ENFILE", 23),
-    ("ENOANO", 55), ("ENOBUFS", 105), ("ENOCSI", 50), ("ENODATA", 61), ("ENODEV", 19),
-    ("ENOENT", 2), ("ENOEXEC", 8), ("ENOKEY", 126), ("ENOLCK", 37), ("ENOLINK", 67),
-    ("ENOMEDIUM", 123), ("ENOMEM", 12), ("ENOMSG", 42), ("ENONET", 64), ("ENOPKG", 65),
-    ("ENOPROTOOPT", 92), ("ENOSPC", 28), ("ENOSR", 63), ("ENOSTR", 60), ("ENOSYS", 38),
-    ("ENOTBLK", 15), ("ENOTCONN", 107), ("ENOTDIR", 20), ("ENOTEMPTY", 39), ("ENOTNAM", 118),
-    ("ENOTRECOVERABLE", 131), ("ENOTSOCK", 88), ("ENOTSUP", 95), ("ENOTTY", 25),
-    ("ENOTUNIQ", 76), ("ENXIO", 6), ("EOPNOTSUPP", 95), ("EOVERFLOW", 75), ("EOWNERDEAD", 130),
-    ("EPERM", 1), ("EPFNOSUPPORT", 96), ("EPIPE", 32), ("EPROTO", 71), ("EPROTONOSUPPORT", 93),
-    ("EPROTOTYPE", 91), ("ERANGE", 34), ("EREMCHG", 78), ("EREMOTE", 66), ("EREMOTEIO", 121),
-    ("ERESTART", 85), ("ERFKILL", 132), ("EROFS", 30), ("ESHUTDOWN", 108),
-    ("ESOCKTNOSUPPORT", 94), ("ESPIPE", 29), ("ESRCH", 3), ("ESRMNT", 69), ("ESTALE", 116),
-    ("ESTRPIPE", 86), ("ETIME", 62), ("ETIMEDOUT", 110), ("ETOOMANYREFS", 109), ("ETXTBSY", 26),
-    ("EUCLEAN", 117), ("EUNATCH", 49), ("EUSERS", 87), ("EWOULDBLOCK", 11), ("EXDEV", 18),
-    ("EXFULL", 54),
-];
 
 #[cfg(test)]
 mod tests {

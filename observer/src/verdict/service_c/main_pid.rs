@@ -3,7 +3,8 @@
 
 use super::{first, flag, shown, sub_state};
 use crate::{
-    notify::{self, Errno, Field, Key, Payload},
+    notify::{self, Field, Key, Payload},
+    systemd_basic::errno_list::Errno,
     verdict::{
         Judge, LogLevel, Message, PidFacts, Sender, ServiceState, UnitState, V_256, V_257, V_262,
         V_NOTIFY_RECV, V_NOTIFY_RELOAD, V_PIDREF, V_REFRESH_CREDENTIALS, V_STOP_LATCH,
