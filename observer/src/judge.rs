@@ -377,7 +377,7 @@ fn mainpid_target(ev: &Event, conn: &Connected) -> Option<PidFacts> {
     let field = crate::notify::parse(&ev.payload)
         .into_iter()
         .find(|f| f.name == "MAINPID")?;
-    let pid = crate::notify::parse_pid(field.value.as_bytes()).ok()?;
+    let pid = crate::systemd_basic::parse_util::parse_pid(field.value.as_bytes()).ok()?;
     let m = conn.watcher.manager();
     let gone = PidFacts {
         pid,
@@ -505,7 +505,8 @@ fn unit_from_recorded_names(ev: &Event) -> Option<String> {
     [&ev.cgroup_name, &ev.cgroup_parent_name]
         .into_iter()
         .find(|n| {
-            crate::correlate::cg_path_get_unit(&format!("/{n}")).as_deref() == Some(n.as_str())
+            crate::systemd_basic::cgroup_util::cg_path_get_unit(&format!("/{n}")).as_deref()
+                == Some(n.as_str())
         })
         .cloned()
 }
