@@ -3,6 +3,7 @@
 
 mod floor;
 mod hook;
+mod hook_table;
 mod kallsyms;
 mod offsets;
 mod prefilter;
