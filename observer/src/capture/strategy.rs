@@ -60,7 +60,7 @@ impl Strategy {
 
     /// Whether this strategy leaves a send unrecorded as it starts and reads its arguments where
     /// its result is seen, once it turned out to matter (the kernel side's `ARGS_AT_RESULT`,
-    /// see observer-ebpf/src/pending.rs). fentry: always, from the send's msghdr at fexit;
+    /// see observer-ebpf/src/maps.rs). fentry: always, from the send's msghdr at fexit;
     /// tracepoint: from the syscall registers (`regs_usable`) when sock_send_length and
     /// sk_data_ready both run inside the send, and then no syscall tracepoint is attached
     /// (every syscall on the machine would pay for one); sendmmsg's messages are numbered by a
@@ -108,22 +108,18 @@ pub(super) fn attach_all(
     for h in hooks {
         let load = loaded.insert(h.program);
         let what = h.context();
+        // A BTF-typed program is loaded for its one target, then attached there.
+        macro_rules! load_for_target {
+            ($program:ty) => {{
+                let p: &mut $program = program(ebpf, h.program)?;
+                p.load(h.target, aya_btf).context(what.clone())?;
+                p.attach().context(what)?;
+            }};
+        }
         match h.kind {
-            HookKind::Fentry => {
-                let p: &mut FEntry = program(ebpf, h.program)?;
-                p.load(h.target, aya_btf).context(what.clone())?;
-                p.attach().context(what)?;
-            }
-            HookKind::Fexit => {
-                let p: &mut FExit = program(ebpf, h.program)?;
-                p.load(h.target, aya_btf).context(what.clone())?;
-                p.attach().context(what)?;
-            }
-            HookKind::TpBtf => {
-                let p: &mut BtfTracePoint = program(ebpf, h.program)?;
-                p.load(h.target, aya_btf).context(what.clone())?;
-                p.attach().context(what)?;
-            }
+            HookKind::Fentry => load_for_target!(FEntry),
+            HookKind::Fexit => load_for_target!(FExit),
+            HookKind::TpBtf => load_for_target!(BtfTracePoint),
             HookKind::Tracepoint => {
                 let p: &mut TracePoint = program(ebpf, h.program)?;
                 if load {
