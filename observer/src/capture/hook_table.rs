@@ -64,6 +64,13 @@ impl Need {
 
 /// One row: a program at one hook.
 #[derive(Debug)]
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "`maps` and `globals` are for the reader, checked against the object by the tests"
+    )
+)]
 pub struct HookSpec {
     /// The program's name in the eBPF object. One tracepoint program may serve several rows.
     pub program: &'static str,
@@ -73,22 +80,8 @@ pub struct HookSpec {
     pub role: Role,
     pub needs: &'static [Need],
     /// The maps the program uses (observer-ebpf's maps.rs says who writes each).
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "for the reader, checked against the object by the tests"
-        )
-    )]
     pub maps: &'static [&'static str],
     /// The load-time globals it reads (set by `Capture::start`).
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "for the reader, checked against the object by the tests"
-        )
-    )]
     pub globals: &'static [&'static str],
 }
 
@@ -141,6 +134,7 @@ const SEND_MAPS: &[&str] = &[
     "SCRATCH",
     "STATS",
     "COLLECTOR_ASLEEP",
+    "FAULTS",
 ];
 const SEND_GLOBALS: &[&str] = &["OFFSETS", "ARGS_AT_RESULT", "WAKEUP_BYTES", "TYPED_LOADS"];
 // What a delivery hook uses: the receiver's identity, the caches in front of it.
@@ -151,6 +145,7 @@ const DELIVERY_MAPS: &[&str] = &[
     "PREFILTER",
     "UNWATCHED",
     "WATCH_GENERATION",
+    "FAULTS",
 ];
 const DELIVERY_GLOBALS: &[&str] = &["OFFSETS", "ARGS_AT_RESULT", "TYPED_LOADS"];
 // What a read hook uses: is this a reader, of a watched socket; the record.
@@ -162,6 +157,7 @@ const READ_MAPS: &[&str] = &[
     "SCRATCH",
     "STATS",
     "COLLECTOR_ASLEEP",
+    "FAULTS",
 ];
 const READ_GLOBALS: &[&str] = &["OFFSETS", "WAKEUP_BYTES"];
 
@@ -295,6 +291,7 @@ pub const HOOKS: &[HookSpec] = &[
             "SCRATCH",
             "STATS",
             "COLLECTOR_ASLEEP",
+            "FAULTS",
         ],
         globals: READ_GLOBALS,
     },
