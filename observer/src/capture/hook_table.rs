@@ -79,7 +79,8 @@ pub struct HookSpec {
     pub target: &'static str,
     pub role: Role,
     pub needs: &'static [Need],
-    /// The maps the program uses (observer-ebpf's maps.rs says who writes each).
+    /// The maps its path (send, delivery, read) uses (observer-ebpf's maps.rs says who writes
+    /// each).
     pub maps: &'static [&'static str],
     /// The load-time globals it reads (set by `Capture::start`).
     pub globals: &'static [&'static str],
@@ -148,9 +149,11 @@ const DELIVERY_MAPS: &[&str] = &[
     "FAULTS",
 ];
 const DELIVERY_GLOBALS: &[&str] = &["OFFSETS", "ARGS_AT_RESULT", "TYPED_LOADS"];
-// What a read hook uses: is this a reader, of a watched socket; the record.
+// What a read hook uses: is this a reader, of a watched socket; the record (and, for the
+// syscall tracepoints, the read in progress between entry and exit: READING).
 const READ_MAPS: &[&str] = &[
     "READERS",
+    "READING",
     "PREFILTER",
     "WATCHED_SOCKETS",
     "EVENTS",
@@ -282,17 +285,7 @@ pub const HOOKS: &[HookSpec] = &[
         target: "syscalls/sys_exit_recvmsg",
         role: Role::Read(ReadWay::Syscalls),
         needs: TRACEFS,
-        maps: &[
-            "READERS",
-            "READING",
-            "PREFILTER",
-            "WATCHED_SOCKETS",
-            "EVENTS",
-            "SCRATCH",
-            "STATS",
-            "COLLECTOR_ASLEEP",
-            "FAULTS",
-        ],
+        maps: READ_MAPS,
         globals: READ_GLOBALS,
     },
 ];
