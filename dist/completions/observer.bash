@@ -293,7 +293,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__record)
-            opts="-o -u -n -v -h --output --max-size --max-age --keep --sync-every --probe --socket --receiver --no-default-sockets --containers --unit --json --count --duration --ring-size --journal --journal-level --journal-container --verbose --help"
+            opts="-o -u -n -v -h --output --max-size --max-age --keep --sync-every --probe --socket --receiver --no-default-sockets --containers --unit --json --count --duration --ring-size --journal --journal-level --journal-container --metrics-listen --metrics-file --metrics-max-units --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -368,6 +368,18 @@ _observer() {
                     return 0
                     ;;
                 --journal-container)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-max-units)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -455,7 +467,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__trace)
-            opts="-u -n -v -h --probe --socket --receiver --no-default-sockets --containers --unit --json --count --duration --ring-size --journal --journal-level --journal-container --verbose --help"
+            opts="-u -n -v -h --probe --socket --receiver --no-default-sockets --containers --unit --json --count --duration --ring-size --journal --journal-level --journal-container --metrics-listen --metrics-file --metrics-max-units --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -506,6 +518,18 @@ _observer() {
                     return 0
                     ;;
                 --journal-container)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-max-units)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -50,6 +50,9 @@ complete -c observer -n "__fish_observer_using_subcommand trace" -l ring-size -d
 complete -c observer -n "__fish_observer_using_subcommand trace" -l journal-level -d 'With --journal: every event, or only rejections, failed sends and ring drops' -r -f -a "all\t'Every event'
 rejections\t'Rejected and undelivered datagrams, and ring-buffer drops'"
 complete -c observer -n "__fish_observer_using_subcommand trace" -l journal-container -d 'With --journal: write every entry to the journald of the container whose init has this host PID. Default: each event goes to the journal of the system whose manager owns the socket it was sent to (a container\'s events to that container\'s journal)' -r
+complete -c observer -n "__fish_observer_using_subcommand trace" -l metrics-listen -d 'Serve Prometheus metrics at http://ADDR/metrics (OpenMetrics or the classic text format, as the scraper asks), e.g. 127.0.0.1:9812' -r
+complete -c observer -n "__fish_observer_using_subcommand trace" -l metrics-file -d 'Write Prometheus metrics to this file (classic text format, replaced atomically every 5 s and at exit): a *.prom file in node_exporter\'s textfile collector directory' -r -F
+complete -c observer -n "__fish_observer_using_subcommand trace" -l metrics-max-units -d 'Managers and units with series of their own (each counts one); later units share unit="(overflow)"' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l no-default-sockets -d 'Watch only the --socket sockets, not the system, user and container managers\' ones'
 complete -c observer -n "__fish_observer_using_subcommand trace" -l json -d 'One JSON object per line instead of the table'
 complete -c observer -n "__fish_observer_using_subcommand trace" -l journal -d 'Structured entries in the systemd journal instead of the table, attached to the sender\'s unit (journalctl -u shows them next to the unit\'s own lines)'
@@ -75,6 +78,9 @@ complete -c observer -n "__fish_observer_using_subcommand record" -l ring-size -
 complete -c observer -n "__fish_observer_using_subcommand record" -l journal-level -d 'With --journal: every event, or only rejections, failed sends and ring drops' -r -f -a "all\t'Every event'
 rejections\t'Rejected and undelivered datagrams, and ring-buffer drops'"
 complete -c observer -n "__fish_observer_using_subcommand record" -l journal-container -d 'With --journal: write every entry to the journald of the container whose init has this host PID. Default: each event goes to the journal of the system whose manager owns the socket it was sent to (a container\'s events to that container\'s journal)' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -l metrics-listen -d 'Serve Prometheus metrics at http://ADDR/metrics (OpenMetrics or the classic text format, as the scraper asks), e.g. 127.0.0.1:9812' -r
+complete -c observer -n "__fish_observer_using_subcommand record" -l metrics-file -d 'Write Prometheus metrics to this file (classic text format, replaced atomically every 5 s and at exit): a *.prom file in node_exporter\'s textfile collector directory' -r -F
+complete -c observer -n "__fish_observer_using_subcommand record" -l metrics-max-units -d 'Managers and units with series of their own (each counts one); later units share unit="(overflow)"' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -l no-default-sockets -d 'Watch only the --socket sockets, not the system, user and container managers\' ones'
 complete -c observer -n "__fish_observer_using_subcommand record" -l json -d 'One JSON object per line instead of the table'
 complete -c observer -n "__fish_observer_using_subcommand record" -l journal -d 'Structured entries in the systemd journal instead of the table, attached to the sender\'s unit (journalctl -u shows them next to the unit\'s own lines)'

@@ -97,6 +97,10 @@ pub mod flags {
     /// its cgroup (< v257 and ≥ v258: "Cannot find unit", unless a unit watches the PID), nor
     /// pin it with a pidfd (v257: "Notify sender died before message is processed").
     pub const SENDER_REAPED: u32 = 1 << 10;
+    /// With `SENDER_LIVENESS`, not reaped: that process had exited already (exiting, or a
+    /// zombie). Its parent may reap it between the manager's read and its look-up of the PID's
+    /// cgroup, and systemd then cannot find the unit: a race the verdict can only name.
+    pub const SENDER_EXITED: u32 = 1 << 11;
 }
 
 /// One datagram sent to a watched socket. Followed in the ring buffer by `payload_len` bytes.
@@ -352,7 +356,11 @@ pub struct Offsets {
     pub skb_cb: u32,
     /// `pid.tasks`: `tasks[PIDTYPE_PID].first` is NULL once the process was reaped.
     pub pid_tasks: u32,
-    pub _pad: u32,
+    /// `task_struct.pid_links`: `tasks[PIDTYPE_PID].first` points at `pid_links[PIDTYPE_PID]`
+    /// of the task, whose `exit_state` and `flags` (PF_EXITING) tell it has exited.
+    pub task_pid_links: u32,
+    pub task_exit_state: u32,
+    pub task_flags: u32,
 }
 
 const _: () = assert!(size_of::<Offsets>().is_multiple_of(8));

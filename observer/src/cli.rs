@@ -180,6 +180,60 @@ pub struct TraceArgs {
     /// owns the socket it was sent to (a container's events to that container's journal).
     #[arg(long, value_name = "PID")]
     pub journal_container: Option<u32>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// Prometheus metrics of the notify traffic (docs/METRICS.md), beside any other output.
+#[derive(Args, Debug, Clone)]
+pub struct MetricsArgs {
+    /// Serve Prometheus metrics at http://ADDR/metrics (OpenMetrics or the classic text
+    /// format, as the scraper asks), e.g. 127.0.0.1:9812.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Write Prometheus metrics to this file (classic text format, replaced atomically every
+    /// 5 s and at exit): a *.prom file in node_exporter's textfile collector directory.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<std::path::PathBuf>,
+    /// Managers and units with series of their own (each counts one); later units share
+    /// unit="(overflow)".
+    #[arg(long, value_name = "N", default_value_t = crate::sink::metrics::UNITS_MAX_DEFAULT,
+          value_parser = parse_units_max)]
+    pub metrics_max_units: usize,
+}
+
+impl Default for MetricsArgs {
+    fn default() -> Self {
+        Self {
+            metrics_listen: None,
+            metrics_file: None,
+            metrics_max_units: crate::sink::metrics::UNITS_MAX_DEFAULT,
+        }
+    }
+}
+
+impl MetricsArgs {
+    /// The sink's configuration; `units`: the run's -u globs.
+    pub fn config(&self, units: &[String]) -> crate::sink::metrics::MetricsConfig {
+        crate::sink::metrics::MetricsConfig {
+            listen: self.metrics_listen,
+            file: self.metrics_file.clone(),
+            units_max: self.metrics_max_units,
+            units: units.to_vec(),
+        }
+    }
+}
+
+/// Most units with series of their own: each costs memory in every scrape and in Prometheus.
+const UNITS_MAX_MAX: usize = 100_000;
+
+fn parse_units_max(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) if n <= UNITS_MAX_MAX => Ok(n),
+        Ok(_) => Err(format!("{s}: at most {UNITS_MAX_MAX} units")),
+        Err(_) => Err(format!("not a number of units: {s}")),
+    }
 }
 
 /// `--containers`: which containers' managers are spoken to.
@@ -420,6 +474,15 @@ mod limits {
             ),
             (&["replay", "-u", "[", "x.rec"], "unclosed '['"),
             (&["trace", "-u", "foo[.service"], "unclosed '['"),
+            (
+                &["trace", "--metrics-listen", "localhost"],
+                "invalid socket address",
+            ),
+            (&["trace", "--metrics-max-units", "0"], "must be at least 1"),
+            (
+                &["record", "-o", "x", "--metrics-max-units", "100001"],
+                "at most 100000 units",
+            ),
         ] {
             let e = parse(args).expect_err(&format!("{args:?} accepted"));
             assert!(e.contains(says), "{args:?}: {e}");
@@ -428,5 +491,6 @@ mod limits {
         assert!(parse(&["trace", "--ring-size", "2147483648"]).is_ok());
         assert!(parse(&["record", "-o", "x", "--keep", "1000"]).is_ok());
         assert!(parse(&["replay", "-u", "tb-[a-z]*", "x.rec"]).is_ok());
+        assert!(parse(&["trace", "--metrics-listen", "[::1]:9812"]).is_ok());
     }
 }

@@ -89,6 +89,9 @@ pub struct Delivery {
     /// Whether the process the credentials name was still there (not reaped) when the manager
     /// took the datagram; None where the read hook cannot tell.
     pub sender_alive: Option<bool>,
+    /// Not reaped, but it had exited already (a zombie, or exiting) when the manager took the
+    /// datagram: its parent may reap it before the manager looks its unit up.
+    pub sender_exited: bool,
     /// Why `delivered` is not simply true, or how the bytes read differ from the sender's.
     pub note: Option<String>,
     /// The sender's buffer as captured, when the manager read other bytes: the event is then
@@ -177,6 +180,8 @@ impl Pairing {
             reader: ev.pid,
             pidfd: ev.flags & observer_common::flags::HAS_PIDFD != 0,
             sender_alive: sender_alive(ev.flags),
+            sender_exited: sender_alive(ev.flags) == Some(true)
+                && ev.flags & observer_common::flags::SENDER_EXITED != 0,
         });
         let pairs = q.resolve(None);
         // Reads left over long after they happened had no send we saw.
@@ -337,6 +342,7 @@ impl Pairing {
             reader_pid: Some(read.reader),
             pidfd: read.pidfd,
             sender_alive: read.sender_alive,
+            sender_exited: read.sender_exited,
             note: None,
             sender_payload: None,
         };

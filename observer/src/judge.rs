@@ -183,6 +183,20 @@ impl Judge {
         out
     }
 
+    /// How many of these managers are not connected now, or not spoken to at all
+    /// (`--containers`): their verdicts are `unknown` meanwhile. For the metrics.
+    pub fn unreachable(&mut self, managers: &[Owner]) -> usize {
+        managers
+            .iter()
+            .filter(|o| {
+                self.links.get_mut(o).is_none_or(|l| {
+                    l.poll();
+                    l.up().is_none()
+                })
+            })
+            .count()
+    }
+
     fn link(&mut self, owner: Owner) -> &mut Link {
         let (collect, policy) = (self.collect_changes, self.policy);
         let trust = *self.trusts.entry(owner).or_insert_with(|| Trust::of(owner));
@@ -288,12 +302,14 @@ impl Judge {
                 uid: c.uid,
                 gid: c.gid,
                 alive: delivery.sender_alive,
+                exited: delivery.sender_exited,
             },
             (Delivered::Yes, None) => Sender {
                 pid: None,
                 uid: ev.uid,
                 gid: ev.gid,
                 alive: None,
+                exited: false,
             },
             _ => sender_as_manager_sees_it(ev, conn.watcher.manager()),
         };
@@ -486,6 +502,7 @@ fn sender_as_manager_sees_it(ev: &Event, m: &Manager) -> Sender {
         uid,
         gid,
         alive: None,
+        exited: false,
     }
 }
 

@@ -29,7 +29,10 @@ use crate::{
     manager::UNIT_CHANGE_KEPT,
     readers::{self, Reader},
     recording::writer::{Rotation, Writer},
-    sink::{Sink, Start, Summary, json::JsonSink, recording::RecordingSink, table::TableSink},
+    sink::{
+        Health, Sink, Start, Summary, json::JsonSink, metrics::MetricsSink,
+        recording::RecordingSink, table::TableSink,
+    },
     trust,
     watch::{self, Request, WatchError, Watched},
 };
@@ -52,8 +55,22 @@ const FINAL_WAIT: Duration = Duration::from_secs(1);
 /// `observer trace`: the table, or JSON lines.
 pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
     crate::preflight::check_privileges()?;
-    let sink = crate::sink::for_args(&args)?;
-    run_with(&args, sink, false, verbose).await
+    let sink = with_metrics(crate::sink::for_args(&args)?, &args)?;
+    // Start outcomes come from the unit changes: followed when metrics are asked for.
+    let unit_changes = args.metrics.config(&args.units).enabled();
+    run_with(&args, sink, unit_changes, verbose).await
+}
+
+/// `sink`, and beside it the metrics sink when --metrics-listen or --metrics-file asks for it
+/// (bound and first written here: before the eBPF programs load, so a bad flag fails fast).
+fn with_metrics(sink: Box<dyn Sink>, args: &TraceArgs) -> anyhow::Result<Box<dyn Sink>> {
+    let config = args.metrics.config(&args.units);
+    if !config.enabled() {
+        return Ok(sink);
+    }
+    let metrics = MetricsSink::start(&config)?;
+    let sinks: Vec<Box<dyn Sink>> = vec![sink, Box::new(metrics)];
+    Ok(Box::new(sinks))
 }
 
 /// `observer record`: the recording file, and JSON lines on stdout with `--json`.
@@ -64,11 +81,20 @@ pub async fn record(args: RecordArgs, verbose: u8) -> anyhow::Result<()> {
         max_age: args.max_age,
         keep: args.keep,
     };
+    // Before the recording is created: a bad metrics flag leaves no file behind.
+    let metrics = args.trace.metrics.config(&args.trace.units);
+    let metrics = metrics
+        .enabled()
+        .then(|| MetricsSink::start(&metrics))
+        .transpose()?;
     let writer = Writer::create(&args.output, rotation, args.sync_every)?;
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(RecordingSink::new(writer))];
     // Also JSON lines to stdout (--json), or entries to the journal (--journal).
     if args.trace.json || args.trace.journal {
         sinks.push(crate::sink::for_args(&args.trace)?);
+    }
+    if let Some(m) = metrics {
+        sinks.push(Box::new(m));
     }
     eprintln!("observer: recording to {}", args.output.display());
     run_with(&args.trace, Box::new(sinks), true, verbose).await
@@ -242,6 +268,7 @@ pub async fn run_with(
                 wake_if(records, &mut idle, &mut capture, &mut drain_timer,
                     "awake, the rescan found records the kernel did not wake it for")?;
                 report_drops(&capture, out.sink.as_mut(), &mut dropped_seen)?;
+                report_health(&capture, &mut out, &watched)?;
             }
         }
     }
@@ -437,6 +464,23 @@ fn wake_if(
         drain_timer.reset();
         log::info!("collector: {how}");
     }
+    Ok(())
+}
+
+/// Tells the sinks how the capture and the managers are doing (the metrics sink's gauges).
+fn report_health(
+    capture: &Capture,
+    out: &mut Collector,
+    watched: &[Watched],
+) -> anyhow::Result<()> {
+    let managers: std::collections::HashSet<_> = watched.iter().filter_map(|w| w.manager).collect();
+    let managers: Vec<_> = managers.into_iter().collect();
+    let health = Health {
+        managers_watched: managers.len(),
+        managers_unreachable: out.judge.unreachable(&managers),
+        untracked: capture.counters()?.untracked,
+    };
+    out.sink.health(&health)?;
     Ok(())
 }
 

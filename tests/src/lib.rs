@@ -6,6 +6,7 @@ pub mod crafted;
 pub mod fixture;
 pub mod hostile;
 pub mod observer;
+pub mod prometheus;
 pub mod reader;
 pub mod sender;
 pub mod testbed;

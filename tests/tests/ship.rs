@@ -299,7 +299,6 @@ fn deb_installs_and_its_hardened_service_records() {
     ]);
     tb.exec(&["systemctl", "start", "observer-record.service"]);
     let record = "/var/lib/observer/notify.rec";
-    let deadline = Instant::now() + Duration::from_secs(120);
     // Its own lines, by PID: journald does not always tag a fresh stream with its unit.
     let service_log = || {
         let pid = tb.prop("observer-record.service", "MainPID");
@@ -311,14 +310,21 @@ fn deb_installs_and_its_hardened_service_records() {
             &format!("_PID={pid}"),
         ])
     };
-    while !service_log().contains("observer: watching /run/systemd/notify") {
-        assert!(
-            Instant::now() < deadline,
-            "observer-record.service did not start capturing: {}",
-            tb.exec(&["journalctl", "--no-pager", "-u", "observer-record.service"])
-        );
-        thread::sleep(Duration::from_millis(300));
-    }
+    // Until a main process other than `old_pid` says it captures.
+    let wait_capturing = |old_pid: &str, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while tb.prop("observer-record.service", "MainPID") == old_pid
+            || !service_log().contains("observer: watching /run/systemd/notify")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "observer-record.service {what}: {}",
+                tb.exec(&["journalctl", "--no-pager", "-u", "observer-record.service"])
+            );
+            thread::sleep(Duration::from_millis(300));
+        }
+    };
+    wait_capturing("0", "did not start capturing");
     assert_eq!(tb.prop("observer-record.service", "ActiveState"), "active");
     // Only the two capabilities, effective in the running process.
     let main_pid = tb.prop("observer-record.service", "MainPID");
@@ -408,4 +414,57 @@ fn deb_installs_and_its_hardened_service_records() {
         .and_then(|n| n.parse().ok())
         .expect("exposure level");
     assert!(level <= 2.0, "{overall}");
+
+    // The example drop-in from the package: metrics for node_exporter's textfile collector,
+    // the service still without a network.
+    let dropin = "/usr/share/doc/observer/examples/observer-record.service.d/metrics.conf";
+    let textfile = "/var/lib/prometheus/node-exporter/observer.prom";
+    let dirs = [
+        "/etc/systemd/system/observer-record.service.d",
+        "/var/lib/prometheus/node-exporter",
+    ];
+    assert!(
+        tb.exec_output(&[&["mkdir", "-p"][..], &dirs].concat())
+            .status
+            .success()
+    );
+    let out = tb.exec_output(&["cp", dropin, dirs[0]]);
+    assert!(out.status.success(), "the package ships {dropin}: {out:?}");
+    tb.exec(&["systemctl", "daemon-reload"]);
+    let before = tb.prop("observer-record.service", "MainPID");
+    tb.exec(&["systemctl", "restart", "observer-record.service"]);
+    wait_capturing(&before, "with the metrics drop-in did not start");
+    assert_eq!(tb.prop("observer-record.service", "PrivateNetwork"), "yes");
+    tb.exec(&[
+        "systemctl",
+        "reset-failed",
+        "tb-notify-child-nobody.service",
+    ]);
+    tb.exec(&[
+        "systemctl",
+        "start",
+        "--no-block",
+        "tb-notify-child-nobody.service",
+    ]);
+    // Rewritten every 5 s: the rejection and the start timeout show up in it.
+    let host_path = root.join(textfile.trim_start_matches('/'));
+    let want = [
+        "observer_notify_datagrams_total{manager=\"system manager\",unit=\"tb-notify-child-nobody.service\",verdict=\"rejected\",kind=\"not_main_pid\"} 1",
+        "observer_unit_start_outcomes_total{manager=\"system manager\",unit=\"tb-notify-child-nobody.service\",outcome=\"timeout\"} 1",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let text = std::fs::read_to_string(&host_path).unwrap_or_default();
+        if want.iter().all(|w| text.contains(w)) {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{textfile} lacks {want:?}:\n{text}"
+        );
+        thread::sleep(Duration::from_millis(500));
+    };
+    // node_exporter (its own user) reads it whatever the service's UMask=.
+    assert_eq!(tb.exec(&["stat", "-c", "%a", textfile]).trim(), "644");
+    observer_tests::prometheus::check_metrics("service's textfile", text.as_bytes());
 }

@@ -14,6 +14,7 @@ pub struct Binaries {
     pub hostile_tests: PathBuf,
     pub namespace_tests: PathBuf,
     pub ship_tests: PathBuf,
+    pub metrics_tests: PathBuf,
 }
 
 pub fn workspace_root() -> PathBuf {
@@ -105,5 +106,6 @@ pub fn release_binaries() -> anyhow::Result<Binaries> {
         hostile_tests: executable("hostile")?,
         namespace_tests: executable("namespaces")?,
         ship_tests: executable("ship")?,
+        metrics_tests: executable("metrics")?,
     })
 }

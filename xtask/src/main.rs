@@ -58,6 +58,12 @@ enum Lane {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Prometheus metrics: a real Prometheus scraping the observer beside real systemd 257,
+    /// promtool on the output and the shipped rules, bad flags, stuck scrapers.
+    Metrics {
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
     /// The capture tests in QEMU guests on Debian's stock kernels (fentry and tracepoint).
     Vm {
         /// bookworm (6.1) or trixie (6.12); repeat for both (default: both).
@@ -159,6 +165,7 @@ fn main() -> anyhow::Result<()> {
             Lane::Namespaces { args } => test::Only::Namespaces(args),
             Lane::Verdicts { versions, args } => test::Only::Verdicts(versions, args),
             Lane::Ship { args } => test::Only::Ship(args),
+            Lane::Metrics { args } => test::Only::Metrics(args),
             Lane::Vm { kernels, args } => test::Only::Vm(kernels, args),
             Lane::VmSystemd { probes, args } => test::Only::VmSystemd(probes, args),
         }),

@@ -88,7 +88,8 @@ pub(super) fn in_unix_read(at: u64) -> bool {
 /// Whether the process a unix datagram's credentials name (`UNIXCB(skb).pid`, the first member
 /// of `struct unix_skb_parms` in `skb->cb`) had been reaped when the manager took the datagram:
 /// `flags::SENDER_LIVENESS`, plus `SENDER_REAPED` when `pid->tasks[PIDTYPE_PID].first` is NULL
-/// (detach_pid() at release_task(); a zombie still has its task). 0 when it cannot be told.
+/// (detach_pid() at release_task(); a zombie still has its task), or `SENDER_EXITED` when the
+/// task it points at had exited (`exit_state` set, or PF_EXITING). 0 when it cannot be told.
 #[inline(always)]
 pub(super) fn sender_liveness(skb: u64) -> u32 {
     let (cb, tasks) = (off!(skb_cb), off!(pid_tasks));
@@ -98,10 +99,34 @@ pub(super) fn sender_liveness(skb: u64) -> u32 {
     match read::<u64>(skb, cb).filter(|pid| *pid != 0) {
         Some(pid) => match read::<u64>(pid, tasks) {
             Some(0) => flags::SENDER_LIVENESS | flags::SENDER_REAPED,
-            Some(_) => flags::SENDER_LIVENESS,
+            Some(link) => flags::SENDER_LIVENESS | sender_exited(link),
             None => 0,
         },
         None => 0,
+    }
+}
+
+/// PF_EXITING of include/linux/sched.h: do_exit() has begun.
+const PF_EXITING: u32 = 0x0000_0004;
+
+/// `SENDER_EXITED` when the task whose `pid_links[PIDTYPE_PID]` is at `link` had exited.
+#[inline(always)]
+fn sender_exited(link: u64) -> u32 {
+    let (links, state, task_flags) = (
+        off!(task_pid_links),
+        off!(task_exit_state),
+        off!(task_flags),
+    );
+    if links == u32::MAX || state == u32::MAX || task_flags == u32::MAX {
+        return 0;
+    }
+    let task = link.wrapping_sub(u64::from(links));
+    let zombie = read::<i32>(task, state).is_some_and(|s| s != 0);
+    let exiting = read::<u32>(task, task_flags).is_some_and(|f| f & PF_EXITING != 0);
+    if zombie || exiting {
+        flags::SENDER_EXITED
+    } else {
+        0
     }
 }
 

@@ -147,6 +147,8 @@ fn read_all(btf: &Btf) -> anyhow::Result<Offsets> {
         // Only the reads at a datagram's free use these (whether the sender was reaped).
         skb_cb: opt("sk_buff", &["cb"]),
         pid_tasks: opt("pid", &["tasks"]),
-        _pad: 0,
+        task_pid_links: opt("task_struct", &["pid_links"]),
+        task_exit_state: opt("task_struct", &["exit_state"]),
+        task_flags: opt("task_struct", &["flags"]),
     })
 }

@@ -72,6 +72,8 @@ pub struct Read {
     pub pidfd: bool,
     /// Whether the credentials' process was not yet reaped at the read (None: not known).
     pub sender_alive: Option<bool>,
+    /// Alive, but it had exited already (a zombie, or exiting).
+    pub sender_exited: bool,
 }
 
 /// A send and the read of it.

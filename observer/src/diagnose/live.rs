@@ -57,6 +57,7 @@ pub async fn run(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
         journal: false,
         journal_level: crate::cli::JournalLevel::All,
         journal_container: None,
+        metrics: Default::default(),
     };
     let sink = LiveSink {
         clock: Clock::now(),

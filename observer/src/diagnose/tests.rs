@@ -99,6 +99,7 @@ pub(crate) fn sent(at: i128, pid: u32, payload: &str, result: i64) -> Record {
             uid: 0,
             gid: 0,
             alive: None,
+            exited: false,
         },
         unit_state: Some(st),
         version: SystemdVersion(252),

@@ -17,7 +17,7 @@ use super::{
     pidns::{PidNs, nspid},
     private_socket::{SenderFix, make_unique_name},
     props::{parse_version, service_type, unit_from_object_path},
-    watcher::sub_state_name,
+    watcher::{main_pid_since, sub_state_name},
     *,
 };
 use crate::{
@@ -109,6 +109,45 @@ fn sender_fix() {
     let mut name = *b"nodots";
     make_unique_name(&mut name);
     assert_eq!(&name, b"nodots");
+}
+
+#[test]
+fn a_new_main_pid_holds_from_its_fork_when_the_unit_had_none() {
+    use zbus::{OwnedVariant, Variant as Value};
+    let props = |pairs: &[(&str, Value<'static>)]| -> HashMap<String, OwnedVariant> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), OwnedVariant::try_from(v.clone()).unwrap()))
+            .collect()
+    };
+    let now = 9_000_000_000;
+    let started = props(&[
+        ("MainPID", Value::U32(364)),
+        ("ExecMainPID", Value::U32(364)),
+        ("ExecMainStartTimestampMonotonic", Value::U64(8_500_000)),
+    ]);
+    let mut h = history::History::default();
+    h.main_pid.record(1_000, 0);
+    // systemd's own time of the fork, 0.5 s before the signal came.
+    assert_eq!(main_pid_since(&h, &started, 364, now), 8_500_000_000);
+    // A handover from another main PID (MAINPID=): only from when we heard of it.
+    h.main_pid.record(2_000, 77);
+    assert_eq!(main_pid_since(&h, &started, 364, now), now);
+    // Without the fork's time, or for another process than the one started.
+    let bare = props(&[("MainPID", Value::U32(364))]);
+    assert_eq!(
+        main_pid_since(&history::History::default(), &bare, 364, now),
+        now
+    );
+    let other = props(&[
+        ("MainPID", Value::U32(364)),
+        ("ExecMainPID", Value::U32(360)),
+        ("ExecMainStartTimestampMonotonic", Value::U64(8_500_000)),
+    ]);
+    assert_eq!(
+        main_pid_since(&history::History::default(), &other, 364, now),
+        now
+    );
 }
 
 #[test]

@@ -373,7 +373,7 @@ fn apply(sh: &mut Shared, unit: &str, iface: &str, p: &HashMap<String, OwnedVari
     match iface {
         SERVICE_IFACE => {
             if let Some(v) = prop_u32(p, "MainPID") {
-                h.main_pid.record(now, v);
+                h.main_pid.record(main_pid_since(h, p, v, now), v);
             }
             if let Some(v) = prop_u32(p, "ControlPID") {
                 h.control_pid.record(now, v);
@@ -428,5 +428,30 @@ fn apply(sh: &mut Shared, unit: &str, iface: &str, p: &HashMap<String, OwnedVari
             }
         }
         _ => {}
+    }
+}
+
+/// From when a new MainPID `v` held: our receive time `now`, except for a unit that had no
+/// main process, when the same signal says the process was started (ExecMainPID is `v`):
+/// then systemd's own time of the fork. systemd queues its bus signals behind the work at
+/// hand, so the signal can come after datagrams the new process sent (seen under emulation:
+/// READY=1 from the new main process judged "main PID … not known" by the recorder). Not for
+/// a handover from another main PID (MAINPID=): from v257 an adopted process's ExecMain start
+/// is its own, earlier fork time, while it became the main PID only at the handover.
+pub(super) fn main_pid_since(
+    h: &History,
+    p: &HashMap<String, OwnedVariant>,
+    v: u32,
+    now: u64,
+) -> u64 {
+    let had_none = h.main_pid.at(now).is_none_or(|old| *old == 0);
+    match (
+        prop_u32(p, "ExecMainPID"),
+        prop_u64(p, "ExecMainStartTimestampMonotonic"),
+    ) {
+        (Some(exec), Some(us)) if had_none && v != 0 && exec == v && us != 0 => {
+            us.saturating_mul(1000).min(now)
+        }
+        _ => now,
     }
 }

@@ -260,6 +260,7 @@ impl From<&delivery::Delivery> for disk::Delivery {
             reader_pid: d.reader_pid,
             pidfd: d.pidfd,
             sender_alive: d.sender_alive,
+            sender_exited: d.sender_exited,
             note: d.note.clone(),
             sender_payload: d.sender_payload.clone(),
         }
@@ -276,6 +277,7 @@ impl From<disk::Delivery> for delivery::Delivery {
             reader_pid: d.reader_pid,
             pidfd: d.pidfd,
             sender_alive: d.sender_alive,
+            sender_exited: d.sender_exited,
             note: d.note,
             sender_payload: d.sender_payload,
         }
@@ -313,6 +315,7 @@ impl From<&judge::VerdictInputs> for disk::VerdictInputs {
                 uid: s.uid,
                 gid: s.gid,
                 alive: s.alive,
+                exited: s.exited,
             },
             unit_state: i.unit_state.as_ref().map(Into::into),
             version: i.version.0,
@@ -329,6 +332,7 @@ impl From<disk::VerdictInputs> for judge::VerdictInputs {
                 uid: s.uid,
                 gid: s.gid,
                 alive: s.alive,
+                exited: s.exited,
             },
             unit_state: i.unit_state.map(Into::into),
             version: verdict::SystemdVersion(i.version),

@@ -202,6 +202,7 @@ pub mod tests {
                     uid: 65534,
                     gid: 65534,
                     alive: None,
+                    exited: false,
                 },
                 unit_state: Some(crate::verdict::UnitState::new(
                     "foo.service",

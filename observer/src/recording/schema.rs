@@ -116,6 +116,8 @@ pub struct Delivery {
     pub pidfd: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_alive: Option<bool>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sender_exited: bool,
     pub note: Option<String>,
     #[serde(
         default,
@@ -181,6 +183,8 @@ pub struct Sender {
     pub uid: u32,
     pub gid: u32,
     pub alive: Option<bool>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exited: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -91,6 +91,8 @@ pub struct EventRecord<'a> {
     record: &'static str,
     result: i64,
     sender_alive: Option<bool>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    sender_exited: bool,
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "optional_escaped"
@@ -151,6 +153,7 @@ impl<'a> EventRecord<'a> {
             record: "event",
             result: ev.result,
             sender_alive: d.sender_alive,
+            sender_exited: d.sender_exited,
             sender_payload: &d.sender_payload,
             socket: watch_label_ref(ev, watched),
             tid: ev.tid,
@@ -192,7 +195,8 @@ fn optional_rfc3339_str<S: Serializer>(wall_ns: &Option<i128>, s: S) -> Result<S
 /// The manager-side keys: `delivered` (true, false, "unknown"), `queue_delay_us`,
 /// `manager_creds` ({pid, uid, gid} as the manager received them), `read_ts`, `read_by` (the
 /// reader's host PID), `pidfd` (an SCM_PIDFD came too), `sender_alive` (the process the
-/// credentials name was not yet reaped when the manager took the datagram) and `delivery_note`;
+/// credentials name was not yet reaped when the manager took the datagram; `sender_exited`, only
+/// when true: it had exited though, a zombie) and `delivery_note`;
 /// `sender_payload` (escaped) when the manager read other bytes than the sender's buffer showed.
 fn add_delivery(out: &mut Value, ev: &Event, d: &Delivery) {
     let keys = json!({
@@ -207,6 +211,9 @@ fn add_delivery(out: &mut Value, ev: &Event, d: &Delivery) {
     });
     if let (Some(o), Value::Object(k)) = (out.as_object_mut(), keys) {
         o.extend(k);
+        if d.sender_exited {
+            o.insert("sender_exited".into(), true.into());
+        }
         if let Some(p) = &d.sender_payload {
             o.insert("sender_payload".into(), notify::escape(p).into());
         }
@@ -416,6 +423,7 @@ mod tests {
                         reader_pid: Some(1),
                         pidfd: true,
                         sender_alive: Some(true),
+                        sender_exited: false,
                         note: Some("rewritten".into()),
                         sender_payload: Some(b"READY=0\x1b".to_vec()),
                     },

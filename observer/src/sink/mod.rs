@@ -4,6 +4,7 @@
 
 pub mod journal;
 pub mod json;
+pub mod metrics;
 pub mod recording;
 mod relay;
 pub mod table;
@@ -29,6 +30,16 @@ pub struct Start<'a> {
     pub watched: &'a [Watched],
 }
 
+/// How the capture and the managers are doing, told every rescan (RESCAN_EVERY in trace.rs).
+pub struct Health {
+    /// Watched sockets that belong to a service manager.
+    pub managers_watched: usize,
+    /// Of those, the managers that cannot be asked about their units now.
+    pub managers_unreachable: usize,
+    /// Sends the kernel programs could not follow to the end, in total so far.
+    pub untracked: u64,
+}
+
 /// How the run ended.
 pub struct Summary {
     pub events: u64,
@@ -52,6 +63,10 @@ pub trait Sink {
     /// `new` more datagrams were lost because the ring buffer was full; `total` so far.
     fn drops(&mut self, new: u64, total: u64) -> std::io::Result<()>;
     fn finish(&mut self, summary: &Summary) -> std::io::Result<()>;
+    /// The capture's and managers' state (only the metrics sink cares).
+    fn health(&mut self, _health: &Health) -> std::io::Result<()> {
+        Ok(())
+    }
     /// Called after each batch: push buffered output out.
     fn flush(&mut self) -> std::io::Result<()>;
     /// The collector has shown everything the kernel had and sleeps until the next record
@@ -111,6 +126,9 @@ impl Sink for Vec<Box<dyn Sink>> {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.iter_mut().try_for_each(|s| s.flush())
+    }
+    fn health(&mut self, health: &Health) -> std::io::Result<()> {
+        self.iter_mut().try_for_each(|s| s.health(health))
     }
     fn idle(&mut self) -> std::io::Result<()> {
         self.iter_mut().try_for_each(|s| s.idle())

@@ -139,6 +139,30 @@ pub fn manager_dispatch_notify_fd(
     let unit = unit.filter(|u| {
         sender.alive != Some(false) || u.main_pid == Some(pid) || u.control_pid == Some(pid)
     });
+    // A sender that had exited when systemd read the message (a zombie: the kernel side tells
+    // at the read) may be reaped by its parent before manager_get_units_for_pidref() reads
+    // /proc/PID/cgroup; then systemd finds no unit (v257: or cannot pin it with its pidfd,
+    // pidref_set_pidfd_consume()). Which came first is not seen: both outcomes are named, the
+    // lines of each marked `may`, and a caveat says so.
+    let raced = sender.alive == Some(true)
+        && sender.exited
+        && unit.is_some_and(|u| u.main_pid != Some(pid) && u.control_pid != Some(pid));
+    let logs_before = j.logs.len();
+    if raced {
+        if v == V_257 {
+            let r = "Notify sender died before message is processed. Ignoring.";
+            j.may_manager_log(Debug, r.into(), cite(v, R::SenderDied));
+        }
+        let level = if v >= V_256 { Debug } else { Warning };
+        let r = format!("Cannot find unit for notify message of PID {pid}, ignoring.");
+        j.may_manager_log(level, r.clone(), cite(v, R::NoUnit));
+        j.caveats.push(format!(
+            "PID {pid} had exited when systemd read this message: had its parent reaped it \
+             before systemd looked up its cgroup, systemd ignored the message (\"{r}\") — a \
+             race the observer cannot see the end of; keep the sender alive until the message \
+             is processed (sd_notify_barrier(); systemd-notify waits unless --no-block)"
+        ));
+    }
     let mut fds_left = msg.fds;
     let verdict = match unit {
         None => {
@@ -153,6 +177,11 @@ pub fn manager_dispatch_notify_fd(
             manager_invoke_notify_message(&mut j, u, pid, sender, msg, &payload, &mut fds_left)
         }
     };
+    if raced {
+        for l in &mut j.logs[logs_before..] {
+            l.may = true;
+        }
+    }
     if fds_left > 0 {
         let src = cite(v, R::ExtraFds);
         j.manager_log(

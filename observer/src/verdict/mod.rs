@@ -127,6 +127,8 @@ pub struct Sender {
     /// Whether the sender was not yet reaped when systemd read the message (a zombie still
     /// counts); v257 drops the message otherwise.
     pub alive: Option<bool>,
+    /// Alive, but it had exited (a zombie): its parent may reap it before systemd looks it up.
+    pub exited: bool,
 }
 
 /// `Type=` of a service.
@@ -359,7 +361,7 @@ pub enum Stage {
 }
 
 /// Stable outcome names for output and filtering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Accepted,
@@ -474,6 +476,14 @@ impl Judge<'_> {
             source,
             may: false,
         });
+    }
+
+    /// A manager's line systemd logs or not, depending on a race (`LogLine::may`).
+    fn may_manager_log(&mut self, level: LogLevel, message: String, source: String) {
+        self.manager_log(level, message, source);
+        if let Some(l) = self.logs.last_mut() {
+            l.may = true;
+        }
     }
 
     /// A field note; when `level` is set systemd logs `message` too.

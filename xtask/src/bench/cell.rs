@@ -95,7 +95,11 @@ pub(super) fn run_cell(
     anyhow::ensure!(ready["ready"] == true, "nload said {ready}");
 
     let mut tracer = match config {
-        Config::Observer { probe, ring_size } => Some(start_observer(ctx, probe, *ring_size)?),
+        Config::Observer {
+            probe,
+            ring_size,
+            metrics,
+        } => Some(start_observer(ctx, probe, *ring_size, *metrics)?),
         Config::Floor { probe } => Some(start_floor(ctx, probe)?),
         Config::Bpftrace => Some(start_bpftrace(ctx)?),
         _ => None,

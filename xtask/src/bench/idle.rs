@@ -50,7 +50,7 @@ pub(super) fn measure(ctx: &Ctx, probe: &str, secs: f64) -> anyhow::Result<IdleC
     let _ = fs::remove_file(&ctx.watched);
     let _socket = UnixDatagram::bind(&ctx.watched)
         .with_context(|| format!("binding {}", ctx.watched.display()))?;
-    let mut tracer = start_observer(ctx, probe, None)?;
+    let mut tracer = start_observer(ctx, probe, None, false)?;
     let pid = tracer.proc.pid();
     let (cpu0, woke0) = (cpu_ns(pid)?, voluntary_switches(pid)?);
     thread::sleep(Duration::from_secs_f64(secs));

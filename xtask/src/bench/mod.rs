@@ -12,6 +12,8 @@
 //! same strategy's hooks with do-nothing programs (`observer hook-floor`: what the hooks alone
 //! cost); a bpftrace one-liner doing the same capture; `strace -f -e trace=sendto,sendmsg` on
 //! the sender.
+//! The observer also runs with its metrics sink on (`+ metrics`: --metrics-listen and
+//! --metrics-file) for (b) and (c), beside the same strategy without it.
 //!   (f) no traffic: the observer's own CPU and wakeups per second while it watches a socket
 //!       nobody sends to.
 //! (a), (b), (d), (e) run R times, interleaved (run 1: every workload × every configuration, then run
@@ -139,6 +141,12 @@ pub fn run(o: Options) -> anyhow::Result<()> {
         configs.push(Config::Observer {
             probe: probe.clone(),
             ring_size: None,
+            metrics: false,
+        });
+        configs.push(Config::Observer {
+            probe: probe.clone(),
+            ring_size: None,
+            metrics: true,
         });
         configs.push(Config::Floor { probe });
     }
@@ -195,7 +203,8 @@ pub fn run(o: Options) -> anyhow::Result<()> {
         for w in Workload::TIMED {
             // Each run starts with another configuration, so none always follows the same one.
             let order = (0..configs.len()).map(|i| &configs[(i + run) % configs.len()]);
-            for c in order {
+            // The metrics sink only does work for events: its cost is measured on (b) (and (c)).
+            for c in order.filter(|c| w == Workload::Notify || !c.has_metrics()) {
                 let n = count_for(w, c);
                 let args = ctx.nload_args(w, n);
                 let what = format!("run {}: {} under {}", run + 1, w.title(), c.label());
@@ -240,6 +249,7 @@ pub fn run(o: Options) -> anyhow::Result<()> {
         sustained_configs.push(Config::Observer {
             probe: probe.clone(),
             ring_size: Some(4096),
+            metrics: false,
         });
     }
     for c in &sustained_configs {
@@ -273,7 +283,12 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     let idle_secs = if o.quick { 3.0 } else { 10.0 };
     let mut idle_costs = Vec::new();
     for c in &configs {
-        if let Config::Observer { probe, .. } = c {
+        if let Config::Observer {
+            probe,
+            metrics: false,
+            ..
+        } = c
+        {
             let what = format!("(f) no traffic under {}", c.label());
             let Some(cost) = kept(idle::measure(&ctx, probe, idle_secs), what, &mut failed) else {
                 continue;

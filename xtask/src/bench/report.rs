@@ -345,8 +345,65 @@ impl Report {
         out
     }
 
+    /// What the metrics sink adds (issue 19), per strategy: (b) and (c) with and without it.
+    fn metrics_cost(&self, rows: &[Row]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mib = |k: u64| k as f64 / 1024.0;
+        let pct = |a: f64, b: f64| (b / a - 1.0) * 100.0;
+        for c in &self.configs {
+            let Config::Observer {
+                probe,
+                ring_size: None,
+                metrics: false,
+            } = c
+            else {
+                continue;
+            };
+            let with = Config::Observer {
+                probe: probe.clone(),
+                ring_size: None,
+                metrics: true,
+            };
+            let row = |c: &Config| {
+                rows.iter()
+                    .find(|r| r.workload == Workload::Notify && r.config == *c)
+            };
+            if let (Some(a), Some(b)) = (row(c), row(&with)) {
+                out.push(format!(
+                    "(b) {probe}: sender {:.0} → {:.0} ns/msg ({:+.1} %); collector CPU {:.0} → {:.0} ns/msg ({:+.1} %); peak RSS {:.1} → {:.1} MiB",
+                    a.median_ns,
+                    b.median_ns,
+                    pct(a.median_ns, b.median_ns),
+                    a.cpu_ns_per_msg,
+                    b.cpu_ns_per_msg,
+                    pct(a.cpu_ns_per_msg, b.cpu_ns_per_msg),
+                    mib(a.rss_kib),
+                    mib(b.rss_kib)
+                ));
+            }
+            let cell = |c: &Config| self.sustained.iter().find(|x| x.config == *c);
+            if let (Some(a), Some(b)) = (cell(c), cell(&with)) {
+                let per_event = |x: &Cell| x.cpu_secs * 1e9 / x.events.max(1) as f64;
+                out.push(format!(
+                    "(c) {probe}: collector CPU {:.1} → {:.1} % ({:.0} → {:.0} ns/event, {:+.1} %); peak RSS {:.1} → {:.1} MiB; dropped {} / {}",
+                    a.cpu_percent(),
+                    b.cpu_percent(),
+                    per_event(a),
+                    per_event(b),
+                    pct(per_event(a), per_event(b)),
+                    mib(a.rss_kib),
+                    mib(b.rss_kib),
+                    a.dropped,
+                    b.dropped
+                ));
+            }
+        }
+        out
+    }
+
     pub(super) fn write(&self) -> anyhow::Result<()> {
         let rows = self.rows();
+        let metrics_cost = self.metrics_cost(&rows);
         let timed = self.timed_table(&rows);
         let sustained = self.sustained_table();
         let targets = self.targets(&rows);
@@ -402,6 +459,16 @@ impl Report {
             "\nThe bpftrace one-liner: `bpftrace -e '{}'`\n",
             bpftrace_program(Path::new("<watched socket>"))
         );
+        if !metrics_cost.is_empty() {
+            md.push_str(
+                "Metrics (issue 19): the observer with --metrics-listen and --metrics-file (nobody \
+                 scrapes; the textfile is rewritten every 5 s) against the same strategy without:\n\n",
+            );
+            for l in &metrics_cost {
+                let _ = writeln!(md, "- {l}");
+            }
+            md.push('\n');
+        }
         md.push_str("Targets:\n\n");
         for (what, met, figures) in &targets {
             let verdict = match met {
@@ -453,6 +520,7 @@ impl Report {
                 v
             }).collect::<Vec<_>>(),
             "idle": self.idle.iter().map(|c| c.json()).collect::<Vec<_>>(),
+            "metrics_cost": metrics_cost,
             "targets": targets.iter().map(|(what, met, figures)| json!({"target": what, "met": met, "figures": figures})).collect::<Vec<_>>(),
             "notes": self.notes,
             "cells": self.cells.iter().map(Cell::json).collect::<Vec<_>>(),

@@ -51,6 +51,7 @@ pub(super) fn start_observer(
     ctx: &Ctx,
     probe: &str,
     ring_size: Option<u32>,
+    metrics: bool,
 ) -> anyhow::Result<Tracer> {
     let mut cmd = Command::new(&ctx.observer);
     cmd.args(["trace", "--json", "--no-default-sockets", "--socket"])
@@ -58,6 +59,13 @@ pub(super) fn start_observer(
         .args(["--probe", probe]);
     if let Some(r) = ring_size {
         cmd.args(["--ring-size", &r.to_string()]);
+    }
+    if metrics {
+        // Both outputs: the endpoint (any free port; nobody scrapes it) and the textfile,
+        // whose rewrite every 5 s encodes every series as a scrape would.
+        let textfile = ctx.watched.with_file_name("observer.prom");
+        cmd.args(["--metrics-listen", "127.0.0.1:0", "--metrics-file"])
+            .arg(textfile);
     }
     spawn_observer(cmd, true)
 }

@@ -198,6 +198,58 @@ fn a_reaped_sender_no_unit_watches_has_no_unit() {
 }
 
 #[test]
+fn an_exited_sender_races_its_reaping() {
+    // A zombie at the read: its parent may reap it before manager_get_units_for_pidref() reads
+    // its cgroup (seen in the systemd-257-as-PID-1 guest: "Cannot find unit for notify message
+    // of PID 534, ignoring." where the read saw the sender not yet reaped). Both outcomes are
+    // named, each line a `may`, and a caveat says which race.
+    let s = Sender {
+        exited: true,
+        ..from(60)
+    };
+    let no_unit = "Cannot find unit for notify message of PID 60, ignoring.";
+    for (v, level) in [(252, Warning), (256, Debug), (257, Debug), (262, Debug)] {
+        let verdict = run(&msg(b"STATUS=dying"), &s, Some(&svc(NotifyAccess::All)), v);
+        assert_eq!(verdict.kind, Accepted, "{v}");
+        assert!(
+            verdict.logs.iter().all(|l| l.may),
+            "{v}: {:#?}",
+            verdict.logs
+        );
+        let line = verdict.logs.iter().find(|l| l.message == no_unit);
+        assert_eq!(
+            line.map(|l| l.level),
+            Some(level),
+            "{v}: {:#?}",
+            verdict.logs
+        );
+        let died = verdict
+            .logs
+            .iter()
+            .any(|l| l.message.starts_with("Notify sender died"));
+        assert_eq!(
+            died,
+            v == 257,
+            "{v}: only v257 pins the sender with its pidfd"
+        );
+        assert!(
+            verdict
+                .caveats
+                .iter()
+                .any(|c| c.contains("had exited when systemd read")),
+            "{v}: {:?}",
+            verdict.caveats
+        );
+    }
+    // Its main process is watched by PID: found whether reaped or not, no race.
+    let mut u = svc(NotifyAccess::All);
+    u.main_pid = Some(60);
+    let verdict = run(&msg(b"STATUS=x"), &s, Some(&u), 257);
+    assert!(verdict.logs.iter().all(|l| !l.may), "{:#?}", verdict.logs);
+    assert!(verdict.caveats.is_empty(), "{:?}", verdict.caveats);
+}
+
+#[test]
 fn embedded_nul() {
     // manager.c:2583 v252.39, :2933 v257.13; notify-recv.c:194 v262. A trailing NUL is fine.
     table(

@@ -25,6 +25,7 @@ fn from(pid: u32) -> Sender {
         uid: 1000,
         gid: 1000,
         alive: Some(true),
+        exited: false,
     }
 }
 
