@@ -1,5 +1,5 @@
-//! The read path, the manager side: what a watched socket's reader (systemd, found by userspace) actually read,
-//! with the credentials the kernel handed it and when.
+//! The read path, the manager side: what a watched socket's reader (systemd, found by
+//! userspace) actually read, with the credentials the kernel handed it and when.
 //!
 //! systemd reads its notify socket with recvmsg(2) and one iovec in every version (252:
 //! manager_dispatch_notify_fd(); 256+: notify_recv() → recvmsg_safe()). Five ways to see it;

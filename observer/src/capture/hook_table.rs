@@ -1,9 +1,9 @@
 //! Every kernel hook the observer attaches, in one table: the program in the eBPF object, where
 //! it attaches, which part of capture uses it, what the running kernel must have for it, and the
-//! maps and load-time globals the program uses. Strategy selection (strategy.rs), the read side
-//! (receive.rs) and so `observer check`, and `hook-floor` (floor.rs, by `FLOOR_PROGRAMS`) read it;
-//! the tests check every name in it against the embedded object, and that docs/ARCHITECTURE.md
-//! names every hook.
+//! maps and load-time globals the program uses. Read by strategy selection (strategy.rs) and the
+//! read side (receive.rs), and so by `observer check`, and by `hook-floor` (floor.rs, through
+//! `FLOOR_PROGRAMS`); the tests check every name in it against the embedded object, and that
+//! docs/ARCHITECTURE.md names every hook.
 //!
 //! Adding a hook: its program in observer-ebpf (`send/` or `read/`), a row here, and, for a new
 //! way of capturing rather than one more hook of an existing one, its place in strategy.rs or
