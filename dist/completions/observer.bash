@@ -99,7 +99,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__diagnose)
-            opts="-u -v -h --unit --since --until --pid --force --duration --socket --probe --containers --verbose --help"
+            opts="-u -v -h --unit --since --until --utc --pid --force --duration --socket --probe --containers --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -293,7 +293,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__record)
-            opts="-o -u -n -v -h --output --max-size --max-age --keep --sync-every --probe --socket --receiver --no-default-sockets --containers --unit --json --count --duration --ring-size --journal --journal-level --journal-container --metrics-listen --metrics-file --metrics-max-units --verbose --help"
+            opts="-o -u -n -v -h --output --max-size --max-age --keep --sync-every --probe --socket --receiver --no-default-sockets --containers --unit --json --utc --count --duration --ring-size --journal --journal-level --journal-container --metrics-listen --metrics-file --metrics-max-units --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -391,7 +391,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__replay)
-            opts="-u -v -h --unit --since --until --pid --force --json --verbose --help"
+            opts="-u -v -h --unit --since --until --utc --pid --force --json --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -425,7 +425,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__report)
-            opts="-o -u -v -h --output --unit --since --until --pid --force --verbose --help"
+            opts="-o -u -v -h --output --unit --since --until --utc --pid --force --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -467,7 +467,7 @@ _observer() {
             return 0
             ;;
         observer__subcmd__trace)
-            opts="-u -n -v -h --probe --socket --receiver --no-default-sockets --containers --unit --json --count --duration --ring-size --journal --journal-level --journal-container --metrics-listen --metrics-file --metrics-max-units --verbose --help"
+            opts="-u -n -v -h --probe --socket --receiver --no-default-sockets --containers --unit --json --utc --count --duration --ring-size --journal --journal-level --journal-container --metrics-listen --metrics-file --metrics-max-units --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -55,6 +55,7 @@ complete -c observer -n "__fish_observer_using_subcommand trace" -l metrics-file
 complete -c observer -n "__fish_observer_using_subcommand trace" -l metrics-max-units -d 'Managers and units with series of their own (each counts one); later units share unit="(overflow)"' -r
 complete -c observer -n "__fish_observer_using_subcommand trace" -l no-default-sockets -d 'Watch only the --socket sockets, not the system, user and container managers\' ones'
 complete -c observer -n "__fish_observer_using_subcommand trace" -l json -d 'One JSON object per line instead of the table'
+complete -c observer -n "__fish_observer_using_subcommand trace" -l utc -d 'The table\'s times in UTC instead of local time (as journalctl --utc); JSON and journal fields are UTC either way'
 complete -c observer -n "__fish_observer_using_subcommand trace" -l journal -d 'Structured entries in the systemd journal instead of the table, attached to the sender\'s unit (journalctl -u shows them next to the unit\'s own lines)'
 complete -c observer -n "__fish_observer_using_subcommand trace" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
 complete -c observer -n "__fish_observer_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -83,19 +84,21 @@ complete -c observer -n "__fish_observer_using_subcommand record" -l metrics-fil
 complete -c observer -n "__fish_observer_using_subcommand record" -l metrics-max-units -d 'Managers and units with series of their own (each counts one); later units share unit="(overflow)"' -r
 complete -c observer -n "__fish_observer_using_subcommand record" -l no-default-sockets -d 'Watch only the --socket sockets, not the system, user and container managers\' ones'
 complete -c observer -n "__fish_observer_using_subcommand record" -l json -d 'One JSON object per line instead of the table'
+complete -c observer -n "__fish_observer_using_subcommand record" -l utc -d 'The table\'s times in UTC instead of local time (as journalctl --utc); JSON and journal fields are UTC either way'
 complete -c observer -n "__fish_observer_using_subcommand record" -l journal -d 'Structured entries in the systemd journal instead of the table, attached to the sender\'s unit (journalctl -u shows them next to the unit\'s own lines)'
 complete -c observer -n "__fish_observer_using_subcommand record" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
 complete -c observer -n "__fish_observer_using_subcommand record" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c observer -n "__fish_observer_using_subcommand replay" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
-complete -c observer -n "__fish_observer_using_subcommand replay" -l since -d 'Only from this time on: RFC 3339 / "YYYY-MM-DD HH:MM[:SS]" (UTC), or @UNIX_SECONDS' -r
+complete -c observer -n "__fish_observer_using_subcommand replay" -l since -d 'Only from this time on, read as journalctl reads it: "YYYY-MM-DD HH:MM[:SS]" (local time; UTC with --utc or a " UTC" suffix), RFC 3339, "today", "yesterday", "-5min", "1h ago", or @UNIX_SECONDS' -r
 complete -c observer -n "__fish_observer_using_subcommand replay" -l until -d 'Only up to this time (same forms as --since)' -r
 complete -c observer -n "__fish_observer_using_subcommand replay" -l pid -d 'Only datagrams sent by these PIDs (repeatable)' -r
+complete -c observer -n "__fish_observer_using_subcommand replay" -l utc -d 'Show times, and read --since/--until, in UTC instead of local time (as journalctl --utc)'
 complete -c observer -n "__fish_observer_using_subcommand replay" -l force -d 'Read past damage: skip to the next intact record instead of stopping at the first bad one'
 complete -c observer -n "__fish_observer_using_subcommand replay" -l json -d 'One JSON object per line instead of the table'
 complete -c observer -n "__fish_observer_using_subcommand replay" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
 complete -c observer -n "__fish_observer_using_subcommand replay" -s h -l help -d 'Print help'
 complete -c observer -n "__fish_observer_using_subcommand diagnose" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
-complete -c observer -n "__fish_observer_using_subcommand diagnose" -l since -d 'Only from this time on: RFC 3339 / "YYYY-MM-DD HH:MM[:SS]" (UTC), or @UNIX_SECONDS' -r
+complete -c observer -n "__fish_observer_using_subcommand diagnose" -l since -d 'Only from this time on, read as journalctl reads it: "YYYY-MM-DD HH:MM[:SS]" (local time; UTC with --utc or a " UTC" suffix), RFC 3339, "today", "yesterday", "-5min", "1h ago", or @UNIX_SECONDS' -r
 complete -c observer -n "__fish_observer_using_subcommand diagnose" -l until -d 'Only up to this time (same forms as --since)' -r
 complete -c observer -n "__fish_observer_using_subcommand diagnose" -l pid -d 'Only datagrams sent by these PIDs (repeatable)' -r
 complete -c observer -n "__fish_observer_using_subcommand diagnose" -l duration -d 'Live only: stop after this long (seconds); default: until interrupted' -r
@@ -106,14 +109,16 @@ tracepoint\t''"
 complete -c observer -n "__fish_observer_using_subcommand diagnose" -l containers -d 'Live only: which containers\' managers to ask about their units (as for trace)' -r -f -a "trusted\t'Those whose user namespace is the host\'s (their root is the host\'s root), as root'
 all\t'Also those in user namespaces of their own, as the namespace\'s owner; what they say is labelled untrusted'
 none\t'None: only the host\'s managers are asked'"
+complete -c observer -n "__fish_observer_using_subcommand diagnose" -l utc -d 'Show times, and read --since/--until, in UTC instead of local time (as journalctl --utc)'
 complete -c observer -n "__fish_observer_using_subcommand diagnose" -l force -d 'Read past damage: skip to the next intact record instead of stopping at the first bad one'
 complete -c observer -n "__fish_observer_using_subcommand diagnose" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
 complete -c observer -n "__fish_observer_using_subcommand diagnose" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c observer -n "__fish_observer_using_subcommand report" -s o -l output -d 'The HTML page to write ("-": stdout)' -r -F
 complete -c observer -n "__fish_observer_using_subcommand report" -s u -l unit -d 'Only messages for these units (repeatable; globs like journalctl -u)' -r
-complete -c observer -n "__fish_observer_using_subcommand report" -l since -d 'Only from this time on: RFC 3339 / "YYYY-MM-DD HH:MM[:SS]" (UTC), or @UNIX_SECONDS' -r
+complete -c observer -n "__fish_observer_using_subcommand report" -l since -d 'Only from this time on, read as journalctl reads it: "YYYY-MM-DD HH:MM[:SS]" (local time; UTC with --utc or a " UTC" suffix), RFC 3339, "today", "yesterday", "-5min", "1h ago", or @UNIX_SECONDS' -r
 complete -c observer -n "__fish_observer_using_subcommand report" -l until -d 'Only up to this time (same forms as --since)' -r
 complete -c observer -n "__fish_observer_using_subcommand report" -l pid -d 'Only datagrams sent by these PIDs (repeatable)' -r
+complete -c observer -n "__fish_observer_using_subcommand report" -l utc -d 'Show times, and read --since/--until, in UTC instead of local time (as journalctl --utc)'
 complete -c observer -n "__fish_observer_using_subcommand report" -l force -d 'Read past damage: skip to the next intact record instead of stopping at the first bad one'
 complete -c observer -n "__fish_observer_using_subcommand report" -s v -l verbose -d 'More diagnostics on stderr, including kernel-side logs (aya-log)'
 complete -c observer -n "__fish_observer_using_subcommand report" -s h -l help -d 'Print help'

@@ -21,6 +21,7 @@ use observer::{
         records::Record,
     },
     replay,
+    wall_time::TimeBound,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -61,8 +62,8 @@ fn render(reading: &Reading) {
     // A filter that keeps everything still runs every unit and time test.
     let all = ReplayFilter {
         units: vec!["*".into()],
-        since: Some(i128::MIN),
-        until: Some(i128::MAX),
+        since: Some(TimeBound::at(i128::MIN)),
+        until: Some(TimeBound::at(i128::MAX)),
         ..ReplayFilter::default()
     };
     let _ = diagnose::render_all(&records, &all);

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::wall_time::TimeBound;
+
 #[derive(Parser, Debug)]
 #[command(name = "observer", version, about = "Shows every datagram sent to systemd's notify socket", long_about = None)]
 pub struct Cli {
@@ -85,12 +87,17 @@ pub struct ReplayFilter {
     /// Only messages for these units (repeatable; globs like journalctl -u).
     #[arg(short = 'u', long = "unit", value_name = "UNIT", value_parser = parse_glob)]
     pub units: Vec<String>,
-    /// Only from this time on: RFC 3339 / "YYYY-MM-DD HH:MM[:SS]" (UTC), or @UNIX_SECONDS.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub since: Option<i128>,
+    /// Only from this time on, read as journalctl reads it: "YYYY-MM-DD HH:MM[:SS]" (local
+    /// time; UTC with --utc or a " UTC" suffix), RFC 3339, "today", "yesterday", "-5min",
+    /// "1h ago", or @UNIX_SECONDS.
+    #[arg(long, value_name = "TIME", value_parser = TimeBound::parse)]
+    pub since: Option<TimeBound>,
     /// Only up to this time (same forms as --since).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub until: Option<i128>,
+    #[arg(long, value_name = "TIME", value_parser = TimeBound::parse)]
+    pub until: Option<TimeBound>,
+    /// Show times, and read --since/--until, in UTC instead of local time (as journalctl --utc).
+    #[arg(long)]
+    pub utc: bool,
     /// Only datagrams sent by these PIDs (repeatable).
     #[arg(long = "pid", value_name = "PID")]
     pub pids: Vec<u32>,
@@ -159,6 +166,10 @@ pub struct TraceArgs {
     /// One JSON object per line instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// The table's times in UTC instead of local time (as journalctl --utc); JSON and journal
+    /// fields are UTC either way.
+    #[arg(long)]
+    pub utc: bool,
     /// Exit after this many events (at least 1).
     #[arg(short = 'n', long = "count", value_name = "N", value_parser = parse_count)]
     pub count: Option<u64>,
@@ -352,145 +363,5 @@ fn parse_age(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(n.saturating_mul(mult).max(1)))
 }
 
-/// A wall-clock instant as nanoseconds since the epoch: "2026-11-24T03:12:00Z",
-/// "2026-11-24 03:12[:00[.5]]" (UTC), or "@1795000000".
-pub fn parse_time(s: &str) -> Result<i128, String> {
-    let bad = || format!("not a time: {s} (use YYYY-MM-DD HH:MM[:SS] in UTC, or @UNIX_SECONDS)");
-    if let Some(secs) = s.strip_prefix('@') {
-        let f: f64 = secs.parse().map_err(|_| bad())?;
-        return Ok((f * 1e9) as i128);
-    }
-    let t = s.trim_end_matches('Z').replace('T', " ");
-    let (date, time) = t.split_once(' ').unwrap_or((&t, "00:00"));
-    let d: Vec<i64> = date
-        .split('-')
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad())?;
-    let [y, mo, da] = d[..] else {
-        return Err(bad());
-    };
-    let mut hms = time.split(':');
-    let h: i64 = hms.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
-    let mi: i64 = hms.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
-    let sec: f64 = hms.next().map_or(Ok(0.0), str::parse).map_err(|_| bad())?;
-    if !(1..=12).contains(&mo)
-        || !(1..=31).contains(&da)
-        || h > 23
-        || mi > 59
-        || !(0.0..61.0).contains(&sec)
-    {
-        return Err(bad());
-    }
-    let days = days_from_civil(y, mo as u32, da as u32);
-    let secs = days * 86_400 + h * 3600 + mi * 60;
-    Ok(secs as i128 * 1_000_000_000 + (sec * 1e9) as i128)
-}
-
-/// (year, month, day) → days since 1970-01-01 (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times() {
-        assert_eq!(parse_time("1970-01-01 00:00"), Ok(0));
-        assert_eq!(parse_time("@1.5"), Ok(1_500_000_000));
-        assert_eq!(
-            parse_time("2026-11-23T22:27:27Z"),
-            Ok(1_795_472_847_000_000_000)
-        );
-        assert_eq!(
-            parse_time("2000-02-29 00:00:00"),
-            Ok(951_782_400_000_000_000)
-        );
-        assert!(parse_time("yesterday").is_err());
-        assert!(parse_time("2026-13-01").is_err());
-    }
-
-    #[test]
-    fn sizes_and_ages() {
-        assert_eq!(parse_size("64M"), Ok(64 << 20));
-        assert_eq!(parse_size("8192"), Ok(8192));
-        assert_eq!(
-            parse_size("12"),
-            Err("12: sizes start at 4096 bytes".into())
-        );
-        assert_eq!(
-            parse_size("99999999999G"),
-            Err("99999999999G: too large (at most 18446744073709551615 bytes)".into())
-        );
-        assert!(
-            parse_size("99999999999999999999")
-                .unwrap_err()
-                .starts_with("not a size")
-        );
-        assert_eq!(parse_age("1d"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(parse_age("90"), Ok(Duration::from_secs(90)));
-    }
-}
-
-#[cfg(test)]
-mod limits {
-    use super::*;
-
-    fn parse(args: &[&str]) -> Result<Cli, String> {
-        Cli::try_parse_from([&["observer"], args].concat()).map_err(|e| e.to_string())
-    }
-
-    /// Values that would attach and exit at once, loop for ever or overflow are usage errors,
-    /// each saying what is wrong.
-    #[test]
-    fn nonsense_values_are_usage_errors() {
-        for (args, says) in [
-            (&["trace", "-n", "0"][..], "must be at least 1"),
-            (&["trace", "--duration", "0"], "must be more than 0 seconds"),
-            (
-                &["diagnose", "--duration", "0.0"],
-                "must be more than 0 seconds",
-            ),
-            (
-                &["trace", "--ring-size", "4294967296"],
-                "too large: at most 2147483648",
-            ),
-            (&["trace", "--ring-size", "12k"], "not a byte count"),
-            (
-                &["record", "-o", "x", "--max-size", "99999999999G"],
-                "too large",
-            ),
-            (
-                &["record", "-o", "x", "--keep", "4294967295"],
-                "at most 1000 rotated files",
-            ),
-            (&["replay", "-u", "[", "x.rec"], "unclosed '['"),
-            (&["trace", "-u", "foo[.service"], "unclosed '['"),
-            (
-                &["trace", "--metrics-listen", "localhost"],
-                "invalid socket address",
-            ),
-            (&["trace", "--metrics-max-units", "0"], "must be at least 1"),
-            (
-                &["record", "-o", "x", "--metrics-max-units", "100001"],
-                "at most 100000 units",
-            ),
-        ] {
-            let e = parse(args).expect_err(&format!("{args:?} accepted"));
-            assert!(e.contains(says), "{args:?}: {e}");
-        }
-        assert!(parse(&["trace", "-n", "1", "--duration", "0.5"]).is_ok());
-        assert!(parse(&["trace", "--ring-size", "2147483648"]).is_ok());
-        assert!(parse(&["record", "-o", "x", "--keep", "1000"]).is_ok());
-        assert!(parse(&["replay", "-u", "tb-[a-z]*", "x.rec"]).is_ok());
-        assert!(parse(&["trace", "--metrics-listen", "[::1]:9812"]).is_ok());
-    }
-}
+mod tests;

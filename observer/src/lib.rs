@@ -24,6 +24,7 @@ pub mod stdout;
 pub mod systemd_basic;
 pub mod trace;
 pub mod verdict;
+pub mod wall_time;
 
 mod btf;
 mod capture;
@@ -45,6 +46,9 @@ mod sink;
 mod trust;
 mod unit_glob;
 mod watch;
+
+#[cfg(test)]
+mod snapshot_tests;
 
 /// The journal sink's relay (sink/journal.rs): main.rs runs it when started under its name.
 pub use sink::relay_main as journal_relay_main;

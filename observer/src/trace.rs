@@ -100,11 +100,11 @@ pub async fn record(args: RecordArgs, verbose: u8) -> anyhow::Result<()> {
     run_with(&args.trace, Box::new(sinks), true, verbose).await
 }
 
-pub fn stdout_sink(json: bool) -> Box<dyn Sink> {
+pub fn stdout_sink(json: bool, zone: crate::wall_time::Zone) -> Box<dyn Sink> {
     if json {
         Box::new(JsonSink::new(crate::stdout::Stdout))
     } else {
-        Box::new(TableSink::new(crate::stdout::Stdout))
+        Box::new(TableSink::new(crate::stdout::Stdout, zone))
     }
 }
 

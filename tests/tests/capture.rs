@@ -72,6 +72,7 @@ fn fixture() -> &'static Fixture {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn sendto_path_socket() {
     require_root!();
     let f = fixture();
@@ -106,6 +107,7 @@ fn sendto_path_socket() {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn sendto_via_an_alias_path_is_matched_by_the_receivers_identity() {
     require_root!();
     let f = fixture();
@@ -132,6 +134,7 @@ fn sendto_via_an_alias_path_is_matched_by_the_receivers_identity() {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn sendto_abstract_socket() {
     require_root!();
     let f = fixture();
@@ -146,6 +149,7 @@ fn sendto_abstract_socket() {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn connect_then_write() {
     require_root!();
     let f = fixture();
@@ -161,6 +165,7 @@ fn connect_then_write() {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn sendmsg_with_three_iovecs_is_reassembled() {
     require_root!();
     let f = fixture();
@@ -188,6 +193,7 @@ fn sendmsg_with_three_iovecs_is_reassembled() {
 /// (docs/ARCHITECTURE.md, "Capture strategies"): it sees this one delivered to a watched socket
 /// and ending, and counts it as untracked rather than losing it silently.
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn sendmsg_through_io_uring() {
     require_root!();
     let f = fixture();
@@ -252,6 +258,7 @@ fn summary_of(records: &[Value]) -> &Value {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn sendmsg_with_scm_credentials_and_fds() {
     require_root!();
     let f = fixture();
@@ -282,6 +289,7 @@ fn sendmsg_with_scm_credentials_and_fds() {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn sender_running_as_nobody() {
     require_root!();
     let f = fixture();
@@ -313,6 +321,7 @@ fn sender_running_as_nobody() {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn oversized_datagram_is_truncated_with_full_length() {
     require_root!();
     let f = fixture();
@@ -331,6 +340,7 @@ fn oversized_datagram_is_truncated_with_full_length() {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn full_receive_queue_reports_eagain() {
     require_root!();
     let f = fixture();
@@ -356,6 +366,7 @@ fn full_receive_queue_reports_eagain() {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn failed_send_to_closed_socket_is_an_event() {
     require_root!();
     let f = fixture();
@@ -370,6 +381,7 @@ fn failed_send_to_closed_socket_is_an_event() {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn sender_that_exits_at_once_keeps_comm_and_cgroup() {
     require_root!();
     let f = fixture();
@@ -403,6 +415,7 @@ fn sender_that_exits_at_once_keeps_comm_and_cgroup() {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn heavy_other_unix_traffic_produces_no_events() {
     require_root!();
     let f = fixture();
@@ -444,6 +457,7 @@ fn heavy_other_unix_traffic_produces_no_events() {
 /// socket that becomes watched later must be seen from then on. Here a socket takes a watched
 /// path's place (rename) after it received datagrams as an unwatched one.
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn socket_found_unwatched_is_seen_once_it_becomes_watched() {
     require_root!();
     let dir = std::env::temp_dir().join(unique("becomes"));
@@ -482,6 +496,7 @@ fn socket_found_unwatched_is_seen_once_it_becomes_watched() {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn sendmmsg_reports_each_datagram() {
     require_root!();
     let f = fixture();
@@ -521,6 +536,7 @@ fn failure_message(cmd: &mut Command) -> String {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn missing_socket_is_a_one_line_error() {
     require_root!();
     let mut cmd = Command::new(workspace_bin("observer"));
@@ -539,6 +555,7 @@ fn missing_socket_is_a_one_line_error() {
 /// A kernel without BTF (here: /sys/kernel/btf hidden under an empty tmpfs, in a mount
 /// namespace of the observer's own) is one line naming the kernel option.
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn kernel_without_btf_is_a_one_line_error() {
     require_root!();
     // A socket that exists, so that the only thing wrong is the BTF.
@@ -593,6 +610,7 @@ fn kernel_without_btf_is_a_one_line_error() {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn unprivileged_user_is_told_to_use_root() {
     require_root!();
     let mut cmd = Command::new(workspace_bin("observer"));
@@ -627,6 +645,7 @@ fn cgroup2_root() -> PathBuf {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn ring_overflow_is_counted_exactly() {
     require_root!();
     // An observer of its own, with the smallest ring: a burst must overflow it, and every
@@ -709,6 +728,7 @@ fn delivery_of(f: &Fixture, ev: &Value) -> Value {
 /// The reader's side, with a reader that reads as systemd does (tests/src/reader.rs): what it
 /// read and with which credentials; a stalled reader's queue delay; datagrams it never read.
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn the_readers_side_credentials_queue_delay_and_unread_datagrams() {
     require_root!();
     let f = fixture();
@@ -793,6 +813,7 @@ fn the_readers_side_credentials_queue_delay_and_unread_datagrams() {
 /// tell a unix read's free from any other: the tracepoint strategy then reads the managers'
 /// side through sock_recv_length, says why, and still sees the reads.
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn hidden_kallsyms_fall_back_to_sock_recv_length() {
     require_root!();
     let f = fixture();
@@ -818,11 +839,11 @@ fn hidden_kallsyms_fall_back_to_sock_recv_length() {
         "{}",
         obs.start["hooks"]
     );
+    // Waited for: stderr is read by a thread of its own, which a loaded machine may delay.
+    let why = obs.stderr_line("refused tp_btf/consume_skb", WAIT);
     assert!(
-        obs.stderr_lines()
-            .iter()
-            .any(|l| l.contains("refused tp_btf/consume_skb") && l.contains("kptr_restrict")),
-        "the fallback is explained: {:?}",
+        why.as_deref().is_some_and(|l| l.contains("kptr_restrict")),
+        "the fallback is explained: {why:?} in {:?}",
         obs.stderr_lines()
     );
     let (pid, _) = nsend(&["--to", &reader.path, "STATUS=read via sock_recv_length"]);
@@ -836,6 +857,7 @@ fn hidden_kallsyms_fall_back_to_sock_recv_length() {
 /// hooks `trace` attaches on this kernel, beside the real ones: the shared observer still
 /// captures while it runs. SIGINT detaches them and it exits cleanly.
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn hook_floor_takes_the_same_hooks_as_trace() {
     require_root!();
     let f = fixture();
@@ -855,6 +877,7 @@ fn hook_floor_takes_the_same_hooks_as_trace() {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test capture"]
 fn an_idle_collector_sleeps_and_the_next_datagram_wakes_it() {
     require_root!();
     let (dir, _rx, to) = own_socket("asleep", "w.sock");

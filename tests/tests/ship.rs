@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use observer_tests::{probe, testbed::Testbed, workspace_bin};
+use observer_tests::{probe, require_root, testbed::Testbed, workspace_bin};
 use serde_json::Value;
 
 fn units_dir() -> PathBuf {
@@ -36,7 +36,9 @@ fn journal_json(tb: &Testbed, args: &[&str]) -> Vec<Value> {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test ship"]
 fn journal_entries_show_under_journalctl_u() {
+    require_root!();
     let unit = "tb-notify-child-nobody.service";
     let tb = Testbed::start(&format!("observer-ship-journal-{}", std::process::id()));
     tb.install_units(&[units_dir().join(unit)]);
@@ -215,7 +217,9 @@ fn man_db_debs() -> Vec<PathBuf> {
 }
 
 #[test]
+#[ignore = "needs root: run through cargo xtask test ship"]
 fn deb_installs_and_its_hardened_service_records() {
+    require_root!();
     // The container gets what the observer needs on a host: CAP_BPF and CAP_PERFMON in its
     // bounding set, and bpf()/perf_event_open() past systemd-nspawn's seccomp filter.
     let tb = Testbed::start_with(

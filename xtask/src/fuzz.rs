@@ -5,7 +5,11 @@ use std::process::Command;
 
 use anyhow::Context as _;
 
-use crate::{build::workspace_root, test::LaneResult};
+use crate::{
+    build::workspace_root,
+    libtest::{Outcome, TestResult},
+    test::LaneResult,
+};
 
 /// The targets in fuzz/Cargo.toml.
 const TARGETS: [&str; 3] = ["reader", "notify", "said"];
@@ -35,7 +39,10 @@ pub fn run(seconds: u32) -> anyhow::Result<LaneResult> {
         return Ok(LaneResult {
             lane: lane_name(seconds),
             passed: false,
-            tests: vec![("build of the fuzz targets".into(), "FAILED".into())],
+            tests: vec![TestResult::new(
+                "build of the fuzz targets",
+                Outcome::Failed,
+            )],
             notes: Vec::new(),
         });
     }
@@ -71,14 +78,14 @@ pub fn run(seconds: u32) -> anyhow::Result<LaneResult> {
             let lines: Vec<&str> = log.lines().collect();
             eprintln!("{}", lines[lines.len().saturating_sub(60)..].join("\n"));
         }
-        tests.push((
+        tests.push(TestResult::new(
             format!("fuzz {target}"),
-            if out.status.success() { "ok" } else { "FAILED" }.to_string(),
+            Outcome::from_passed(out.status.success()),
         ));
     }
     Ok(LaneResult {
         lane: lane_name(seconds),
-        passed: tests.iter().all(|(_, r)| r == "ok"),
+        passed: tests.iter().all(|t| t.outcome == Outcome::Ok),
         tests,
         notes: Vec::new(),
     })

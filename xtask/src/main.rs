@@ -8,6 +8,7 @@ mod check;
 mod demo;
 mod dist;
 mod fuzz;
+mod libtest;
 mod lint;
 mod test;
 mod vm;

@@ -4,18 +4,24 @@
 //! package, service and journal; Prometheus metrics), then the VM lanes: the capture tests on
 //! Debian's kernels, and the verdict tests against systemd as PID 1 of a Debian 13 guest.
 
-use std::process::Command;
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+};
 
 use anyhow::bail;
 
-use crate::build::{self, Binaries};
+use crate::{
+    build::{self, Binaries},
+    libtest::{self, Outcome, TestResult},
+};
 
 /// One run of a test binary under some condition (kernel, strategy).
 pub struct LaneResult {
     pub lane: String,
     pub passed: bool,
-    /// ("name", "ok"/"FAILED") for each test the runner reported.
-    pub tests: Vec<(String, String)>,
+    /// Each test the runner reported, from its JSON events.
+    pub tests: Vec<TestResult>,
     /// Lines shown under the lane's name (what the lane measured).
     pub notes: Vec<String>,
 }
@@ -214,24 +220,40 @@ fn metrics_tests(bins: &Binaries, args: &[String]) -> anyhow::Result<LaneResult>
     )
 }
 
+/// The arguments every lane gives its test executable: one test at a time; the root-only
+/// tests too (`#[ignore]`d for a plain `cargo test`, which would run them unprivileged or
+/// against a stale binary); JSON events with each test's time, read by `libtest`.
+pub fn runner_args() -> Vec<&'static str> {
+    let mut args = vec!["--test-threads=1", "--include-ignored"];
+    args.extend(libtest::JSON_ARGS);
+    args
+}
+
 /// A test executable, one test at a time, using the release binaries.
 fn tests_in(exe: &std::path::Path, bins: &Binaries) -> Command {
     let mut cmd = Command::new(exe);
-    cmd.arg("--test-threads=1")
+    cmd.args(runner_args())
         .env("OBSERVER_BIN_DIR", bins.observer.parent().unwrap());
     cmd
 }
 
-/// Runs one lane's test executable, echoing its output, and reads its results.
+/// Runs one lane's test executable, showing its output as it comes (JSON events as libtest's
+/// text would say them), and reads its results from the events.
 fn lane(name: String, cmd: &mut Command) -> anyhow::Result<LaneResult> {
-    let output = cmd.output()?;
-    let text = String::from_utf8_lossy(&output.stdout).to_string();
-    print!("{text}");
-    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    let mut child = cmd.stdout(Stdio::piped()).spawn()?;
+    let mut text = String::new();
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line?;
+        if let Some(shown) = libtest::human(&line) {
+            println!("{shown}");
+        }
+        text.push_str(&line);
+        text.push('\n');
+    }
     Ok(LaneResult {
         lane: name,
-        passed: output.status.success(),
-        tests: test_lines(&text),
+        passed: child.wait()?.success(),
+        tests: libtest::results(&text),
         notes: Vec::new(),
     })
 }
@@ -249,20 +271,9 @@ fn kernel_release() -> String {
         .to_string()
 }
 
-/// `test NAME ... ok|FAILED` lines of libtest's output.
-pub fn test_lines(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|l| {
-            let rest = l.trim().strip_prefix("test ")?;
-            let (name, result) = rest.rsplit_once(" ... ")?;
-            Some((name.to_string(), result.trim().to_string()))
-        })
-        .collect()
-}
-
 /// Prints each lane's tests and a closing `N passed, N failed` line; fails if any lane failed.
 pub fn report(results: &[LaneResult]) -> anyhow::Result<()> {
-    let (mut passed, mut failed) = (0, 0);
+    let (mut passed, mut failed, mut ignored) = (0, 0, 0);
     println!("\n== integration tests by lane");
     for r in results {
         println!(
@@ -273,19 +284,24 @@ pub fn report(results: &[LaneResult]) -> anyhow::Result<()> {
         for note in &r.notes {
             println!("    {note}");
         }
-        for (name, result) in &r.tests {
-            println!("    {result:<7} {name}");
-            if result == "ok" {
-                passed += 1
-            } else {
-                failed += 1
+        for t in &r.tests {
+            let secs = t.secs.map(|s| format!(" ({s:.1} s)")).unwrap_or_default();
+            println!("    {:<7} {}{secs}", t.outcome.word(), t.name);
+            match t.outcome {
+                Outcome::Ok => passed += 1,
+                Outcome::Failed => failed += 1,
+                Outcome::Ignored => ignored += 1,
             }
         }
-        if !r.passed && r.tests.iter().all(|(_, res)| res == "ok") {
+        if !r.passed && r.tests.iter().all(|t| t.outcome != Outcome::Failed) {
             failed += 1; // the runner failed without naming a test (crash, boot failure)
         }
     }
-    println!("{passed} passed, {failed} failed");
+    if ignored > 0 {
+        println!("{passed} passed, {failed} failed, {ignored} ignored");
+    } else {
+        println!("{passed} passed, {failed} failed");
+    }
     if failed > 0 || results.iter().any(|r| !r.passed) {
         bail!("some integration tests failed");
     }

@@ -8,7 +8,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use crate::{build::Binaries, test::LaneResult};
+use crate::{build::Binaries, libtest::Outcome, test::LaneResult};
 
 /// Strategies tested in the guest. Each is a separate test run, so results say which failed.
 const STRATEGIES: [&str; 2] = ["fentry", "tracepoint"];
@@ -53,10 +53,11 @@ fn run_on(
         anyhow::bail!("a VM test argument must be a test name, a filter or a --flag: {a:?}");
     }
     let extra = args.join(" ");
+    let runner = crate::test::runner_args().join(" ");
     for s in STRATEGIES {
         // One marker line per strategy with the test runner's exit status, parsed below.
         script.push_str(&format!(
-            "echo \"== capture tests, --probe {s}\"; OBSERVER_TEST_START_SECS=1500 OBSERVER_PROBE={s} OBSERVER_BIN_DIR=/opt/observer ./capture --test-threads=1 {extra}; echo \"@@LANE {s} $?\"; "
+            "echo \"== capture tests, --probe {s}\"; OBSERVER_TEST_START_SECS=1500 OBSERVER_PROBE={s} OBSERVER_BIN_DIR=/opt/observer ./capture {runner} {extra}; echo \"@@LANE {s} $?\"; "
         ));
     }
     let root = crate::build::workspace_root();
@@ -78,6 +79,12 @@ fn run_on(
         "xtask: the {distro} guest took {:.0} s",
         started.elapsed().as_secs_f64()
     );
+    Ok(capture_lanes(&text))
+}
+
+/// Each strategy's lane from a capture guest's console: its tests' JSON events between its
+/// header and its `@@LANE` marker, passed when the marker says the runner exited 0.
+fn capture_lanes(text: &str) -> Vec<LaneResult> {
     // The guest prints `uname -r` first; vm/run's own lines start with "vm:" or "[vm]".
     let kernel = text
         .lines()
@@ -87,19 +94,22 @@ fn run_on(
         .to_string();
     let mut results = Vec::new();
     for s in STRATEGIES {
-        let status = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(&format!("@@LANE {s} ")))
-            .and_then(|v| v.trim().parse::<i32>().ok());
-        let section = section_of(&text, s);
+        let section = section_of(text, s);
         results.push(LaneResult {
             lane: format!("VM {kernel}, --probe {s}"),
-            passed: status == Some(0),
-            tests: crate::test::test_lines(&section),
+            passed: lane_status(text, s) == Some(0),
+            tests: crate::libtest::results(&section),
             notes: Vec::new(),
         });
     }
-    Ok(results)
+    results
+}
+
+/// The exit status the guest's `@@LANE STRATEGY N` marker gives.
+fn lane_status(text: &str, strategy: &str) -> Option<i32> {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("@@LANE {strategy} ")))
+        .and_then(|v| v.trim().parse::<i32>().ok())
 }
 
 /// The guest output between this strategy's header and its marker.
@@ -156,6 +166,7 @@ pub fn run_systemd_guest(
         .iter()
         .map(|a| format!(" {}", shell_quote(a)))
         .collect();
+    let runner = crate::test::runner_args().join(" ");
     // The package's service records everything both runs send, as it would on a user's
     // machine; checked afterwards (RECORD_CHECKS). Under TCG (systemd-detect-virt says "qemu",
     // not "kvm") the scenarios get their emulated-CPU drop-ins (OBSERVER_EMULATED).
@@ -170,7 +181,7 @@ pub fn run_systemd_guest(
             "echo \"== verdict tests, --probe {s}\"; rm -f /tmp/summary; \
              env {passed_env}{env} OBSERVER_TESTBED=host OBSERVER_BIN_DIR=/usr/bin OBSERVER_TESTBED_UNITS=/opt/observer/units \
              OBSERVER_TEST_START_SECS=1500 OBSERVER_VERDICT_SUMMARY=/tmp/summary CARGO_TARGET_DIR=/tmp/target \
-             VERDICTS_KEEP=1 ./verdicts --test-threads=1{test_args}; rc=$?; \
+             VERDICTS_KEEP=1 ./verdicts {runner}{test_args}; rc=$?; \
              for f in /tmp/observer-verdicts-*.rec; do [ -e \"$f\" ] && mv \"$f\" /results/{s}-$(basename \"$f\"); done; \
              sed 's/^/@@NOTE {s} /' /tmp/summary 2>/dev/null; echo \"@@LANE {s} $rc\"; "
         ));
@@ -240,10 +251,7 @@ pub fn run_systemd_guest(
     let installed = !text.contains("@@DPKG failed");
     let mut results = Vec::new();
     for &(s, _) in &runs {
-        let status = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(&format!("@@LANE {s} ")))
-            .and_then(|v| v.trim().parse::<i32>().ok());
+        let status = lane_status(&text, s);
         let section = section_between(
             &text,
             &format!("== verdict tests, --probe {s}"),
@@ -263,8 +271,8 @@ pub fn run_systemd_guest(
             .find(|n| n.starts_with("systemd ") && !n.contains("user manager"))
             .and_then(|n| n.split_whitespace().nth(2).map(str::to_owned))
             .unwrap_or_else(|| "?".into());
-        let tests = crate::test::test_lines(&section);
-        let ok = tests.iter().filter(|(_, r)| r == "ok").count();
+        let tests = crate::libtest::results(&section);
+        let ok = tests.iter().filter(|t| t.outcome == Outcome::Ok).count();
         let mut lane_notes = vec![format!("{ok} passed, {} failed", tests.len() - ok)];
         if !installed {
             lane_notes.push("dpkg -i of the .deb failed in the guest".into());
@@ -289,11 +297,11 @@ pub fn run_systemd_guest(
     Ok(results)
 }
 
-/// observer-record.service: the checks print libtest-like lines, read as that lane's tests.
+/// observer-record.service: the checks print libtest's JSON events, read as that lane's tests.
 fn record_service_lane(text: &str, installed: bool, kernel: &str, systemd: &str) -> LaneResult {
     let section = section_between(text, "== observer-record.service", "@@RECORD done");
-    let tests = crate::test::test_lines(&section);
-    let ok = tests.iter().filter(|(_, r)| r == "ok").count();
+    let tests = crate::libtest::results(&section);
+    let ok = tests.iter().filter(|t| t.outcome == Outcome::Ok).count();
     LaneResult {
         lane: format!(
             "VM {kernel} + systemd {systemd} as PID 1: observer-record.service from the .deb"
@@ -308,7 +316,7 @@ fn record_service_lane(text: &str, installed: bool, kernel: &str, systemd: &str)
 /// captured with fentry, its recording replays the scenarios' datagrams (both runs), and
 /// diagnose names a failed scenario's cause.
 const RECORD_CHECKS: &str = r#"echo "== observer-record.service"
-ck() { if eval "$2"; then echo "test $1 ... ok"; else echo "test $1 ... FAILED"; fi; }
+ck() { if eval "$2"; then r=ok; else r=failed; fi; echo "{ \"type\": \"test\", \"name\": \"$1\", \"event\": \"$r\" }"; }
 rec=/var/lib/observer/notify.rec
 ck record_service_stayed_active '[ "$(systemctl is-active observer-record.service)" = active ] && [ "$(systemctl show -p NRestarts --value observer-record.service)" = 0 ]'
 ck record_service_captures_with_fentry 'journalctl -u observer-record.service --no-pager -o cat | grep -q "capturing with the fentry strategy"'
@@ -357,3 +365,6 @@ fn console(run: &mut std::process::Child) -> anyhow::Result<(String, std::proces
     }
     Ok((text, run.wait()?))
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,6 +6,7 @@ use crate::{
     notify::{self, Key},
     recording::records::EventRecord,
     replay::judgement_of,
+    wall_time::Zone,
 };
 
 /// What went wrong (or right) in one attempt.
@@ -18,7 +19,7 @@ pub struct Finding {
     pub text: String,
 }
 
-pub fn explain(a: &Attempt, s: &Settings) -> Finding {
+pub fn explain(a: &Attempt, s: &Settings, zone: &Zone) -> Finding {
     let ready = first_accepted(a, Key::Ready);
     let took = |until: Option<i128>| match (a.activating_ns.or(a.start_ns), until) {
         // Recorded times are whatever the file says: a damaged one must not overflow here.
@@ -36,7 +37,7 @@ pub fn explain(a: &Attempt, s: &Settings) -> Finding {
                 s.timeout_start_usec
                     .map(|u| format!(" (TimeoutStartSec={})", secs(u as i128 * 1000)))
                     .unwrap_or_default(),
-                why_not_ready(a, s)
+                why_not_ready(a, s, zone)
             ),
         ),
         (_, Some("watchdog")) => ("watchdog", watchdog(a, s)),
@@ -47,7 +48,7 @@ pub fn explain(a: &Attempt, s: &Settings) -> Finding {
                 took(a.ended_ns),
                 exit_text(a),
                 if ready.is_none() && is_notify(s) {
-                    format!("; no READY=1 was accepted before: {}", why_not_ready(a, s))
+                    format!("; no READY=1 was accepted before: {}", why_not_ready(a, s, zone))
                 } else {
                     String::new()
                 }
@@ -58,7 +59,7 @@ pub fn explain(a: &Attempt, s: &Settings) -> Finding {
             format!(
                 "still activating when the recording ends{}: no accepted READY=1 yet; {}",
                 took(last_time(a)),
-                why_not_ready(a, s)
+                why_not_ready(a, s, zone)
             ),
         ),
         (_, Some(result)) => (
@@ -97,7 +98,7 @@ pub fn explain(a: &Attempt, s: &Settings) -> Finding {
         text.push_str(&e);
     }
     if kind == "started"
-        && let Some(late) = late_ready(a, s)
+        && let Some(late) = late_ready(a, s, zone)
     {
         text.push_str("; ");
         text.push_str(&late);
@@ -116,8 +117,8 @@ fn is_notify(s: &Settings) -> bool {
 }
 
 /// Why no READY=1 got through, from what the unit's processes sent, most telling first.
-fn why_not_ready(a: &Attempt, s: &Settings) -> String {
-    if let Some(late) = late_ready(a, s) {
+fn why_not_ready(a: &Attempt, s: &Settings, zone: &Zone) -> String {
+    if let Some(late) = late_ready(a, s, zone) {
         return late;
     }
     if let Some(e) = first_accepted(a, Key::Ready) {
@@ -192,7 +193,7 @@ fn why_not_ready(a: &Attempt, s: &Settings) -> String {
 
 /// A READY=1 that the manager read late (against TimeoutStartSec=), or never read: the
 /// manager's side, seen by the receive capture (delivery.rs).
-fn late_ready(a: &Attempt, s: &Settings) -> Option<String> {
+fn late_ready(a: &Attempt, s: &Settings, zone: &Zone) -> Option<String> {
     use crate::delivery::Delivered;
     let e = a.events().find(|e| {
         e.event.result >= 0
@@ -201,7 +202,7 @@ fn late_ready(a: &Attempt, s: &Settings) -> Option<String> {
                 .iter()
                 .any(|f| f.key == Key::Ready && f.value == "1")
     })?;
-    let sent = super::clock_text(e.event.wall_ns);
+    let sent = zone.clock_ms(e.event.wall_ns);
     let limit = s.timeout_start_usec.filter(|t| *t != u64::MAX && *t > 0);
     match (e.delivery.delivered, e.delivery.queue_delay_us) {
         (Delivered::No, _) => Some(format!(
@@ -390,34 +391,4 @@ pub fn secs(ns: i128) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Found with the fuzz target `reader` (a recording whose times are i128's extremes): the
-    /// "after …" duration overflowed (a panic in debug builds, nonsense in release).
-    #[test]
-    fn extreme_recorded_times_do_not_overflow() {
-        let mut a = Attempt {
-            phase: Phase::Ended,
-            start_ns: Some(i128::MIN + 1),
-            activating_ns: None,
-            started_ns: None,
-            ended_ns: Some(i128::MAX),
-            result: Some("timeout".into()),
-            exit: None,
-            items: vec![Item::Change(Box::default(), i128::MAX)],
-        };
-        let f = explain(&a, &Settings::default());
-        assert_eq!(f.kind, "start-timeout");
-        assert!(
-            f.text
-                .starts_with("start timed out after 170141183460469242328350982144.0 s:"),
-            "{}",
-            f.text
-        );
-        a.result = Some("watchdog".into());
-        assert_eq!(explain(&a, &Settings::default()).kind, "watchdog");
-        assert_eq!(secs(i128::MIN), "-170141183460469242328350982144.0 s");
-        assert_eq!(secs(-999_999_999), "-999 ms");
-    }
-}
+mod tests;

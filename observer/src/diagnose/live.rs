@@ -51,6 +51,7 @@ pub async fn run(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
         containers: args.containers,
         units: Vec::new(),
         json: false,
+        utc: args.filter.utc,
         count: None,
         duration: args.duration,
         ring_size: 4 * 1024 * 1024,
@@ -206,7 +207,7 @@ impl Backlog {
                 .map_or(0, |i| i + 1);
             let new: Vec<_> = s.attempts.iter().take(settled).skip(done).collect();
             if !new.is_empty() {
-                out += &render(s, &new);
+                out += &render(s, &new, &self.filter.zone());
                 self.printed
                     .insert((s.manager.clone(), s.unit.clone()), settled);
             }

@@ -17,7 +17,7 @@ use crate::{
         reader,
         records::{EventRecord, Record},
     },
-    sink::rfc3339,
+    wall_time::Zone,
 };
 
 pub async fn run(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
@@ -42,13 +42,14 @@ pub async fn run(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
 /// Every matching unit's story.
 pub fn render_all(records: &[&Record], filter: &ReplayFilter) -> String {
     let mut out = String::new();
+    let zone = filter.zone();
     for s in story::stories(records) {
         if !filter.keeps_unit(Some(&s.unit)) {
             continue;
         }
         let attempts = told(&s, filter);
         if !attempts.is_empty() {
-            out += &render(&s, &attempts);
+            out += &render(&s, &attempts, &zone);
         }
     }
     out
@@ -68,8 +69,9 @@ pub fn worth_telling(a: &Attempt) -> bool {
     a.start_ns.is_some() || a.result.is_some() || a.events().next().is_some()
 }
 
-/// One unit: a heading with its settings, then per attempt its lines and the finding.
-pub fn render(s: &Story, attempts: &[&Attempt]) -> String {
+/// One unit: a heading with its settings, then per attempt its lines and the finding, its
+/// times in `zone`.
+pub fn render(s: &Story, attempts: &[&Attempt], zone: &Zone) -> String {
     let mut out = format!("● {} ({})", s.unit, s.manager);
     let set = &s.settings;
     let mut facts = Vec::new();
@@ -93,19 +95,14 @@ pub fn render(s: &Story, attempts: &[&Attempt]) -> String {
         let mut last = UnitChange::default();
         for item in &a.items {
             if let Some(line) = line(item, &mut last) {
-                out += &format!("  {}  {line}\n", clock_text(item.wall_ns()));
+                out += &format!("  {}  {line}\n", zone.clock_ms(item.wall_ns()));
             }
         }
-        let f = cause::explain(a, set);
+        let f = cause::explain(a, set, zone);
         out += &format!("  ⇒ {}\n", f.text);
     }
     out.push('\n');
     out
-}
-
-pub fn clock_text(wall_ns: i128) -> String {
-    let t = rfc3339(wall_ns);
-    t.get(11..23).unwrap_or(&t).to_owned()
 }
 
 /// A story line for an item; None for a change that changes nothing shown.

@@ -126,9 +126,13 @@ fn story(records: &[Record]) -> (String, Vec<&'static str>) {
         .attempts
         .iter()
         .filter(|a| worth_telling(a))
-        .map(|a| cause::explain(a, &s.settings).kind)
+        .map(|a| cause::explain(a, &s.settings, &crate::wall_time::Zone::utc()).kind)
         .collect();
-    (render_all(&refs, &ReplayFilter::default()), kinds)
+    let utc = ReplayFilter {
+        utc: true,
+        ..Default::default()
+    };
+    (render_all(&refs, &utc), kinds)
 }
 
 fn assert_says(text: &str, needles: &[&str]) {

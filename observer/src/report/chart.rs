@@ -5,7 +5,7 @@
 use plotters::{coord::Shift, prelude::*};
 
 use super::timeline::{Flag, FlagKind, MAINPID_COLOUR, TIMEOUT_COLOUR, Timeline};
-use crate::diagnose::clock_text;
+use crate::wall_time::Zone;
 
 pub const WIDTH: u32 = 960;
 pub const HEIGHT: u32 = 230;
@@ -23,12 +23,12 @@ fn rgb((r, g, b): (u8, u8, u8)) -> RGBColor {
     RGBColor(r, g, b)
 }
 
-/// The SVG of `t`.
-pub fn svg(t: &Timeline) -> anyhow::Result<String> {
+/// The SVG of `t`, its time axis in `zone`.
+pub fn svg(t: &Timeline, zone: &Zone) -> anyhow::Result<String> {
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(&root, t).map_err(|e| anyhow::anyhow!("drawing the timeline: {e}"))?;
+        draw(&root, t, zone).map_err(|e| anyhow::anyhow!("drawing the timeline: {e}"))?;
         root.present()
             .map_err(|e| anyhow::anyhow!("drawing the timeline: {e}"))?;
     }
@@ -37,7 +37,7 @@ pub fn svg(t: &Timeline) -> anyhow::Result<String> {
 
 type Result<T> = std::result::Result<T, DrawingAreaErrorKind<std::io::Error>>;
 
-fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, t: &Timeline) -> Result<()> {
+fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, t: &Timeline, zone: &Zone) -> Result<()> {
     root.fill(&WHITE)?;
     let t0 = t.first_ns;
     let x = |ns: i128| (ns - t0) as f64 / 1e9;
@@ -53,7 +53,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, t: &Timeline) -> Result<()> {
         .x_label_area_size(28)
         .y_label_area_size(78)
         .build_cartesian_2d(-pad..span + pad, -0.6f64..2.6f64)?;
-    let wall = |s: &f64| clock_text(t0 + (s * 1e9) as i128);
+    let wall = |s: &f64| zone.clock_ms(t0 + (s * 1e9) as i128);
     let lane = |y: &f64| {
         LANES
             .iter()

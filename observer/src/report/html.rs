@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use super::timeline::{self, MAINPID_COLOUR, State, TIMEOUT_COLOUR, Timeline, Verdict};
-use crate::{diagnose::clock_text, recording::records::Session, sink::rfc3339};
+use crate::{recording::records::Session, wall_time::Zone};
 
 /// Text for the page: hidden characters made visible (safe_text; a bidi override would draw
 /// the rest of a line reversed), then HTML's five entities.
@@ -63,6 +63,7 @@ pub fn page(
     files: &str,
     units: &[Unit<'_>],
     notes: &[String],
+    zone: &Zone,
 ) -> String {
     let mut out =
         String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
@@ -75,11 +76,16 @@ pub fn page(
             "<p class=\"session\">Recorded on <b>{}</b> (kernel {}) from {} by observer {}, {} capture.</p>",
             escape(&s.host),
             escape(&s.kernel),
-            escape(&s.started),
+            escape(&started_text(&s.started, zone)),
             escape(&s.observer_version),
             escape(&s.strategy)
         );
     }
+    let _ = writeln!(
+        out,
+        "<p class=\"zone\">Times are {}.</p>",
+        escape(&zone.describe())
+    );
     for n in notes {
         let _ = writeln!(out, "<p class=\"damage\">{}</p>", escape(n));
     }
@@ -97,7 +103,7 @@ pub fn page(
             1 => format!("unit-{}", u.name),
             n => format!("unit-{}-{n}", u.name),
         };
-        out += &section(u, &id);
+        out += &section(u, &id, zone);
     }
     out += "</main>\n</body>\n</html>\n";
     // Each text above is escaped; the charts' labels are too, here, with everything else.
@@ -134,7 +140,7 @@ fn legend() -> String {
     out
 }
 
-fn section(u: &Unit<'_>, id: &str) -> String {
+fn section(u: &Unit<'_>, id: &str, zone: &Zone) -> String {
     let name = escape(u.name);
     let manager = escape(u.manager);
     let mut out = format!(
@@ -153,6 +159,7 @@ fn section(u: &Unit<'_>, id: &str) -> String {
             (
                 m.wall_ns,
                 row(
+                    zone,
                     &format!(
                         "message {}{}",
                         m.verdict.name(),
@@ -177,6 +184,7 @@ fn section(u: &Unit<'_>, id: &str) -> String {
         (
             f.wall_ns,
             row(
+                zone,
                 &format!("flag {}", f.class()),
                 f.class(),
                 colour,
@@ -196,8 +204,18 @@ fn section(u: &Unit<'_>, id: &str) -> String {
     out
 }
 
+/// The session's start as the recording holds it (RFC 3339 UTC), in the page's zone; a
+/// string that is not one (a damaged or crafted recording) is shown as it is, escaped.
+fn started_text(started: &str, zone: &Zone) -> String {
+    match started.parse::<jiff::Timestamp>() {
+        Ok(t) => zone.stamp(t.as_nanosecond()),
+        Err(_) => started.to_owned(),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn row(
+    zone: &Zone,
     class: &str,
     verdict: &str,
     colour: (u8, u8, u8),
@@ -210,8 +228,8 @@ fn row(
     let c = hex(colour);
     format!(
         "<tr class=\"mark {class}\" data-verdict=\"{verdict}\" data-colour=\"{c}\"><td title=\"{}\">{}</td><td>{unit}</td><td>{}</td><td class=\"verdict\"><span style=\"background:{c}\"></span>{verdict}</td><td>{}</td><td>{}</td></tr>\n",
-        escape(&rfc3339(wall_ns)),
-        escape(&clock_text(wall_ns)),
+        escape(&zone.stamp(wall_ns)),
+        escape(&zone.clock_ms(wall_ns)),
         escape(pid),
         escape(text),
         escape(why)

@@ -67,6 +67,7 @@ pub fn page(
         .into_iter()
         .filter(|s| filter.keeps_unit(Some(&s.unit)))
         .collect();
+    let zone = filter.zone();
     let bar = progress::bar(stories.len() as u64, "units");
     let mut timelines = Vec::new();
     for s in &stories {
@@ -79,8 +80,8 @@ pub fn page(
         if !filter.pids.is_empty() {
             t.messages.retain(|m| filter.pids.contains(&m.pid));
         }
-        let svg = chart::svg(&t)?;
-        timelines.push((s, t, svg, diagnose::render(s, &attempts)));
+        let svg = chart::svg(&t, &zone)?;
+        timelines.push((s, t, svg, diagnose::render(s, &attempts, &zone)));
     }
     bar.finish_and_clear();
     let units: Vec<html::Unit<'_>> = timelines
@@ -93,7 +94,10 @@ pub fn page(
             diagnose: text.clone(),
         })
         .collect();
-    Ok((html::page(session, files, &units, notes), units.len()))
+    Ok((
+        html::page(session, files, &units, notes, &zone),
+        units.len(),
+    ))
 }
 
 #[cfg(test)]

@@ -210,8 +210,10 @@ impl JournalSink {
         match result {
             Ok(()) => Ok(()),
             Err(e) if Some(route) == self.fixed.as_ref() || *route == Route::Here => {
+                // The same words as a container's journal given up below: a stalled relay
+                // can fail here (its answer late) or after the entry was queued (at finish).
                 Err(io::Error::other(format!(
-                    "writing to the journal under {}: {e}",
+                    "the journal under {} failed: {e}",
                     root.display()
                 )))
             }

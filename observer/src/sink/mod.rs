@@ -150,7 +150,7 @@ pub fn for_args(args: &crate::cli::TraceArgs) -> std::io::Result<Box<dyn Sink>> 
             args.journal_container,
         )?)
     } else {
-        crate::trace::stdout_sink(args.json)
+        crate::trace::stdout_sink(args.json, crate::wall_time::Zone::from_utc_flag(args.utc))
     })
 }
 
@@ -182,51 +182,13 @@ pub fn watch_label_ref<'a>(
     }
 }
 
-/// RFC 3339 UTC with microseconds, from nanoseconds since the epoch.
-pub fn rfc3339(wall_ns: i128) -> String {
-    let secs = wall_ns.div_euclid(1_000_000_000) as i64;
-    let micros = (wall_ns.rem_euclid(1_000_000_000) / 1000) as u32;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day), Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
+/// The machine formats' time (JSON `ts`, journal fields, recordings): RFC 3339 UTC, whatever
+/// zone people's views are shown in.
+pub use crate::wall_time::rfc3339_utc as rfc3339;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000Z");
-        // 2026-11-23T22:27:27.123456Z
-        assert_eq!(
-            rfc3339(1_795_472_847_123_456_789),
-            "2026-11-23T22:27:27.123456Z"
-        );
-        assert_eq!(
-            rfc3339(951_782_400_000_000_000),
-            "2000-02-29T00:00:00.000000Z"
-        );
-    }
 
     #[test]
     fn delays() {

@@ -5,12 +5,13 @@ use std::{collections::BTreeMap, io::Write};
 
 use prettytable::{Cell, Row, Table, format};
 
-use super::{Sink, Start, Summary, delay_text, read_wall_ns, result_text, rfc3339, watch_label};
+use super::{Sink, Start, Summary, delay_text, read_wall_ns, result_text, watch_label};
 use crate::{
     decode::Event,
     delivery::{Correction, Delivered},
     judge::{Judgement, Outcome},
     notify, safe_text,
+    wall_time::Zone,
     watch::Watched,
 };
 
@@ -33,11 +34,13 @@ const COLUMNS: [(&str, usize); 12] = [
 
 pub struct TableSink<W: Write> {
     out: W,
+    /// Local time like journalctl's, or UTC (`--utc`).
+    zone: Zone,
 }
 
 impl<W: Write> TableSink<W> {
-    pub fn new(out: W) -> Self {
-        Self { out }
+    pub fn new(out: W, zone: Zone) -> Self {
+        Self { out, zone }
     }
 
     /// One row. Each cell is escaped before it is fitted (so columns stay aligned), and the row
@@ -88,7 +91,6 @@ impl<W: Write> Sink for TableSink<W> {
         j: &Judgement,
         watched: &BTreeMap<u32, Watched>,
     ) -> std::io::Result<()> {
-        let time = rfc3339(ev.wall_ns);
         let creds = ev
             .creds
             .map(|c| format!("pid {}", c.pid))
@@ -114,7 +116,7 @@ impl<W: Write> Sink for TableSink<W> {
             }
         }
         self.row(&[
-            time.get(11..26).unwrap_or(&time).to_string(),
+            self.zone.clock_us(ev.wall_ns),
             ev.pid.to_string(),
             ev.comm.clone(),
             ev.uid.to_string(),
@@ -136,20 +138,22 @@ impl<W: Write> Sink for TableSink<W> {
         watched: &BTreeMap<u32, Watched>,
     ) -> std::io::Result<()> {
         let ev = &c.event;
-        let sent = rfc3339(ev.wall_ns);
+        let sent = self.zone.clock_us(ev.wall_ns);
         let what = notify::summary(&ev.fields());
         let unit = c.unit.as_deref().unwrap_or("-");
         let d = &c.delivery;
         let outcome = match d.delivered {
             Delivered::Yes => {
-                let at = read_wall_ns(ev, d).map(rfc3339).unwrap_or_default();
+                let at = read_wall_ns(ev, d)
+                    .map(|ns| self.zone.clock_us(ns))
+                    .unwrap_or_default();
                 let creds = d
                     .manager_creds
                     .map(|c| format!(" as from PID {}", c.pid))
                     .unwrap_or_default();
                 format!(
                     "read by the manager at {}, {} after it was sent{creds}",
-                    at.get(11..26).unwrap_or(&at),
+                    at,
                     delay_text(d)
                 )
             }
@@ -166,7 +170,7 @@ impl<W: Write> Sink for TableSink<W> {
         };
         self.line(&format!(
             " ↳ {} PID {} to {} ({unit}): {what} — {outcome}",
-            sent.get(11..26).unwrap_or(&sent),
+            sent,
             ev.pid,
             watch_label(ev, watched),
         ))
@@ -219,7 +223,7 @@ mod tests {
             ..Default::default()
         };
         let watched = BTreeMap::new();
-        let mut sink = TableSink::new(Vec::new());
+        let mut sink = TableSink::new(Vec::new(), Zone::utc());
         sink.event(&ev, &j, &watched).unwrap();
         let c = Correction {
             event: ev.clone(),

@@ -62,7 +62,7 @@ impl Reference {
                 .map_or(0, |i| i + 1);
             let new: Vec<_> = s.attempts.iter().take(settled).skip(done).collect();
             if !new.is_empty() {
-                out += &render(&s, &new);
+                out += &render(&s, &new, &self.filter.zone());
                 self.printed.insert(s.unit.clone(), settled);
             }
         }
