@@ -339,6 +339,12 @@ impl Judge {
             },
             None => None,
         };
+        if patience == Patience::Wait
+            && let Some(Ok(st)) = &unit_state
+            && awaits_main_pid_signal(st, &sender, ev.mono_ns)
+        {
+            return None;
+        }
         let conn = link.up()?;
         let mut note = None;
         let unit_state = match unit_state {
@@ -527,3 +533,27 @@ fn unit_from_recorded_names(ev: &Event) -> Option<String> {
         })
         .cloned()
 }
+
+/// How long a message only the main PID may send waits for the MainPID of a unit whose main
+/// process is not known yet (see `awaits_main_pid_signal`).
+const MAIN_PID_SIGNAL_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether `sender`'s message, sent at `sent_ns`, should wait for a MainPID signal: systemd
+/// queues its bus signals behind the work at hand, so a new main process's MainPID can come
+/// after the datagrams it sent (seen under emulation, later than the collector's JUDGE_AFTER:
+/// READY=1 judged "main PID which is currently not known"). Only its own socket's events wait
+/// with it, for MAIN_PID_SIGNAL_WAIT at most; then it is judged with what is known.
+fn awaits_main_pid_signal(st: &UnitState, sender: &Sender, sent_ns: u64) -> bool {
+    let access = st.notify_access_override.unwrap_or(st.notify_access);
+    st.main_pid.is_none()
+        && sender.pid.is_some()
+        && matches!(
+            access,
+            crate::notify::NotifyAccess::Main | crate::notify::NotifyAccess::Exec
+        )
+        && crate::manager::monotonic_ns().saturating_sub(sent_ns)
+            < MAIN_PID_SIGNAL_WAIT.as_nanos() as u64
+}
+
+#[cfg(test)]
+mod tests;
