@@ -301,6 +301,10 @@ pub async fn run_with(
         "observer: {} events, {} dropped (ring buffer full), {} untracked sends, {} malformed records",
         summary.events, summary.dropped, summary.untracked, summary.malformed
     );
+    // Where the kernel side gave up on a watched datagram: with -v, for "nothing shows here".
+    for (what, n) in capture.faults()? {
+        log::info!("kernel faults: {what}: {n}");
+    }
     for trouble in out.judge.troubles() {
         eprintln!("observer: manager misbehaved: {trouble}");
     }

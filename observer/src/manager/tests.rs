@@ -429,7 +429,7 @@ async fn against_testbed_systemd() {
     let path = resolver.resolve(id).path().unwrap().to_owned();
     assert_eq!(path, cg);
     let roots = [ManagerRoot::host(), ManagerRoot::container(leader).unwrap()];
-    let placed = correlate::place(&path, &roots).unwrap();
+    let placed = correlate::placement::place(&path, &roots).unwrap();
     eprintln!("cgroup {id} = {path} -> {placed:?}");
     assert_eq!(placed.owner, Owner::Container { leader });
     assert_eq!(placed.unit, UnitMatch::Unit("mgr-test.service".into()));

@@ -23,9 +23,10 @@ use super::{Sink, Start, Summary, relay::Relay, rfc3339, watch_label};
 use crate::{
     cli::JournalLevel,
     correlate::Owner,
-    decode::{Event, errno_name},
+    decode::Event,
     judge::{Judgement, Outcome},
     notify,
+    systemd_basic::errno_list::result_errno_name,
     trust::Trust,
     verdict::Kind,
     watch::Watched,
@@ -340,7 +341,7 @@ pub fn event_entry(ev: &Event, j: &Judgement, watched: &BTreeMap<u32, Watched>) 
         fields.push((object_unit, u.clone()));
     }
     if ev.result < 0 {
-        fields.push(("OBSERVER_ERRNO", errno_name(ev.result)));
+        fields.push(("OBSERVER_ERRNO", result_errno_name(ev.result)));
     }
     if let Some(v) = v {
         fields.push(("OBSERVER_KIND", kind_name(v.kind)));
