@@ -32,7 +32,7 @@ pub enum Hook {
     /// `syscalls/sys_exit_*`: the syscall's return value (kernels without sock_send_length).
     SyscallExit = 3,
     /// A watched socket's reader (its manager) read a datagram, seen by whichever receive hook
-    /// userspace attached (observer-ebpf's receive.rs: `fentry/skb_free_datagram`,
+    /// userspace attached (observer-ebpf's read/: `fentry/skb_free_datagram`,
     /// `fexit/unix_dgram_recvmsg`, `tp_btf/consume_skb`, `tp_btf/sock_recv_length` or
     /// `syscalls/sys_exit_recvmsg`). The record is a [`SendEvent`] seen from the reader's side,
     /// the same layout so that the ring, the copy routines and the decoder serve both
@@ -257,6 +257,27 @@ pub mod stats {
     /// io_uring send with the tracepoint strategy, a kernel sender with fentry).
     pub const UNTRACKED: u32 = 2;
     pub const COUNT: u32 = 3;
+}
+
+/// Per-CPU fault counters (the `FAULTS` map), by path: where a hook gave up on a datagram that
+/// concerned a watched socket, or on a watched socket's read, because a read of memory failed
+/// or a map had no room. Zero on a healthy kernel; "nothing shows on kernel X" starts here
+/// (`-v` prints them at exit).
+pub mod faults {
+    /// Send path: the send's state could not be kept (the pending map had no room).
+    pub const SEND_STATE: u32 = 0;
+    /// Send path: a send to a watched socket whose arguments (its msghdr, its syscall
+    /// registers, its socket) could not be read.
+    pub const SEND_ARGS: u32 = 1;
+    /// Read path: a watched socket's reader whose recvmsg arguments or msghdr could not be read.
+    pub const READ_ARGS: u32 = 2;
+    pub const COUNT: u32 = 3;
+    /// What each counts, by index, as `-v` shows it.
+    pub const NAMES: [&str; COUNT as usize] = [
+        "send: no room to keep a send's state",
+        "send: a watched send's arguments unreadable",
+        "read: a watched read's arguments unreadable",
+    ];
 }
 
 /// Kernel struct offsets, read from the running kernel's BTF by userspace and patched into the

@@ -9,7 +9,7 @@ use observer_common::{
     MAX_IOVECS, PAYLOAD_MAX, PAYLOAD_SCRATCH, PathKey, SUN_PATH_MAX, SendEvent, flags,
 };
 
-use crate::pending::{
+use crate::send::pending::{
     MsgParts, SRC_IOV_KERNEL, SRC_IOV_USER, SRC_SINGLE_USER, SRC_UBUF_KERNEL_MSG,
 };
 
@@ -277,9 +277,6 @@ pub fn user_msghdr(msg: u64) -> Option<MsgParts> {
         source: SRC_IOV_USER,
     })
 }
-
-/// `sizeof(struct mmsghdr)` on x86_64: msghdr (56) + msg_len (4) + padding.
-pub const MMSGHDR_SIZE: u64 = 64;
 
 /// Reads a u32 from user memory.
 #[inline(always)]

@@ -1,81 +1,16 @@
 //! Reading kernel structures. Rust eBPF has no CO-RE, so every offset comes from `OFFSETS`,
 //! which userspace fills from the running kernel's BTF before load.
 
-use aya_ebpf::{
-    Global,
-    helpers::{
-        bpf_get_current_task,
-        generated::{bpf_probe_read_kernel, bpf_skc_to_unix_sock},
-    },
+use aya_ebpf::helpers::{
+    bpf_get_current_task,
+    generated::{bpf_probe_read_kernel, bpf_skc_to_unix_sock},
 };
 use observer_common::{Offsets, SocketKey, prefilter};
 
 use crate::{
-    maps::{WATCHED_SOCKETS, may_hold},
+    maps::{OFFSETS, TYPED_LOADS, WATCHED_SOCKETS, may_hold},
     unwatched,
 };
-
-#[unsafe(no_mangle)]
-pub static OFFSETS: Global<Offsets> = Global::new(Offsets {
-    task_files: 0,
-    files_fdt: 0,
-    fdtable_max_fds: 0,
-    fdtable_fd: 0,
-    file_private_data: 0,
-    socket_file: 0,
-    socket_sk: 0,
-    sk_family: 0,
-    sk_type: 0,
-    sk_socket: 0,
-    unix_peer: 0,
-    unix_addr: 0,
-    unix_addr_len: 0,
-    unix_addr_name: 0,
-    unix_path_dentry: 0,
-    skb_len: 0,
-    dentry_inode: 0,
-    inode_ino: 0,
-    inode_sb: 0,
-    sb_dev: 0,
-    socket_to_inode: 0,
-    msghdr_name: 0,
-    msghdr_namelen: 0,
-    msghdr_iter: 0,
-    msghdr_control: 0,
-    msghdr_controllen: 0,
-    iter_type: 0,
-    iter_count: 0,
-    iter_iov: 0,
-    iter_nr_segs: 0,
-    iter_iov_offset: 0,
-    iter_type_ubuf: 0,
-    iter_type_iovec: 0,
-    task_group_leader: 0,
-    task_thread_pid: 0,
-    pid_level: 0,
-    pid_numbers: 0,
-    upid_size: 0,
-    upid_nr: 0,
-    upid_ns: 0,
-    pidns_inum: 0,
-    task_cgroups: 0,
-    css_set_dfl_cgrp: 0,
-    cgroup_kn: 0,
-    kn_name: 0,
-    kn_parent: 0,
-    regs_orig_ax: 0,
-    regs_di: 0,
-    regs_si: 0,
-    regs_dx: 0,
-    regs_r8: 0,
-    regs_r9: 0,
-    sk_ino: 0,
-    skb_cb: 0,
-    pid_tasks: 0,
-    task_pid_links: 0,
-    task_exit_state: 0,
-    task_flags: 0,
-});
 
 pub const AF_UNIX: u16 = 1;
 pub const SOCK_DGRAM: u16 = 2;
@@ -160,11 +95,6 @@ pub fn is_unix_dgram(sk: u64) -> bool {
 pub fn unix_peer(sk: u64) -> u64 {
     read(sk, off!(unix_peer)).unwrap_or(0)
 }
-
-/// 1 when the kernel has `bpf_skc_to_unix_sock` (≥ 5.16), set by userspace: the delivery hooks
-/// then find a receiver's identity with [`watched_receiver_typed`].
-#[unsafe(no_mangle)]
-pub static TYPED_LOADS: Global<u32> = Global::new(0);
 
 /// Loads a `T` at `base + off`, where `base` is a BTF-typed kernel pointer (a tp_btf or fentry
 /// argument, or a pointer loaded through one) and `off` a load-time constant: the verifier

@@ -1,28 +1,29 @@
 //! Kernel side of the observer: capture every datagram sent to a watched systemd notify socket.
 //!
-//! Two strategies share one pipeline (pending → delivery → emit):
-//! - `fentry`: fexit on unix_dgram_sendmsg + fentry on sock_def_readable (fentry.rs);
-//! - `tracepoint`: syscall tracepoints + tp_btf sock_send_length / sk_data_ready (syscalls.rs);
-//!   with both tp_btf hooks, no syscall tracepoint (regs.rs).
+//! Two paths, a directory each:
+//! - `send/`: a datagram to a watched socket, by either strategy (pending → queued → emit):
+//!   `fentry`: fexit on unix_dgram_sendmsg + fentry on sock_def_readable (send/fentry.rs);
+//!   `tracepoint`: tp_btf sock_send_length / sk_data_ready (send/tp_btf.rs), with syscall
+//!   tracepoints (send/syscalls.rs) where those cannot read the registers (regs.rs);
+//! - `read/`: what each watched socket's reader (the manager) read, and when.
 //!
-//! Userspace loads only the programs of the strategy it picked, and with either one the
-//! manager-side programs (receive.rs): what each watched socket's reader read, and when.
+//! Userspace loads only the programs of the strategy it picked, and the cheapest read hook the
+//! kernel takes (observer/src/capture/hook_table.rs lists them all). Every map and load-time
+//! global is in maps.rs; what depends on the traced kernel's architecture, in arch/.
 #![no_std]
 #![feature(core_intrinsics)]
 #![allow(internal_features)]
 #![no_main]
 
+mod arch;
 mod datagram;
-mod delivery;
-mod emit;
-mod fentry;
 mod floor;
 mod kernel;
 mod maps;
-mod pending;
-mod receive;
+mod read;
 mod regs;
-mod syscalls;
+mod send;
+mod syscall_record;
 mod unwatched;
 
 #[cfg(not(test))]

@@ -1,42 +1,33 @@
 //! A send's arguments read from the registers the task entered its syscall with, for the
 //! tracepoint strategy where the kernel has tp_btf sock_send_length and sk_data_ready (the
-//! fentry strategy reads the send's msghdr instead, fentry.rs). sock_send_length sees the
+//! fentry strategy reads the send's msghdr instead, send/fentry.rs). sock_send_length sees the
 //! send's result inside the syscall, so for the syscalls below nothing has to be recorded when
-//! the send starts (pending.rs, `ARGS_AT_RESULT`), and the syscall tracepoints stay off, which
+//! the send starts (maps.rs, `ARGS_AT_RESULT`), and the syscall tracepoints stay off, which
 //! every syscall on the machine would pay for. The reads of a watched socket's reader
-//! (receive.rs) find the reader's msghdr here too.
+//! (read/) find the reader's msghdr here too.
 //!
 //! sendmmsg's messages are numbered by a per-thread cursor moved on each of its datagrams to a
 //! watched socket (see [`mmsg_index`]).
 
-use aya_ebpf::{
-    helpers::{
-        bpf_get_current_pid_tgid,
-        generated::{bpf_get_current_task_btf, bpf_ktime_get_ns, bpf_task_pt_regs},
-    },
-    macros::map,
-    maps::LruHashMap,
+use aya_ebpf::helpers::{
+    bpf_get_current_pid_tgid,
+    generated::{bpf_get_current_task_btf, bpf_ktime_get_ns, bpf_task_pt_regs},
 };
 use observer_common::MAX_MMSG;
 
 use crate::{
-    datagram::{MMSGHDR_SIZE, user_msghdr, user_u32},
+    arch::{
+        MMSGHDR_MSG_LEN, MMSGHDR_SIZE, NR_RECVMSG, NR_SENDMMSG, NR_SENDMSG, NR_SENDTO, NR_WRITE,
+        NR_WRITEV,
+    },
+    datagram::{user_msghdr, user_u32},
     kernel::{off, read},
-    pending::{MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER},
+    maps::MMSG_CURSOR,
+    send::pending::{MsgParts, Pending, SRC_IOV_USER, SRC_SINGLE_USER},
 };
 
-// x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl); the user structs the
-// kernel side reads (msghdr, iovec) are x86_64's too.
-const NR_WRITE: u64 = 1;
-const NR_WRITEV: u64 = 20;
-const NR_SENDTO: u64 = 44;
-const NR_SENDMSG: u64 = 46;
-const NR_RECVMSG: u64 = 47;
-const NR_SENDMMSG: u64 = 307;
 /// The kernel caps a sendmmsg's vlen at UIO_MAXIOV.
 const UIO_MAXIOV: u64 = 1024;
-/// `offsetof(struct mmsghdr, msg_len)` on x86_64.
-const MMSGHDR_MSG_LEN: u64 = 56;
 
 /// Where the current thread's sendmmsg(2) call is: the message its next datagram sends.
 #[repr(C)]
@@ -49,9 +40,6 @@ pub struct MmsgCursor {
     /// before it sends the next one.
     last_ret: u64,
 }
-
-#[map]
-static MMSG_CURSOR: LruHashMap<u32, MmsgCursor> = LruHashMap::with_max_entries(1024, 0);
 
 /// The user registers the current task entered the kernel with.
 // kernel: task_pt_regs(current)

@@ -205,36 +205,6 @@ pub fn address(raw: &[u8; SUN_PATH_MAX], len: u32) -> String {
     }
 }
 
-/// Name of a negative errno result, e.g. -11 → "EAGAIN".
-pub fn errno_name(result: i64) -> String {
-    let n = -result;
-    let name = match n as i32 {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::EINTR => "EINTR",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EINVAL => "EINVAL",
-        libc::EPIPE => "EPIPE",
-        libc::ENOTSOCK => "ENOTSOCK",
-        libc::EDESTADDRREQ => "EDESTADDRREQ",
-        libc::EMSGSIZE => "EMSGSIZE",
-        libc::EPROTOTYPE => "EPROTOTYPE",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::ECONNRESET => "ECONNRESET",
-        libc::ENOBUFS => "ENOBUFS",
-        libc::EISCONN => "EISCONN",
-        libc::ENOTCONN => "ENOTCONN",
-        libc::ETOOMANYREFS => "ETOOMANYREFS",
-        libc::ECONNREFUSED => "ECONNREFUSED",
-        _ => return format!("errno {n}"),
-    };
-    name.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,12 +303,5 @@ mod tests {
         raw[1..4].copy_from_slice(b"x\0y");
         assert_eq!(address(&raw, 4), "@x\\0y");
         assert_eq!(address(&raw, 0), "");
-    }
-
-    #[test]
-    fn errno_names() {
-        assert_eq!(errno_name(-11), "EAGAIN");
-        assert_eq!(errno_name(-111), "ECONNREFUSED");
-        assert_eq!(errno_name(-4095), "errno 4095");
     }
 }

@@ -1,5 +1,5 @@
 //! When the collector stops its drain timer. The kernel wakes it only once an eighth of the
-//! ring waits (observer-ebpf's emit.rs), so while datagrams come it drains every 50 ms; with
+//! ring waits (observer-ebpf's send/emit.rs), so while datagrams come it drains every 50 ms; with
 //! none coming those ticks would be its only work, twenty wakeups a second on a machine that
 //! may have nothing to say for days. After a while of finding nothing it tells the kernel it
 //! sleeps, and the next record wakes it (`Capture::set_collector_asleep`). A record the kernel

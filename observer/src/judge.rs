@@ -283,7 +283,7 @@ impl Judge {
             None => unit_from_recorded_names(ev),
         };
         if ev.result < 0 {
-            let errno = crate::decode::errno_name(ev.result);
+            let errno = crate::systemd_basic::errno_list::result_errno_name(ev.result);
             return Some(Judgement {
                 unit: unit_name,
                 outcome: Outcome::NotDelivered,
@@ -398,7 +398,7 @@ fn mainpid_target(ev: &Event, conn: &Connected) -> Option<PidFacts> {
     let field = crate::notify::parse(&ev.payload)
         .into_iter()
         .find(|f| f.name == "MAINPID")?;
-    let pid = crate::notify::parse_pid(field.value.as_bytes()).ok()?;
+    let pid = crate::systemd_basic::parse_util::parse_pid(field.value.as_bytes()).ok()?;
     let m = conn.watcher.manager();
     let gone = PidFacts {
         pid,
@@ -527,7 +527,8 @@ fn unit_from_recorded_names(ev: &Event) -> Option<String> {
     [&ev.cgroup_name, &ev.cgroup_parent_name]
         .into_iter()
         .find(|n| {
-            crate::correlate::cg_path_get_unit(&format!("/{n}")).as_deref() == Some(n.as_str())
+            crate::systemd_basic::cgroup_util::cg_path_get_unit(&format!("/{n}")).as_deref()
+                == Some(n.as_str())
         })
         .cloned()
 }

@@ -23,6 +23,7 @@ pub mod report;
 pub mod safe_text;
 pub mod said;
 pub mod stdout;
+pub mod systemd_basic;
 pub mod trace;
 pub mod verdict;
 pub mod wall_time;

@@ -132,7 +132,7 @@ pub fn text(s: &str) -> String {
 /// systemd's `unit_name_is_valid(n, UNIT_NAME_PLAIN|UNIT_NAME_INSTANCE)`: what a unit that runs
 /// can be called. Letters, digits and `:-_.\@` only: no control character ever passes.
 pub fn unit_name(n: &str) -> bool {
-    crate::correlate::unit_name_is_valid(n, true, true)
+    crate::systemd_basic::unit_name::unit_name_is_valid(n, true, true)
 }
 
 /// The unit an object path names (`bus_path_escape()`'s inverse: "_2d" → '-', "_2e" → '.'),

@@ -14,11 +14,9 @@ use aya::{
 use super::{
     EBPF_OBJECT,
     hook::{Hook, HookKind},
+    hook_table::floor_programs,
     strategy::program,
 };
-
-/// Copies of each kind of do-nothing program in the object (a program is loaded for one target).
-const COPIES: usize = 3;
 
 /// Attaches a do-nothing program at each of `hooks`. Detached on drop.
 pub fn attach(hooks: &[Hook]) -> anyhow::Result<Ebpf> {
@@ -26,41 +24,46 @@ pub fn attach(hooks: &[Hook]) -> anyhow::Result<Ebpf> {
         .load(EBPF_OBJECT)
         .context("loading the eBPF object")?;
     let btf = aya::Btf::from_sys_fs().context("reading kernel BTF")?;
-    // Copies used so far, by kind: the next one is `floor_{kind}_{n}`.
+    // Programs used so far, by kind: the next is the one after them in `floor_programs()`.
     let mut used: BTreeMap<&str, usize> = BTreeMap::new();
-    // Named by the object's programs: `floor_{tp_btf,fentry,fexit}_N`.
-    let mut next = |kind| -> anyhow::Result<String> {
-        let n = used.entry(kind).or_default();
-        if *n == COPIES {
-            bail!("more than {COPIES} {kind} hooks: no do-nothing program left");
-        }
+    let mut next = |kind: HookKind| -> anyhow::Result<&'static str> {
+        let n = used.entry(kind.as_str()).or_default();
+        let Some(name) = floor_programs(kind).get(*n) else {
+            bail!(
+                "more than {n} {} hooks: no do-nothing program left",
+                kind.as_str()
+            );
+        };
         *n += 1;
-        Ok(format!("floor_{kind}_{}", *n - 1))
+        Ok(name)
     };
+    // Every tracefs tracepoint shares the one program, loaded once.
+    let next_tracepoint = floor_programs(HookKind::Tracepoint)
+        .first()
+        .context("no do-nothing tracepoint program")?;
     let mut tracepoint_loaded = false;
     for hook in hooks {
         let target = hook.target.as_str();
-        let kind = hook.kind.as_str();
         let attached = (|| -> anyhow::Result<()> {
             match hook.kind {
                 HookKind::TpBtf => {
-                    let p: &mut BtfTracePoint = program(&mut ebpf, &next(kind)?)?;
+                    let p: &mut BtfTracePoint = program(&mut ebpf, next(hook.kind)?)?;
                     p.load(target, &btf)?;
                     p.attach()?;
                 }
                 HookKind::Fentry => {
-                    let p: &mut FEntry = program(&mut ebpf, &next(kind)?)?;
+                    let p: &mut FEntry = program(&mut ebpf, next(hook.kind)?)?;
                     p.load(target, &btf)?;
                     p.attach()?;
                 }
                 HookKind::Fexit => {
-                    let p: &mut FExit = program(&mut ebpf, &next(kind)?)?;
+                    let p: &mut FExit = program(&mut ebpf, next(hook.kind)?)?;
                     p.load(target, &btf)?;
                     p.attach()?;
                 }
                 HookKind::Tracepoint => {
                     let (category, name) = hook.tracepoint().context("no tracepoint category")?;
-                    let p: &mut TracePoint = program(&mut ebpf, "floor_tracepoint")?;
+                    let p: &mut TracePoint = program(&mut ebpf, next_tracepoint)?;
                     if !tracepoint_loaded {
                         p.load()?;
                         tracepoint_loaded = true;

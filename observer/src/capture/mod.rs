@@ -3,6 +3,7 @@
 
 mod floor;
 mod hook;
+mod hook_table;
 mod kallsyms;
 mod offsets;
 mod prefilter;
@@ -17,7 +18,7 @@ use aya::{
 };
 pub use hook::{Hook, list as hook_list};
 use observer_common::{
-    PathKey, SocketKey,
+    PathKey, SocketKey, faults,
     prefilter::{READERS, WATCHED_INO},
     stats,
 };
@@ -184,6 +185,18 @@ impl Capture {
         })
     }
 
+    /// The kernel's fault counters (`observer_common::faults`), summed over CPUs: what each
+    /// counts, and how many.
+    pub fn faults(&self) -> anyhow::Result<Vec<(&'static str, u64)>> {
+        let map: PerCpuArray<_, u64> =
+            PerCpuArray::try_from(self.ebpf.map("FAULTS").context("no FAULTS map")?)?;
+        faults::NAMES
+            .iter()
+            .zip(0..)
+            .map(|(name, i)| Ok((*name, map.get(&i, 0)?.iter().sum())))
+            .collect()
+    }
+
     /// Makes the kernel's watch maps equal to `watched`.
     pub fn set_watched(&mut self, watched: &[Watched]) -> anyhow::Result<()> {
         let mut sockets: Vec<(SocketKey, u32)> = Vec::new();
@@ -208,7 +221,7 @@ impl Capture {
 
 impl Capture {
     /// Tells the kernel whether the collector sleeps with no timer: the next record then wakes
-    /// it (observer-ebpf's emit.rs, `output()`), and marks it awake again.
+    /// it (observer-ebpf's send/emit.rs, `output()`), and marks it awake again.
     pub fn set_collector_asleep(&mut self, asleep: bool) -> anyhow::Result<()> {
         let mut flag: Array<_, u64> = Array::try_from(
             self.ebpf

@@ -15,16 +15,13 @@
 //! All but the last read the reader's msghdr from its syscall registers, so they need
 //! [`super::strategy::regs_usable`].
 
-use anyhow::Context as _;
-use aya::{
-    Ebpf,
-    programs::{BtfTracePoint, FEntry, FExit, TracePoint},
-};
+use aya::Ebpf;
 use observer_common::UNIX_READ_FUNCS;
 
 use super::{
     Strategy,
-    hook::{Hook, HookKind},
+    hook::Hook,
+    hook_table::{ReadWay, Role, with_role},
     kallsyms,
 };
 use crate::{btf::Btf, preflight};
@@ -42,14 +39,13 @@ pub struct ReceiveHooks {
 
 impl ReceiveHooks {
     pub fn probe(btf: &Btf, regs_usable: bool) -> Self {
-        let sock_recv_length = btf.has_type("btf_trace_sock_recv_length");
+        let in_btf = |way| with_role(Role::Read(way)).all(|h| h.in_btf(btf));
         Self {
             regs_usable,
-            sock_recv_length,
-            // consume_skb got its `location` argument in 6.3, with sock_recv_length.
-            unix_read_text: sock_recv_length.then(unix_read_text).flatten(),
-            unix_dgram_recvmsg: btf.has_func("unix_dgram_recvmsg"),
-            skb_free_datagram: btf.has_func("skb_free_datagram"),
+            sock_recv_length: in_btf(ReadWay::SockRecvLength),
+            unix_read_text: in_btf(ReadWay::ConsumeSkb).then(unix_read_text).flatten(),
+            unix_dgram_recvmsg: in_btf(ReadWay::UnixDgramRecvmsg),
+            skb_free_datagram: in_btf(ReadWay::SkbFreeDatagram),
         }
     }
 }
@@ -90,19 +86,19 @@ pub fn attach(
 ) -> anyhow::Result<Vec<Hook>> {
     let fentry = hooks.regs_usable && strategy == Strategy::Fentry;
     if fentry && hooks.skb_free_datagram {
-        match attach_fentry(ebpf, aya_btf) {
+        match attach_way(ebpf, aya_btf, ReadWay::SkbFreeDatagram) {
             Ok(h) => return Ok(h),
             Err(e) => refused.push(format!("{e:#}")),
         }
     }
     if fentry && hooks.unix_dgram_recvmsg {
-        match attach_fexit(ebpf, aya_btf) {
+        match attach_way(ebpf, aya_btf, ReadWay::UnixDgramRecvmsg) {
             Ok(h) => return Ok(h),
             Err(e) => refused.push(format!("{e:#}")),
         }
     }
     if hooks.regs_usable && hooks.unix_read_text.is_some() {
-        match attach_tp_btf(ebpf, aya_btf, "consume_skb") {
+        match attach_way(ebpf, aya_btf, ReadWay::ConsumeSkb) {
             Ok(h) => return Ok(h),
             Err(e) => refused.push(format!("{e:#}")),
         }
@@ -113,46 +109,17 @@ pub fn attach(
         );
     }
     if hooks.regs_usable && hooks.sock_recv_length {
-        match attach_tp_btf(ebpf, aya_btf, "sock_recv_length") {
+        match attach_way(ebpf, aya_btf, ReadWay::SockRecvLength) {
             Ok(h) => return Ok(h),
             Err(e) => refused.push(format!("{e:#}")),
         }
     }
-    attach_syscall_tracepoints(ebpf)
-}
-
-fn attach_fentry(ebpf: &mut Ebpf, aya_btf: &aya::Btf) -> anyhow::Result<Vec<Hook>> {
-    let p: &mut FEntry = super::strategy::program(ebpf, "skb_free_datagram")?;
-    p.load("skb_free_datagram", aya_btf)
-        .context("fentry skb_free_datagram")?;
-    p.attach().context("fentry skb_free_datagram")?;
-    Ok(vec![Hook::new(HookKind::Fentry, "skb_free_datagram")])
-}
-
-fn attach_fexit(ebpf: &mut Ebpf, aya_btf: &aya::Btf) -> anyhow::Result<Vec<Hook>> {
-    let p: &mut FExit = super::strategy::program(ebpf, "unix_dgram_recvmsg_exit")?;
-    p.load("unix_dgram_recvmsg", aya_btf)
-        .context("fexit unix_dgram_recvmsg")?;
-    p.attach().context("fexit unix_dgram_recvmsg")?;
-    Ok(vec![Hook::new(HookKind::Fexit, "unix_dgram_recvmsg")])
-}
-
-fn attach_tp_btf(ebpf: &mut Ebpf, aya_btf: &aya::Btf, tp: &str) -> anyhow::Result<Vec<Hook>> {
-    let hook = Hook::new(HookKind::TpBtf, tp);
-    let p: &mut BtfTracePoint = super::strategy::program(ebpf, tp)?;
-    p.load(tp, aya_btf).with_context(|| hook.to_string())?;
-    p.attach().with_context(|| hook.to_string())?;
-    Ok(vec![hook])
-}
-
-fn attach_syscall_tracepoints(ebpf: &mut Ebpf) -> anyhow::Result<Vec<Hook>> {
     preflight::ensure_tracefs()?;
-    let mut attached = Vec::new();
-    for tp in ["sys_enter_recvmsg", "sys_exit_recvmsg"] {
-        let p: &mut TracePoint = super::strategy::program(ebpf, tp)?;
-        p.load().with_context(|| tp.to_string())?;
-        p.attach("syscalls", tp).with_context(|| tp.to_string())?;
-        attached.push(Hook::syscall(tp));
-    }
-    Ok(attached)
+    attach_way(ebpf, aya_btf, ReadWay::Syscalls)
+}
+
+/// Loads and attaches the programs of one way of seeing the reads (hook_table.rs).
+fn attach_way(ebpf: &mut Ebpf, aya_btf: &aya::Btf, way: ReadWay) -> anyhow::Result<Vec<Hook>> {
+    let hooks: Vec<_> = with_role(Role::Read(way)).collect();
+    super::strategy::attach_all(ebpf, &hooks, aya_btf)
 }

@@ -1,6 +1,6 @@
 //! The two ways of capturing, and which kernel programs each attaches.
 
-use std::fmt;
+use std::{collections::HashSet, fmt};
 
 use anyhow::Context as _;
 use aya::{
@@ -11,6 +11,7 @@ use observer_common::Offsets;
 
 use super::{
     hook::{Hook, HookKind},
+    hook_table::{HookSpec, Need, Role, with_role},
     offsets,
 };
 use crate::{btf::Btf, preflight};
@@ -32,10 +33,6 @@ impl fmt::Display for Strategy {
     }
 }
 
-/// Syscalls whose entry records a send; each has a `sys_enter_<name>` program; at exit,
-/// sendmmsg has its own program and the others share `sys_exit_send`.
-const SEND_SYSCALLS: [&str; 5] = ["sendto", "sendmsg", "sendmmsg", "write", "writev"];
-
 impl Strategy {
     /// Cheap checks before loading anything, so a refusal says why in plain words.
     /// `optional_hooks`, `regs_usable`: as for [`Self::attach`]; with both tp_btf hooks the
@@ -44,13 +41,15 @@ impl Strategy {
         self,
         btf: &Btf,
         o: &Offsets,
-        optional_hooks: &[&'static str],
+        optional_hooks: &[&'static HookSpec],
         regs_usable: bool,
     ) -> anyhow::Result<()> {
         match self {
             Self::Fentry => {
-                for f in ["unix_dgram_sendmsg", "sock_def_readable"] {
-                    anyhow::ensure!(btf.has_func(f), "kernel BTF has no function {f}");
+                for need in with_role(Role::FentrySend).flat_map(|h| h.needs) {
+                    if let Need::BtfFunc(f) = need {
+                        anyhow::ensure!(btf.has_func(f), "kernel BTF has no function {f}");
+                    }
                 }
                 offsets::fentry_ready(o)
             }
@@ -61,18 +60,16 @@ impl Strategy {
 
     /// Whether this strategy leaves a send unrecorded as it starts and reads its arguments where
     /// its result is seen, once it turned out to matter (the kernel side's `ARGS_AT_RESULT`,
-    /// see observer-ebpf/src/pending.rs). fentry: always, from the send's msghdr at fexit;
+    /// see observer-ebpf/src/maps.rs). fentry: always, from the send's msghdr at fexit;
     /// tracepoint: from the syscall registers (`regs_usable`) when sock_send_length and
     /// sk_data_ready both run inside the send, and then no syscall tracepoint is attached
     /// (every syscall on the machine would pay for one); sendmmsg's messages are numbered by a
     /// cursor (regs.rs).
-    pub fn args_at_result(self, optional_hooks: &[&'static str], regs_usable: bool) -> bool {
+    pub fn args_at_result(self, optional_hooks: &[&'static HookSpec], regs_usable: bool) -> bool {
         match self {
             Self::Fentry => true,
             Self::Tracepoint => {
-                regs_usable
-                    && optional_hooks.contains(&"sock_send_length")
-                    && optional_hooks.contains(&"sk_data_ready")
+                regs_usable && optional_hooks.len() == with_role(Role::TpBtfSend).count()
             }
         }
     }
@@ -82,68 +79,58 @@ impl Strategy {
     pub fn attach(
         self,
         ebpf: &mut Ebpf,
-        optional_hooks: &[&'static str],
+        optional_hooks: &[&'static HookSpec],
         regs_usable: bool,
         aya_btf: &aya::Btf,
     ) -> anyhow::Result<Vec<Hook>> {
-        let mut attached = Vec::new();
-        match self {
-            Self::Fentry => {
-                let p: &mut FExit = program(ebpf, "unix_dgram_sendmsg_exit")?;
-                p.load("unix_dgram_sendmsg", aya_btf)
-                    .context("fexit unix_dgram_sendmsg")?;
-                p.attach().context("fexit unix_dgram_sendmsg")?;
-                let p: &mut FEntry = program(ebpf, "sock_def_readable")?;
-                p.load("sock_def_readable", aya_btf)
-                    .context("fentry sock_def_readable")?;
-                p.attach().context("fentry sock_def_readable")?;
-                attached.extend([
-                    Hook::new(HookKind::Fexit, "unix_dgram_sendmsg"),
-                    Hook::new(HookKind::Fentry, "sock_def_readable"),
-                ]);
+        let hooks: Vec<&HookSpec> = match self {
+            Self::Fentry => with_role(Role::FentrySend).collect(),
+            Self::Tracepoint if self.args_at_result(optional_hooks, regs_usable) => {
+                optional_hooks.to_vec()
             }
-            Self::Tracepoint => {
-                let from_regs = self.args_at_result(optional_hooks, regs_usable);
-                if !from_regs {
-                    attached.extend(attach_send_syscalls(ebpf)?);
-                }
-                for &tp in optional_hooks {
-                    let p: &mut BtfTracePoint = program(ebpf, tp)?;
-                    p.load(tp, aya_btf)
-                        .with_context(|| format!("tp_btf/{tp}"))?;
-                    p.attach().with_context(|| format!("tp_btf/{tp}"))?;
-                    attached.push(Hook::new(HookKind::TpBtf, tp));
-                }
-            }
-        }
-        Ok(attached)
+            // The syscall tracepoints record each send as it starts, and see its end, for
+            // kernels where the send's hooks cannot read its arguments from the registers.
+            Self::Tracepoint => with_role(Role::SyscallSend)
+                .chain(optional_hooks.iter().copied())
+                .collect(),
+        };
+        attach_all(ebpf, &hooks, aya_btf)
     }
 }
 
-/// The syscall tracepoints that record each send as it starts, and see its end, for kernels
-/// where the send's hooks cannot read its arguments from the registers.
-fn attach_send_syscalls(ebpf: &mut Ebpf) -> anyhow::Result<Vec<Hook>> {
-    let mut attached = Vec::new();
-    for name in SEND_SYSCALLS {
-        let tp = format!("sys_enter_{name}");
-        let p: &mut TracePoint = program(ebpf, &tp)?;
-        p.load().with_context(|| tp.clone())?;
-        p.attach("syscalls", &tp).with_context(|| tp.clone())?;
-        attached.push(Hook::syscall(&tp));
+/// Loads each hook's program (once, however many hooks it serves) and attaches it there.
+pub(super) fn attach_all(
+    ebpf: &mut Ebpf,
+    hooks: &[&HookSpec],
+    aya_btf: &aya::Btf,
+) -> anyhow::Result<Vec<Hook>> {
+    let mut loaded = HashSet::new();
+    for h in hooks {
+        let load = loaded.insert(h.program);
+        let what = h.context();
+        // A BTF-typed program is loaded for its one target, then attached there.
+        macro_rules! load_for_target {
+            ($program:ty) => {{
+                let p: &mut $program = program(ebpf, h.program)?;
+                p.load(h.target, aya_btf).context(what.clone())?;
+                p.attach().context(what)?;
+            }};
+        }
+        match h.kind {
+            HookKind::Fentry => load_for_target!(FEntry),
+            HookKind::Fexit => load_for_target!(FExit),
+            HookKind::TpBtf => load_for_target!(BtfTracePoint),
+            HookKind::Tracepoint => {
+                let p: &mut TracePoint = program(ebpf, h.program)?;
+                if load {
+                    p.load().context(what.clone())?;
+                }
+                let (category, name) = h.tracepoint();
+                p.attach(category, name).context(what)?;
+            }
+        }
     }
-    let p: &mut TracePoint = program(ebpf, "sys_exit_send")?;
-    p.load().context("sys_exit_send")?;
-    for name in SEND_SYSCALLS.iter().filter(|n| **n != "sendmmsg") {
-        let tp = format!("sys_exit_{name}");
-        p.attach("syscalls", &tp).with_context(|| tp.clone())?;
-        attached.push(Hook::syscall(&tp));
-    }
-    let p: &mut TracePoint = program(ebpf, "sys_exit_sendmmsg")?;
-    p.load().context("sys_exit_sendmmsg")?;
-    p.attach("syscalls", "sys_exit_sendmmsg")
-        .context("sys_exit_sendmmsg")?;
-    attached.push(Hook::syscall("sys_exit_sendmmsg"));
-    Ok(attached)
+    Ok(hooks.iter().map(|h| h.hook()).collect())
 }
 
 /// Whether the kernel side can read a syscall's registers: the `struct pt_regs` offsets, and
@@ -166,10 +153,9 @@ pub fn typed_loads_usable(btf: &Btf) -> bool {
 
 /// The optional tracepoint-strategy hooks this kernel has: per-datagram results
 /// (sock_send_length, ≥ 6.3) and delivery by identity (sk_data_ready, ≥ 6.6).
-pub fn optional_tp_btf(btf: &Btf) -> Vec<&'static str> {
-    ["sock_send_length", "sk_data_ready"]
-        .into_iter()
-        .filter(|tp| btf.has_type(&format!("btf_trace_{tp}")))
+pub fn optional_tp_btf(btf: &Btf) -> Vec<&'static HookSpec> {
+    with_role(Role::TpBtfSend)
+        .filter(|h| h.in_btf(btf))
         .collect()
 }
 

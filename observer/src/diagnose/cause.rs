@@ -141,7 +141,7 @@ fn why_not_ready(a: &Attempt, s: &Settings, zone: &Zone) -> String {
                     "PID {} ({}): {}",
                     e.event.pid,
                     e.event.comm,
-                    crate::decode::errno_name(e.event.result)
+                    crate::systemd_basic::errno_list::result_errno_name(e.event.result)
                 ))
                 .collect::<Vec<_>>()
                 .join(", "),

@@ -165,7 +165,7 @@ fn event_line(e: &EventRecord) -> String {
         (Outcome::Rejected, Some(v)) => format!("REJECTED: {}", v.reason),
         (Outcome::NotDelivered, _) => format!(
             "send failed with {}: systemd never received it",
-            crate::decode::errno_name(e.event.result)
+            crate::systemd_basic::errno_list::result_errno_name(e.event.result)
         ),
         (o, _) => o.to_string(),
     };

@@ -186,7 +186,7 @@ fn send_failed() {
         r.push(sent(S, 55, "READY=1", errno));
         r.push(ended(3 * S + S / 5, "timeout"));
         let (text, _) = story(&r);
-        let name = crate::decode::errno_name(errno);
+        let name = crate::systemd_basic::errno_list::result_errno_name(errno);
         assert_says(
             &text,
             &[

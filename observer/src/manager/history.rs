@@ -34,6 +34,14 @@ impl<T: Clone + PartialEq> Timeline<T> {
         }
     }
 
+    /// Notes that the value was `v` from `t` on, where everything noted after `t` is older news
+    /// (signals come in the order they were sent: a value heard before this one, though heard
+    /// after `t`, was sent before it, so it held before `t`).
+    pub(super) fn record_superseding(&mut self, t: u64, v: T) {
+        self.points.retain(|(pt, _)| *pt <= t);
+        self.record(t, v);
+    }
+
     /// The value at time `t`, None when we know nothing that early.
     pub fn at(&self, t: u64) -> Option<&T> {
         let i = self.points.partition_point(|(pt, _)| *pt <= t);

@@ -171,6 +171,17 @@ fn timelines() {
         t.record(1000 + i, i as u32);
     }
     assert_eq!(t.points().count(), HISTORY_MAX);
+    // Heard in this order: MainPID 0 (sent before the fork, heard at 584), then the new main
+    // PID, stamped with its fork at 573: the 0 was older news.
+    let mut t = Timeline::default();
+    t.record(100, 0u32);
+    t.record(584, 0);
+    t.record(590, 7);
+    t.record_superseding(573, 993);
+    assert_eq!(
+        (t.at(572), t.at(573), t.at(600)),
+        (Some(&0), Some(&993), Some(&993))
+    );
 }
 
 #[test]
@@ -418,7 +429,7 @@ async fn against_testbed_systemd() {
     let path = resolver.resolve(id).path().unwrap().to_owned();
     assert_eq!(path, cg);
     let roots = [ManagerRoot::host(), ManagerRoot::container(leader).unwrap()];
-    let placed = correlate::place(&path, &roots).unwrap();
+    let placed = correlate::placement::place(&path, &roots).unwrap();
     eprintln!("cgroup {id} = {path} -> {placed:?}");
     assert_eq!(placed.owner, Owner::Container { leader });
     assert_eq!(placed.unit, UnitMatch::Unit("mgr-test.service".into()));

@@ -373,7 +373,11 @@ fn apply(sh: &mut Shared, unit: &str, iface: &str, p: &HashMap<String, OwnedVari
     match iface {
         SERVICE_IFACE => {
             if let Some(v) = prop_u32(p, "MainPID") {
-                h.main_pid.record(main_pid_since(h, p, v, now), v);
+                match main_pid_since(h, p, v, now) {
+                    // A MainPID=0 sent before the fork can be heard after it: superseded.
+                    forked if forked < now => h.main_pid.record_superseding(forked, v),
+                    _ => h.main_pid.record(now, v),
+                }
             }
             if let Some(v) = prop_u32(p, "ControlPID") {
                 h.control_pid.record(now, v);

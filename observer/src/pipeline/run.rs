@@ -183,7 +183,7 @@ pub async fn run(config: &PipelineConfig, mut sink: Box<dyn Sink>) -> anyhow::Re
         malformed: out.malformed,
     };
     out.sink.finish(&summary)?;
-    stderr::summary(&summary, &out.judge.troubles());
+    stderr::summary(&summary, &capture.faults()?, &out.judge.troubles());
     Ok(())
 }
 

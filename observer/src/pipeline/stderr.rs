@@ -69,12 +69,16 @@ pub fn new_watches(before: &[Watched], now: &[Watched], policy: Containers) {
     }
 }
 
-/// The closing counts, and each manager that misbehaved ("LABEL: what").
-pub fn summary(summary: &Summary, troubles: &[String]) {
+/// The closing counts, where the kernel side gave up on watched datagrams (`faults`: with -v,
+/// for "nothing shows here"), and each manager that misbehaved (`troubles`: "LABEL: what").
+pub fn summary(summary: &Summary, faults: &[(&str, u64)], troubles: &[String]) {
     eprintln!(
         "observer: {} events, {} dropped (ring buffer full), {} untracked sends, {} malformed records",
         summary.events, summary.dropped, summary.untracked, summary.malformed
     );
+    for (what, n) in faults {
+        log::info!("kernel faults: {what}: {n}");
+    }
     for trouble in troubles {
         eprintln!("observer: manager misbehaved: {trouble}");
     }

@@ -302,7 +302,7 @@ fn message(e: &EventRecord, elsewhere: Option<&String>) -> Message {
         (None, Verdict::Rejected, Some(v)) => v.reason.clone(),
         (None, Verdict::NotDelivered, _) => format!(
             "send failed with {}",
-            crate::decode::errno_name(e.event.result)
+            crate::systemd_basic::errno_list::result_errno_name(e.event.result)
         ),
         _ => j.note.clone().unwrap_or_default(),
     };

@@ -22,9 +22,9 @@ use libsystemd::logging::{Priority, journal_send};
 use super::{Shown, Sink, SocketView, Start, Summary, relay::Relay};
 use crate::{
     correlate::Owner,
-    decode::errno_name,
     judge::{Judgement, Outcome},
     notify,
+    systemd_basic::errno_list::result_errno_name,
     trust::Trust,
     verdict::Kind,
     wall_time::rfc3339_utc as rfc3339,
@@ -343,7 +343,7 @@ pub fn event_entry(shown: &Shown<'_>) -> Entry {
         fields.push((object_unit, u.clone()));
     }
     if ev.result < 0 {
-        fields.push(("OBSERVER_ERRNO", errno_name(ev.result)));
+        fields.push(("OBSERVER_ERRNO", result_errno_name(ev.result)));
     }
     if let Some(v) = v {
         fields.push(("OBSERVER_KIND", kind_name(v.kind)));

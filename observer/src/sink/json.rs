@@ -118,7 +118,8 @@ impl<'a> EventRecord<'a> {
             delivered: d.delivered,
             delivery_note: &d.note,
             dest: &ev.dest,
-            error: (ev.result < 0).then(|| crate::decode::errno_name(ev.result)),
+            error: (ev.result < 0)
+                .then(|| crate::systemd_basic::errno_list::result_errno_name(ev.result)),
             fds: ev.fds,
             field_notes: v.map(|v| &v.field_notes),
             fields: ev.fields(),
@@ -316,7 +317,7 @@ mod tests {
             "creds": ev.creds,
             "fds": ev.fds,
             "result": ev.result,
-            "error": (ev.result < 0).then(|| crate::decode::errno_name(ev.result)),
+            "error": (ev.result < 0).then(|| crate::systemd_basic::errno_list::result_errno_name(ev.result)),
             "hook": format!("{:?}", ev.hook),
             "msg_index": ev.msg_index,
             "fields": ev.fields(),

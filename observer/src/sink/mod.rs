@@ -140,7 +140,7 @@ pub fn result_text(result: i64) -> String {
     if result >= 0 {
         format!("ok {result}")
     } else {
-        crate::decode::errno_name(result)
+        crate::systemd_basic::errno_list::result_errno_name(result)
     }
 }
 

@@ -8,7 +8,10 @@ use super::{
     citations::{R, cite, hint_for},
     service_c::{service_notify_message, service_notify_message_authorized},
 };
-use crate::notify::{self, Key, NOTIFY_BUFFER_MAX, NOTIFY_FD_MAX, Payload};
+use crate::{
+    notify::{self, Key, NOTIFY_BUFFER_MAX, NOTIFY_FD_MAX, Payload},
+    systemd_basic::{escape, parse_util, string_util},
+};
 
 /// `manager_dispatch_notify_fd()`: manager.c:2493 v252.39, :2579 v254.26, :2822 v257.13, :3093 v262.
 /// `unit` is the unit systemd would find for the sender (`manager_get_units_for_pidref()`: the
@@ -29,7 +32,7 @@ pub fn manager_dispatch_notify_fd(
         .fields
         .iter()
         .find(|f| f.key == Key::MainPid && f.has_equals)
-        .and_then(|f| notify::parse_pid(f.raw_value()).ok());
+        .and_then(|f| parse_util::parse_pid(f.raw_value()).ok());
     let when_read = unit.map(|u| u.when_read(msg, v));
     let unit = when_read.as_ref();
     let mut j = Judge {
@@ -279,7 +282,7 @@ fn manager_invoke_notify_message<'a>(
             (
                 format!(
                     "Got notification message from unexpected unit type, ignoring: {}",
-                    notify::cellescape(&joined, 64)
+                    string_util::cellescape(&joined, 64)
                 ),
                 src,
             )
@@ -288,7 +291,7 @@ fn manager_invoke_notify_message<'a>(
             (
                 format!(
                     "Got notification message \"{}\", ignoring.",
-                    notify::cescape(&ellipsize_20_90(&joined))
+                    escape::cescape(&ellipsize_20_90(&joined))
                 ),
                 src,
             )

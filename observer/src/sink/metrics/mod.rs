@@ -248,7 +248,7 @@ impl Sink for MetricsSink {
             })
             .inc();
         if ev.result < 0 {
-            let name = crate::decode::errno_name(ev.result);
+            let name = crate::systemd_basic::errno_list::result_errno_name(ev.result);
             let errno = if self.errnos.admit(&name) {
                 name
             } else {

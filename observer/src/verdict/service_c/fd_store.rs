@@ -3,7 +3,8 @@
 
 use super::{first, flag, shown};
 use crate::{
-    notify::{self, Key, Payload},
+    notify::{Key, Payload},
+    systemd_basic::fd_util,
     verdict::{
         Judge, LogLevel, UnitState,
         citations::{R, cite},
@@ -23,7 +24,7 @@ pub(super) fn service_notify_message_fd_store(
     let name = first(p, Key::FdName);
     if let Some(f) = flag(p, b"FDSTOREREMOVE=1") {
         let src = cite(v, R::FdStoreRemove);
-        match name.filter(|n| notify::fdname_is_valid(n.raw_value())) {
+        match name.filter(|n| fd_util::fdname_is_valid(n.raw_value())) {
             None => j.warn(
                 f,
                 "FDSTOREREMOVE=1 requested, but no valid file descriptor name passed, ignoring."
@@ -43,7 +44,7 @@ pub(super) fn service_notify_message_fd_store(
     };
     let mut label = "stored".to_owned();
     if let Some(n) = name {
-        if notify::fdname_is_valid(n.raw_value()) {
+        if fd_util::fdname_is_valid(n.raw_value()) {
             label = shown(n);
         } else {
             let src = cite(v, R::FdNameInvalid);

@@ -3,7 +3,8 @@
 
 use super::{first, flag, shown, sub_state};
 use crate::{
-    notify::{self, Errno, Field, Key, Payload},
+    notify::{Field, Key, Payload},
+    systemd_basic::{errno_list::Errno, parse_util},
     verdict::{
         Judge, LogLevel, Message, PidFacts, Sender, ServiceState, UnitState, V_256, V_257, V_262,
         V_NOTIFY_RECV, V_NOTIFY_RELOAD, V_PIDREF, V_REFRESH_CREDENTIALS, V_STOP_LATCH,
@@ -90,7 +91,7 @@ pub(super) fn service_notify_message_main_pid(
         return;
     }
     let parse_src = cite(v, R::MainPidParse);
-    let new = match notify::parse_pid(f.raw_value()) {
+    let new = match parse_util::parse_pid(f.raw_value()) {
         Err(e) if v >= V_PIDREF => {
             return j.warn(
                 f,
@@ -126,7 +127,7 @@ pub(super) fn service_notify_message_main_pid(
     }
     if v >= V_257 {
         if let Some(id) = first(p, Key::MainPidFdId) {
-            if notify::safe_atou64(id.raw_value()).is_err() {
+            if parse_util::safe_atou64(id.raw_value()).is_err() {
                 let src = cite(v, R::MainPidFdIdParse);
                 let m = format!(
                     "Failed to parse MAINPIDFDID= in notification message, refusing: {}",

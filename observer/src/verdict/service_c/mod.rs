@@ -16,7 +16,10 @@ use super::{
     V_257, V_NOTIFY_RECV, V_NOTIFY_RELOAD, V_NOTIFYACCESS, V_SAFE_STRING, V_WATCHDOG_FROZEN,
     citations::{R, cite},
 };
-use crate::notify::{self, Field, Key, NotifyAccess, Payload};
+use crate::{
+    notify::{self, Field, Key, NotifyAccess, Payload},
+    systemd_basic::{escape, parse_util, string_util},
+};
 
 /// `service_notify_message_authorized()`: service.c:4075 v252.39, :4312 v254.26, :4295 v256.17,
 /// :4518 v257.13, :5390 v262. Every version accepts exactly the main PID and, for NotifyAccess=exec,
@@ -204,7 +207,7 @@ pub(super) fn service_notify_message(
 
     if let Some(f) = first(p, Key::Errno) {
         let src = cite(v, R::Errno);
-        match notify::parse_errno(f.raw_value()) {
+        match parse_util::parse_errno(f.raw_value()) {
             Ok(e) => j.yes(f, format!("StatusErrno set to {e}"), src),
             Err(e) => j.warn(
                 f,
@@ -224,7 +227,7 @@ pub(super) fn service_notify_message(
         };
         let src = cite(v, R::BusError);
         let val = f.raw_value();
-        if val.is_empty() || notify::string_is_safe_ascii(val, v >= V_SAFE_STRING) {
+        if val.is_empty() || string_util::string_is_safe_ascii(val, v >= V_SAFE_STRING) {
             j.yes(f, "recorded as the service's error name".into(), src);
         } else {
             let tag = key.systemd_name().unwrap_or_default();
@@ -232,7 +235,7 @@ pub(super) fn service_notify_message(
                 f,
                 format!(
                     "Got invalid {tag}= string, ignoring: {}",
-                    notify::cescape(val)
+                    escape::cescape(val)
                 ),
                 src,
             );
@@ -241,7 +244,7 @@ pub(super) fn service_notify_message(
 
     if let Some(f) = first(p, Key::ExtendTimeoutUsec) {
         let src = cite(v, R::ExtendTimeout);
-        match notify::safe_atou64(f.raw_value()) {
+        match parse_util::safe_atou64(f.raw_value()) {
             Ok(t) => j.yes(
                 f,
                 format!("running timeout extended to at least {t} µs from now"),
@@ -307,7 +310,7 @@ pub(super) fn service_notify_message(
 
     if let Some(f) = first(p, Key::WatchdogUsec) {
         let src = cite(v, R::WatchdogUsec);
-        match notify::safe_atou64(f.raw_value()) {
+        match parse_util::safe_atou64(f.raw_value()) {
             Ok(t) => j.yes(f, format!("watchdog timeout overridden to {t} µs"), src),
             Err(_) => j.warn(
                 f,

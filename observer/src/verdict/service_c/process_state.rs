@@ -3,7 +3,8 @@
 
 use super::{first, flag, shown, sub_state};
 use crate::{
-    notify::{self, Key, Payload},
+    notify::{Key, Payload},
+    systemd_basic::parse_util,
     verdict::{
         Judge, LogLevel, NotifyState, ServiceState, ServiceType, UnitState, V_262,
         V_COMBINED_RELOAD, V_NOTIFY_RELOAD, V_STOP_LATCH,
@@ -22,7 +23,7 @@ pub(super) fn service_notify_message_process_state(j: &mut Judge, u: &UnitState,
     let mut monotonic_ok = false;
     if let Some(f) = first(p, Key::MonotonicUsec).filter(|_| v >= V_NOTIFY_RELOAD) {
         let src = cite(v, R::Monotonic);
-        if notify::safe_atou64(f.raw_value()).is_err() {
+        if parse_util::safe_atou64(f.raw_value()).is_err() {
             j.warn(
                 f,
                 format!(

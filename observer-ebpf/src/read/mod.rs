@@ -1,5 +1,5 @@
-//! The manager side: what a watched socket's reader (systemd, found by userspace) actually read,
-//! with the credentials the kernel handed it and when.
+//! The read path, the manager side: what a watched socket's reader (systemd, found by
+//! userspace) actually read, with the credentials the kernel handed it and when.
 //!
 //! systemd reads its notify socket with recvmsg(2) and one iovec in every version (252:
 //! manager_dispatch_notify_fd(); 256+: notify_recv() → recvmsg_safe()). Five ways to see it;
@@ -15,31 +15,27 @@
 //! - syscall tracepoints on recvmsg(2), for older kernels: at entry the fd is resolved to its
 //!   socket and kept only if it is a watched one; at exit the reader's own msghdr holds what
 //!   the kernel wrote.
+//!
+//! Here what every way shares (is the reader one of ours, what it read, the record); the
+//! programs by kind: `tp_btf.rs`, `fentry.rs`, `syscalls.rs`.
 
-use aya_ebpf::{
-    Global,
-    helpers::{bpf_get_current_pid_tgid, generated::bpf_ktime_get_ns},
-    macros::{btf_tracepoint, fentry, fexit, map, tracepoint},
-    maps::{HashMap, LruHashMap},
-    programs::{BtfTracePointContext, FEntryContext, FExitContext, TracePointContext},
-};
-use observer_common::{Hook, PAYLOAD_MAX, SendEvent, UNIX_READ_FUNCS, flags, prefilter};
+mod fentry;
+mod syscalls;
+mod tp_btf;
+
+use aya_ebpf::helpers::{bpf_get_current_pid_tgid, generated::bpf_ktime_get_ns};
+use observer_common::{Hook, PAYLOAD_MAX, SendEvent, UNIX_READ_FUNCS, faults, flags, prefilter};
 
 use crate::{
+    arch::MSGHDR_FLAGS_OFFSET,
     datagram::{
         Scratch, bound, copy_control, copy_payload, read_val, user_msghdr, user_u32, zero_words,
     },
-    kernel::{is_unix, off, read, unix_dgram_sock_of_fd, watched_receiver},
-    maps::{SCRATCH, may_hold},
-    pending::{MsgParts, SRC_SINGLE_USER},
-    regs::{RecvmsgArgs, recvmsg_args},
-    syscalls::{arg, exit_ret},
+    kernel::{off, read, watched_receiver},
+    maps::{READERS, SCRATCH, UNIX_READ_TEXT, fault, may_hold},
+    regs::RecvmsgArgs,
+    send::pending::{MsgParts, SRC_SINGLE_USER},
 };
-
-/// Processes (tgid) that read watched sockets: the managers, and `--receiver` ones. Userspace
-/// keeps it current.
-#[map]
-pub static READERS: HashMap<u32, u32> = HashMap::with_max_entries(1024, 0);
 
 /// A read of a watched socket in progress, by tid.
 #[repr(C)]
@@ -52,14 +48,9 @@ pub struct Reading {
     _pad: u32,
 }
 
-#[map]
-static READING: LruHashMap<u32, Reading> = LruHashMap::with_max_entries(1024, 0);
-
-/// `msg_flags` in a user `struct msghdr` (x86_64).
-const MSGHDR_FLAGS_OFFSET: u64 = 48;
 const MSG_CTRUNC: u32 = 0x8;
 /// A peek leaves the datagram queued: its real read comes later.
-const MSG_PEEK: i32 = 0x2;
+pub(super) const MSG_PEEK: i32 = 0x2;
 /// recvmsg(2) returns the datagram's whole length, not what fitted (systemd asks for it).
 const MSG_TRUNC: u64 = 0x20;
 /// Iovecs of a reader's msghdr summed to size its buffer (systemd passes one).
@@ -67,24 +58,15 @@ const MAX_READ_IOVECS: u64 = 4;
 
 /// Whether the current process is a reader; every socket read on the machine asks.
 #[inline(always)]
-fn is_reader() -> bool {
+pub(super) fn is_reader() -> bool {
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
     // SAFETY: plain lookup; only its presence matters.
     may_hold(prefilter::READERS, tgid as u64) && unsafe { READERS.get(&tgid) }.is_some()
 }
 
-/// `[start, end)` of the kernel functions that free, through consume_skb(), the datagram a unix
-/// read took: skb_free_datagram() (where it calls consume_skb; x86 builds make that a tail
-/// call, so the caller shows instead), __unix_dgram_recvmsg(), and unix_dgram_recvmsg() and
-/// unix_seqpacket_recvmsg() in case the compiler inlined it. Userspace fills it from
-/// /proc/kallsyms (observer/src/capture/kallsyms.rs).
-#[unsafe(no_mangle)]
-pub static UNIX_READ_TEXT: Global<[u64; 2 * UNIX_READ_FUNCS]> =
-    Global::new([0; 2 * UNIX_READ_FUNCS]);
-
 /// Whether code address `at` lies in [`UNIX_READ_TEXT`].
 #[inline(always)]
-fn in_unix_read(at: u64) -> bool {
+pub(super) fn in_unix_read(at: u64) -> bool {
     let text: *const [u64; 2 * UNIX_READ_FUNCS] = (&raw const UNIX_READ_TEXT).cast();
     let mut i = 0;
     while i < UNIX_READ_FUNCS {
@@ -103,104 +85,13 @@ fn in_unix_read(at: u64) -> bool {
     false
 }
 
-// kernel ≥ 6.3: net/core/skbuff.c: consume_skb() → trace_consume_skb(skb, location), for
-// every skb freed as consumed (not dropped), with the address it was freed from.
-// __unix_dgram_recvmsg() frees the datagram it took after the data and the cmsgs were copied
-// out (skb_free_datagram). A read that found nothing frees nothing, so it never comes here;
-// the first test (code address, no helper call) sends every other free away.
-#[btf_tracepoint(function = "consume_skb")]
-pub fn consume_skb(ctx: BtfTracePointContext) -> i32 {
-    // TP_PROTO(struct sk_buff *skb, void *location)
-    if !in_unix_read(ctx.arg::<u64>(1)) || !is_reader() {
-        return 0;
-    }
-    let Some(args) = recvmsg_args() else {
-        return 0;
-    };
-    if let Some(sk) = unix_dgram_sock_of_fd(args.fd)
-        && let Some(skb_len) = read::<u32>(ctx.arg::<*const u8>(0) as u64, off!(skb_len))
-    {
-        let skb = ctx.arg::<*const u8>(0) as u64;
-        read_in_kernel(
-            sk,
-            &args,
-            ReadLen::Datagram(skb_len as u64),
-            sender_liveness(skb),
-        );
-    }
-    0
-}
-
-// kernel ≥ 6.3: net/socket.c: sock_recvmsg_nosec() → trace_sock_recv_length(sk, ret, flags),
-// for every socket read, after the protocol copied the datagram and its cmsgs out.
-#[btf_tracepoint(function = "sock_recv_length")]
-pub fn sock_recv_length(ctx: BtfTracePointContext) -> i32 {
-    // TP_PROTO(struct sock *sk, int ret, int flags)
-    let (ret, flags): (i32, i32) = (ctx.arg(1), ctx.arg(2));
-    if ret < 0 || flags & MSG_PEEK != 0 || !is_reader() {
-        return 0;
-    }
-    if let Some(args) = recvmsg_args() {
-        read_in_kernel(
-            ctx.arg::<*const u8>(0) as u64,
-            &args,
-            ReadLen::Result(ret),
-            0,
-        );
-    }
-    0
-}
-
-// kernel: net/unix/af_unix.c: static int unix_dgram_recvmsg(struct socket *sock,
-//         struct msghdr *msg, size_t size, int flags), at return (fifth slot).
-#[fexit(function = "unix_dgram_recvmsg")]
-pub fn unix_dgram_recvmsg_exit(ctx: FExitContext) -> i32 {
-    let (ret, flags): (i32, i32) = (ctx.arg(4), ctx.arg(3));
-    if ret < 0 || flags & MSG_PEEK != 0 || !is_reader() {
-        return 0;
-    }
-    if let Some(sk) = read::<u64>(ctx.arg::<*const u8>(0) as u64, off!(socket_sk))
-        && let Some(args) = recvmsg_args()
-    {
-        read_in_kernel(sk, &args, ReadLen::Result(ret), 0);
-    }
-    0
-}
-
-// kernel: net/core/datagram.c: void skb_free_datagram(struct sock *sk, struct sk_buff *skb).
-// __unix_dgram_recvmsg() releases the datagram it dequeued here, after the data and the cmsgs
-// were copied out (out_free:). A read that found nothing (EAGAIN) never comes here, nor does
-// any TCP or UDP read: as with consume_skb, and unlike sock_recv_length and the fexit, only
-// reads that took a datagram pay.
-#[fentry(function = "skb_free_datagram")]
-pub fn skb_free_datagram(ctx: FEntryContext) -> i32 {
-    if !is_reader() {
-        return 0;
-    }
-    let sk = ctx.arg::<*const u8>(0) as u64;
-    // Readers free netlink and other datagrams here too.
-    let skb = ctx.arg::<*const u8>(1) as u64;
-    if is_unix(sk)
-        && let Some(skb_len) = read::<u32>(skb, off!(skb_len))
-        && let Some(args) = recvmsg_args()
-    {
-        read_in_kernel(
-            sk,
-            &args,
-            ReadLen::Datagram(skb_len as u64),
-            sender_liveness(skb),
-        );
-    }
-    0
-}
-
 /// Whether the process a unix datagram's credentials name (`UNIXCB(skb).pid`, the first member
 /// of `struct unix_skb_parms` in `skb->cb`) had been reaped when the manager took the datagram:
 /// `flags::SENDER_LIVENESS`, plus `SENDER_REAPED` when `pid->tasks[PIDTYPE_PID].first` is NULL
 /// (detach_pid() at release_task(); a zombie still has its task), or `SENDER_EXITED` when the
 /// task it points at had exited (`exit_state` set, or PF_EXITING). 0 when it cannot be told.
 #[inline(always)]
-fn sender_liveness(skb: u64) -> u32 {
+pub(super) fn sender_liveness(skb: u64) -> u32 {
     let (cb, tasks) = (off!(skb_cb), off!(pid_tasks));
     if cb == u32::MAX || tasks == u32::MAX {
         return 0;
@@ -240,7 +131,7 @@ fn sender_exited(link: u64) -> u32 {
 }
 
 /// What a hook knows of how much a read took.
-enum ReadLen {
+pub(super) enum ReadLen {
     /// recvmsg(2)'s result.
     Result(i32),
     /// Only the datagram's length (skb_free_datagram).
@@ -250,12 +141,13 @@ enum ReadLen {
 /// A reader's read of `sk` that just copied its data out, seen before recvmsg(2) (`args`)
 /// returns; `liveness`: [`sender_liveness`] where the datagram is at hand.
 #[inline(always)]
-fn read_in_kernel(sk: u64, args: &RecvmsgArgs, how: ReadLen, liveness: u32) {
+pub(super) fn read_in_kernel(sk: u64, args: &RecvmsgArgs, how: ReadLen, liveness: u32) {
     let Some(watch_id) = watched_receiver(sk) else {
         return;
     };
     let (msg, rflags) = (args.msg, args.flags);
     let Some(parts) = user_msghdr(msg) else {
+        fault(faults::READ_ARGS);
         return;
     };
     let len = match how {
@@ -280,7 +172,7 @@ fn read_in_kernel(sk: u64, args: &RecvmsgArgs, how: ReadLen, liveness: u32) {
 
 /// The room a reader's user iovecs give (the first [`MAX_READ_IOVECS`]).
 #[inline(always)]
-fn iov_size(parts: &MsgParts) -> u64 {
+pub(super) fn iov_size(parts: &MsgParts) -> u64 {
     let mut size = 0u64;
     for i in 0..MAX_READ_IOVECS {
         if i >= parts.count {
@@ -292,48 +184,6 @@ fn iov_size(parts: &MsgParts) -> u64 {
     size
 }
 
-// kernel: long recvmsg(int fd, struct user_msghdr *msg, unsigned int flags)
-#[tracepoint]
-pub fn sys_enter_recvmsg(ctx: TracePointContext) -> u32 {
-    if !is_reader() {
-        return 0;
-    }
-    let Some(sk) = unix_dgram_sock_of_fd(arg(&ctx, 0)) else {
-        return 0;
-    };
-    let Some(watch_id) = watched_receiver(sk) else {
-        return 0;
-    };
-    let r = Reading {
-        msg: arg(&ctx, 1),
-        // SAFETY: no preconditions.
-        start_ns: unsafe { bpf_ktime_get_ns() },
-        watch_id,
-        _pad: 0,
-    };
-    let _ = READING.insert(&(bpf_get_current_pid_tgid() as u32), &r, 0);
-    0
-}
-
-#[tracepoint]
-pub fn sys_exit_recvmsg(ctx: TracePointContext) -> u32 {
-    let tid = bpf_get_current_pid_tgid() as u32;
-    // SAFETY: map value copied out at once.
-    let Some(r) = (unsafe { READING.get(&tid) }).copied() else {
-        return 0;
-    };
-    let _ = READING.remove(&tid);
-    let ret = exit_ret(&ctx);
-    // EAGAIN on a spurious wakeup, EINTR: nothing left the queue.
-    if ret < 0 {
-        return 0;
-    }
-    if let Some(parts) = user_msghdr(r.msg) {
-        emit_read(&r, &parts, ret as u64, true, 0);
-    }
-    0
-}
-
 /// Reports one datagram the reader got: the bytes its first iovec holds, and the control data
 /// the kernel wrote. `returned`: recvmsg(2) has returned, so `msg_controllen` is the length
 /// written and `msg_flags` final. Before that the whole buffer is walked: the cmsgs this read
@@ -341,7 +191,7 @@ pub fn sys_exit_recvmsg(ctx: TracePointContext) -> u32 {
 /// read's leftovers behind them can only repeat the kinds a reader's socket options give every
 /// read. The fd count is then meaningless and dropped (the send side has the real one).
 #[inline(always)]
-fn emit_read(r: &Reading, parts: &MsgParts, len: u64, returned: bool, liveness: u32) {
+pub(super) fn emit_read(r: &Reading, parts: &MsgParts, len: u64, returned: bool, liveness: u32) {
     let Some(s) = SCRATCH.get_ptr_mut(0) else {
         return;
     };
@@ -381,11 +231,11 @@ fn emit_read(r: &Reading, parts: &MsgParts, len: u64, returned: bool, liveness: 
     // SAFETY: no preconditions.
     ev.ts_ns = unsafe { bpf_ktime_get_ns() };
     ev.done_ns = r.start_ns;
-    crate::emit::fill_task(ev);
+    crate::send::emit::fill_task(ev);
     let size = size_of::<SendEvent>()
         + bound(s.event.payload_len as u64, 2 * PAYLOAD_MAX as u64 - 1) as usize;
     // SAFETY: `payload` directly follows `event` in the #[repr(C)] Scratch and the masked length
     // never exceeds it.
     let bytes = unsafe { core::slice::from_raw_parts((s as *const Scratch).cast::<u8>(), size) };
-    crate::emit::output(bytes);
+    crate::send::emit::output(bytes);
 }

@@ -1,12 +1,13 @@
-//! Delivery: the kernel queued a datagram on a receiving socket, in the sender's context. This is
-//! where an unconnected sendto(2) to *any* path that names a watched socket (an alias, a
-//! relative path, a /proc/PID/root/… path) is recognised by the receiver's identity.
+//! Queued (what the docs call delivery): the kernel queued a datagram on a receiving socket, in
+//! the sender's context. This is where an unconnected sendto(2) to *any* path that names a
+//! watched socket (an alias, a relative path, a /proc/PID/root/… path) is recognised by the
+//! receiver's identity.
 
 use aya_ebpf::helpers::generated::bpf_ktime_get_ns;
 
 use crate::{
     kernel::watched_receiver_typed,
-    pending::{self, MsgParts, Pending, args_at_result},
+    send::pending::{self, MsgParts, Pending, args_at_result},
 };
 
 #[inline(always)]
@@ -26,7 +27,7 @@ pub fn mark_delivery(receiver_sk: u64) {
     }
 }
 
-/// Sends are not recorded as they start (pending.rs, `ARGS_AT_RESULT`): the receiver is checked
+/// Sends are not recorded as they start (maps.rs, `ARGS_AT_RESULT`): the receiver is checked
 /// first, and only a delivery to a watched socket starts the thread's send state, for the hook
 /// that sees the send's result (sock_send_length, fexit unix_dgram_sendmsg) to finish.
 #[inline(always)]

@@ -2,7 +2,6 @@
 //! it into the ring buffer. Every strategy's result hook ends here.
 
 use aya_ebpf::{
-    Global,
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{
         bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
@@ -20,14 +19,9 @@ use crate::{
         load_address, zero_words,
     },
     kernel::{cgroup_nodes, ns_tgid, off, read, unix_peer, watched_receiver},
-    maps::{COLLECTOR_ASLEEP, EVENTS, SCRATCH, WATCHED_PATHS, count},
-    pending::{MsgParts, Pending},
+    maps::{COLLECTOR_ASLEEP, EVENTS, SCRATCH, WAKEUP_BYTES, WATCHED_PATHS, count},
+    send::pending::{MsgParts, Pending},
 };
-
-/// Wake the collector only once this much data waits in the ring: it drains on a timer
-/// otherwise, so a burst costs one wakeup, not one per datagram. Set by userspace.
-#[unsafe(no_mangle)]
-pub static WAKEUP_BYTES: Global<u64> = Global::new(256 * 1024);
 
 /// Reports one datagram of the send in `p` if its destination is watched.
 /// `delivered_to`: watch id of the receiver the kernel queued it on (0 if none was seen).

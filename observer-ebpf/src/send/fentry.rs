@@ -4,25 +4,25 @@
 //!
 //! Nothing runs when a send starts: the many sends that never concern a watched socket cost one
 //! fexit program that returns at its first test. A send gets state only when it is delivered to
-//! a watched socket (delivery.rs); at its end, where its data lay is worked back from its
+//! a watched socket (queued.rs); at its end, where its data lay is worked back from its
 //! msghdr, whose iov_iter the copy into the skb advanced (see [`sent_parts`]).
 
 use aya_ebpf::{
     macros::{fentry, fexit},
     programs::{FEntryContext, FExitContext},
 };
-use observer_common::{Hook, MAX_IOVECS, stats};
+use observer_common::{Hook, MAX_IOVECS, faults, stats};
 
 use crate::{
-    delivery::mark_delivery,
-    emit::emit,
+    arch::IOVEC_SIZE,
     kernel::{off, read},
-    maps::count,
-    pending::{self, MsgParts, Pending, SRC_IOV_KERNEL, SRC_UBUF_KERNEL_MSG},
+    maps::{count, fault},
+    send::{
+        emit::emit,
+        pending::{self, MsgParts, Pending, SRC_IOV_KERNEL, SRC_UBUF_KERNEL_MSG},
+        queued::mark_delivery,
+    },
 };
-
-/// `sizeof(struct iovec)`
-const IOVEC_SIZE: u64 = 16;
 
 // kernel: net/unix/af_unix.c:
 //         static int unix_dgram_sendmsg(struct socket *sock, struct msghdr *msg, size_t len),
@@ -62,7 +62,10 @@ fn datagram_sent(ctx: &FExitContext, ret: i32) -> Option<Pending> {
         }
         return None;
     };
-    let sk = read(sock, off!(socket_sk))?;
+    let Some(sk) = read(sock, off!(socket_sk)) else {
+        fault(faults::SEND_ARGS);
+        return None;
+    };
     Some(Pending::at_result(ts_ns, sk, parts, delivered_to))
 }
 

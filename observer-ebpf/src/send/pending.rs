@@ -5,27 +5,14 @@
 
 use core::intrinsics::{AtomicOrdering, atomic_xadd};
 
-use aya_ebpf::{Global, helpers::bpf_get_current_pid_tgid, macros::map, maps::Array};
+use aya_ebpf::helpers::bpf_get_current_pid_tgid;
 
-use crate::maps::{PENDING, count};
-
-/// 1 when sends are not recorded as they start: a send gets state only when it is delivered to
-/// a watched socket (delivery.rs), and its arguments are read where its result is seen, from
-/// its msghdr (fentry.rs) or from the syscall registers (regs.rs); the many sends that never
-/// concern a watched socket cost no map insert. Set by userspace (`Strategy::args_at_result`).
-#[unsafe(no_mangle)]
-pub static ARGS_AT_RESULT: Global<u32> = Global::new(0);
+use crate::maps::{ARGS_AT_RESULT, LIVE, PENDING, count, fault};
 
 #[inline(always)]
 pub fn args_at_result() -> bool {
     ARGS_AT_RESULT.load() != 0
 }
-
-/// How many threads have a send in progress: an upper bound (an entry the LRU evicted stays
-/// counted). When sends start only at their delivery to a watched socket (regs.rs) it is 0
-/// nearly always, and the hooks that see every send on the machine skip the PENDING lookup.
-#[map]
-static LIVE: Array<u64> = Array::with_max_entries(1, 0);
 
 /// Adds `delta` (wrapping: `u64::MAX` is -1) to LIVE atomically. (The bpfel target offers no
 /// `AtomicU64::fetch_add`; this is the BPF atomic add it lowers to.)
@@ -138,6 +125,7 @@ pub fn start(p: &Pending) -> bool {
             live_add(u64::MAX);
         }
         count(observer_common::stats::UNTRACKED);
+        fault(observer_common::faults::SEND_STATE);
         return false;
     }
     true
