@@ -113,6 +113,8 @@ fn setup_from(
         },
         gid: 0,
         alive: bit(4, 3).then(|| bit(4, 4)),
+        // Alive but exited (a zombie at the read): the race with its reaping.
+        exited: bit(11, 6),
     };
     let version = SystemdVersion(VERSIONS[pick(6, VERSIONS.len())]);
     if bit(15, 7) {
