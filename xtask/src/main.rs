@@ -59,6 +59,12 @@ enum Lane {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// The D-Bus client (observer/src/manager) against a real systemd 252 container: a unit
+    /// test of the library, kept out of the unit lane because it boots a container.
+    Manager {
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
     /// Prometheus metrics: a real Prometheus scraping the observer beside real systemd 257,
     /// promtool on the output and the shipped rules, bad flags, stuck scrapers.
     Metrics {
@@ -167,6 +173,7 @@ fn main() -> anyhow::Result<()> {
             Lane::Verdicts { versions, args } => test::Only::Verdicts(versions, args),
             Lane::Ship { args } => test::Only::Ship(args),
             Lane::Metrics { args } => test::Only::Metrics(args),
+            Lane::Manager { args } => test::Only::Manager(args),
             Lane::Vm { kernels, args } => test::Only::Vm(kernels, args),
             Lane::VmSystemd { probes, args } => test::Only::VmSystemd(probes, args),
         }),

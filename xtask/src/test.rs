@@ -35,6 +35,7 @@ pub enum Only {
     Verdicts(Vec<u32>, Vec<String>),
     Ship(Vec<String>),
     Metrics(Vec<String>),
+    Manager(Vec<String>),
     Vm(Vec<String>, Vec<String>),
     VmSystemd(Vec<String>, Vec<String>),
 }
@@ -59,6 +60,7 @@ pub fn run_only(only: Only) -> anyhow::Result<()> {
         }
         Only::Ship(args) => vec![ship_tests(&bins, &args)?],
         Only::Metrics(args) => vec![metrics_tests(&bins, &args)?],
+        Only::Manager(args) => vec![manager_tests(&args)?],
         Only::Vm(kernels, args) => crate::vm::run_capture_tests_on(&bins, &kernels, &args)?,
         Only::VmSystemd(probes, args) => {
             let deb = crate::dist::run_dist(false)?;
@@ -87,6 +89,7 @@ pub fn run(with_vm: bool) -> anyhow::Result<()> {
     results.extend(verdict_tests(&bins, &systemd_versions()?, &[])?);
     results.push(ship_tests(&bins, &[])?);
     results.push(metrics_tests(&bins, &[])?);
+    results.push(manager_tests(&[])?);
     if with_vm {
         results.extend(crate::vm::run_capture_tests(&bins)?);
         let deb = crate::dist::run_dist(false)?;
@@ -227,6 +230,24 @@ pub fn runner_args() -> Vec<&'static str> {
     let mut args = vec!["--test-threads=1", "--include-ignored"];
     args.extend(libtest::JSON_ARGS);
     args
+}
+
+/// The library's tests that boot a systemd container (`#[ignore]`d in the unit lane): the
+/// D-Bus client against systemd 252 (observer/src/manager/tests.rs).
+fn manager_tests(args: &[String]) -> anyhow::Result<LaneResult> {
+    eprintln!("xtask: the manager's D-Bus client against a real systemd 252 container");
+    lane(
+        "host, real systemd 252 (testbed): the manager's D-Bus client".into(),
+        Command::new("cargo")
+            .args(["test", "-p", "observer", "--lib", "--"])
+            .args(["--ignored", "manager::tests::against_testbed"])
+            .args(
+                runner_args()
+                    .into_iter()
+                    .filter(|a| *a != "--include-ignored"),
+            )
+            .args(args),
+    )
 }
 
 /// A test executable, one test at a time, using the release binaries.
