@@ -35,7 +35,7 @@ pub struct Event {
     pub matched_by_identity: bool,
     pub connected: bool,
     /// As the receiver would read it, up to PAYLOAD_MAX bytes (the manager's read of it when
-    /// that was captured and differs: see delivery.rs).
+    /// that was captured and differs: see pairing.rs).
     pub payload: Vec<u8>,
     /// Full datagram length (the bytes the send reports when the iovecs walked hold fewer).
     pub len: u32,

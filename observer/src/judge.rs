@@ -11,9 +11,9 @@ pub use outcome::Outcome;
 use crate::{
     correlate::{Cgroup2, Owner, Resolver, UnitMatch, unit_in},
     decode::Event,
-    delivery::{Delivered, Delivery},
     link::{Answer, Connected, Link, Patience},
     manager::{Approach, Manager, Target, UnitChange},
+    pairing::{Delivered, Delivery},
     trust::{self, Containers, Trust},
     verdict::{self, Message, NotifyState, PidFacts, Sender, SystemdVersion, UnitState, Verdict},
     watch::Watched,
@@ -32,7 +32,7 @@ pub struct Judgement {
     /// What the verdict was computed from, for recordings (replay judges again from these).
     pub inputs: Option<VerdictInputs>,
     /// What became of the datagram on the manager's side: read or not, how late, with which
-    /// credentials (see delivery.rs).
+    /// credentials (see pairing.rs).
     pub delivery: Delivery,
     /// The sending process's own PID as its manager sees it (in the manager's PID namespace),
     /// when a manager was reached and the sender is visible there: the journal sink's OBJECT_PID.

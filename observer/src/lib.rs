@@ -1,6 +1,6 @@
 //! observer: shows every datagram sent to systemd's notify socket.
 //!
-//! One module per step: capture (kernel programs) → ring → decode → delivery (pairing with the
+//! One module per step: capture (kernel programs) → ring → decode → pairing (each send with the
 //! manager's reads) → judge (correlate, the manager over D-Bus, verdict) → sinks. `pipeline`
 //! wires them into a loop that also writes back to the kernel and corrects events shown
 //! earlier; `trace`, `record` and live `diagnose` run it, and main.rs is the command line
@@ -32,7 +32,6 @@ mod btf;
 mod capture;
 mod correlate;
 mod decode;
-mod delivery;
 #[cfg(test)]
 mod dist_files;
 mod idle;
@@ -41,12 +40,13 @@ mod link;
 mod look_as;
 mod manager;
 mod output_file;
+mod pairing;
 mod pipeline;
 mod preflight;
 mod progress;
-mod readers;
 mod replay_filter;
 mod sink;
+mod socket_readers;
 mod trust;
 mod unit_glob;
 mod watch;

@@ -191,9 +191,9 @@ fn why_not_ready(a: &Attempt, s: &Settings, zone: &Zone) -> String {
 }
 
 /// A READY=1 that the manager read late (against TimeoutStartSec=), or never read: the
-/// manager's side, seen by the receive capture (delivery.rs).
+/// manager's side, seen by the receive capture (pairing.rs).
 fn late_ready(a: &Attempt, s: &Settings, zone: &Zone) -> Option<String> {
-    use crate::delivery::Delivered;
+    use crate::pairing::Delivered;
     let e = a.events().find(|e| {
         e.event.result >= 0
             && e.event

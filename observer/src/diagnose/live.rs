@@ -37,7 +37,7 @@ pub const LOOK_AT: usize = 64;
 
 /// A story's identity: (manager, unit).
 type Key = (String, String);
-/// One datagram (delivery.rs): (watch id, send start, tid, index in a sendmmsg).
+/// One datagram (pairing.rs): (watch id, send start, tid, index in a sendmmsg).
 type DatagramKey = (u32, u64, u32, u32);
 
 /// Trace into memory and print the stories as they settle.

@@ -174,7 +174,7 @@ fn event_line(e: &EventRecord) -> String {
 
 /// How the manager's side went, when it says something: read late, or never read.
 fn read_text(e: &EventRecord) -> String {
-    use crate::delivery::Delivered;
+    use crate::pairing::Delivered;
     match (e.delivery.delivered, e.delivery.queue_delay_us) {
         (Delivered::Yes, Some(us)) if us >= 100_000 => {
             format!(

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    delivery::Correction,
     manager::UnitChange,
+    pairing::Correction,
     recording::records::{EventRecord, Record},
 };
 
@@ -136,7 +136,7 @@ pub fn stories(records: &[&Record]) -> Vec<Story> {
     let mut sockets: BTreeMap<u32, String> = BTreeMap::new();
     let mut items: BTreeMap<(String, String), Vec<(usize, Item)>> = BTreeMap::new();
     let mut settings: BTreeMap<(String, String), Settings> = BTreeMap::new();
-    // Reads that came after their event was shown (delivery.rs): fold them into the events.
+    // Reads that came after their event was shown (pairing.rs): fold them into the events.
     let late: BTreeMap<(u32, u64, u32, u32), Correction> = records
         .iter()
         .filter_map(|r| match r {

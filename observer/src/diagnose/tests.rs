@@ -4,9 +4,9 @@
 
 use super::*;
 use crate::{
-    delivery::{Delivered, Delivery},
     judge::VerdictInputs,
     notify::NotifyAccess,
+    pairing::{Delivered, Delivery},
     recording::records::{Session, SocketInfo, UnitRecord},
     verdict::{Sender, SystemdVersion, UnitState},
 };

@@ -14,9 +14,9 @@ use super::{
 use crate::{
     capture::Capture,
     decode::{Clock, decode},
-    delivery::{Correction, Pairing},
     judge::Judge,
     link::Patience,
+    pairing::{Correction, Pairing},
     sink::{Corrected, Health, Sink, SocketView},
     watch::Watched,
 };

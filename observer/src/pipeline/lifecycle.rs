@@ -8,9 +8,9 @@ use std::{collections::BTreeMap, time::Duration};
 
 use crate::{
     decode::Event,
-    delivery::{Correction, Delivered, Pairing},
     judge::{Judge, Judgement},
     link::Patience,
+    pairing::{Correction, Delivered, Pairing},
     sink::{Shown, Sink, SocketView},
     watch::{self, Watched},
 };
@@ -55,7 +55,7 @@ impl Held {
 
     /// Judged, unless it is to wait longer: for its manager's read (bounded by the pairing;
     /// not when `all`) or its manager's answer (bounded by link.rs). It is judged as it will be
-    /// shown: with the bytes and credentials the manager read (delivery.rs).
+    /// shown: with the bytes and credentials the manager read (pairing.rs).
     pub fn judge(
         mut self,
         pairing: &mut Pairing,

@@ -10,8 +10,8 @@ use tokio::task::{JoinError, JoinHandle};
 use super::PipelineConfig;
 use crate::{
     capture::Capture,
-    delivery::{Correction, Pairing},
-    readers::{self, Reader},
+    pairing::{Correction, Pairing},
+    socket_readers::{self, Reader},
     watch::{self, Request, WatchError, Watched},
 };
 
@@ -121,7 +121,7 @@ pub fn find_readers(
     capture
         .receive
         .is_ok()
-        .then(|| readers::find(watched, receivers))
+        .then(|| socket_readers::find(watched, receivers))
 }
 
 /// Tells the kernel whose reads to capture and the pairing which sockets they read; returns the

@@ -22,11 +22,11 @@ use super::{
 use crate::{
     capture::Capture,
     decode::Clock,
-    delivery::Pairing,
     idle::Idle,
     manager::UNIT_CHANGE_KEPT,
-    readers,
+    pairing::Pairing,
     sink::{Sink, Start, Summary},
+    socket_readers,
 };
 
 /// How often the ring is drained when the kernel has not woken us.
@@ -40,7 +40,7 @@ const FINAL_WAIT: Duration = Duration::from_secs(1);
 pub async fn run(config: &PipelineConfig, mut sink: Box<dyn Sink>) -> anyhow::Result<()> {
     // First: finding managers' sockets under /proc/PID/root needs the same privileges.
     crate::preflight::check_privileges()?;
-    readers::check_receivers(&config.receivers)?;
+    socket_readers::check_receivers(&config.receivers)?;
     let mut sockets = Sockets::find(config)?;
     let mut capture = {
         let _step = crate::progress::step("loading and attaching the eBPF programs");

@@ -3,7 +3,7 @@
 //! observer does not know), and the reader counts such a record as unknown.
 
 use super::{records as mem, schema as disk};
-use crate::{decode, delivery, judge, manager::UnitChange, notify::NotifyAccess, verdict};
+use crate::{decode, judge, manager::UnitChange, notify::NotifyAccess, pairing, verdict};
 
 /// A record as a frame's body.
 pub fn to_body(r: &mem::Record) -> serde_json::Result<Vec<u8>> {
@@ -251,8 +251,8 @@ impl From<disk::Creds> for decode::Creds {
 }
 
 /// `read_mono_ns` is not part of it: records keep it beside the delivery.
-impl From<&delivery::Delivery> for disk::Delivery {
-    fn from(d: &delivery::Delivery) -> Self {
+impl From<&pairing::Delivery> for disk::Delivery {
+    fn from(d: &pairing::Delivery) -> Self {
         disk::Delivery {
             delivered: d.delivered.into(),
             queue_delay_us: d.queue_delay_us,
@@ -267,9 +267,9 @@ impl From<&delivery::Delivery> for disk::Delivery {
     }
 }
 
-impl From<disk::Delivery> for delivery::Delivery {
+impl From<disk::Delivery> for pairing::Delivery {
     fn from(d: disk::Delivery) -> Self {
-        delivery::Delivery {
+        pairing::Delivery {
             delivered: d.delivered.into(),
             queue_delay_us: d.queue_delay_us,
             manager_creds: d.manager_creds.map(Into::into),
@@ -284,8 +284,8 @@ impl From<disk::Delivery> for delivery::Delivery {
     }
 }
 
-impl From<&delivery::Correction> for disk::Correction {
-    fn from(c: &delivery::Correction) -> Self {
+impl From<&pairing::Correction> for disk::Correction {
+    fn from(c: &pairing::Correction) -> Self {
         disk::Correction {
             event: (&c.event).into(),
             unit: c.unit.clone(),
@@ -294,11 +294,11 @@ impl From<&delivery::Correction> for disk::Correction {
     }
 }
 
-impl TryFrom<disk::Correction> for delivery::Correction {
+impl TryFrom<disk::Correction> for pairing::Correction {
     type Error = Unreadable;
 
     fn try_from(c: disk::Correction) -> Result<Self, Unreadable> {
-        Ok(delivery::Correction {
+        Ok(pairing::Correction {
             event: c.event.try_into()?,
             unit: c.unit,
             delivery: c.delivery.into(),
@@ -431,7 +431,7 @@ macro_rules! same_variants {
     };
 }
 
-same_variants!(delivery::Delivered, disk::Delivered, [Yes, No, Unknown]);
+same_variants!(pairing::Delivered, disk::Delivered, [Yes, No, Unknown]);
 same_variants!(NotifyAccess, disk::NotifyAccess, [None, Main, Exec, All]);
 same_variants!(
     verdict::ServiceType,

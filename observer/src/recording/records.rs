@@ -5,9 +5,9 @@
 
 use crate::{
     decode::{Clock, Event},
-    delivery::{Correction, Delivery},
     judge::{Judgement, Outcome, VerdictInputs},
     manager::UnitChange,
+    pairing::{Correction, Delivery},
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +39,7 @@ pub enum Record {
     Event(Box<EventRecord>),
     /// A unit's state changed, or a job for it was queued or finished.
     Unit(UnitRecord),
-    /// A datagram shown before its read, now read or given up (delivery.rs).
+    /// A datagram shown before its read, now read or given up (pairing.rs).
     Delivery(Box<DeliveryRecord>),
     /// Datagrams lost because the ring buffer was full.
     Drops {

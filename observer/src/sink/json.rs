@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use super::{Corrected, Shown, Sink, Start, Summary, read_wall_ns};
 use crate::{
     decode::{Creds, Event},
-    delivery::{Delivered, Delivery},
     judge::Outcome,
     notify,
+    pairing::{Delivered, Delivery},
     verdict::{FieldNote, Kind, LogLevel, LogLine},
     wall_time::rfc3339_utc as rfc3339,
 };

@@ -16,8 +16,8 @@ pub use view::{Corrected, Shown, SocketView};
 
 use crate::{
     decode::Event,
-    delivery::{Delivered, Delivery},
     manager::UnitChange,
+    pairing::{Delivered, Delivery},
     watch::Watched,
 };
 

@@ -6,7 +6,7 @@ use std::io::Write;
 use prettytable::{Cell, Row, Table, format};
 
 use super::{Corrected, Shown, Sink, Start, Summary, delay_text, read_wall_ns, result_text};
-use crate::{delivery::Delivered, judge::Outcome, notify, safe_text, wall_time::Zone};
+use crate::{judge::Outcome, notify, pairing::Delivered, safe_text, wall_time::Zone};
 
 /// (title, width) of each column; the last one takes what it needs.
 const COLUMNS: [(&str, usize); 12] = [
@@ -192,7 +192,7 @@ impl<W: Write> Sink for TableSink<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{delivery::Correction, judge::Judgement};
+    use crate::{judge::Judgement, pairing::Correction};
 
     /// A recording's or a manager's strings, through a row and a delivery line: every control,
     /// C1, bidi and zero-width character comes out escaped, and the columns still line up.
@@ -212,7 +212,7 @@ mod tests {
         let c = Correction {
             event: ev.clone(),
             unit: j.unit.clone(),
-            delivery: crate::delivery::Delivery {
+            delivery: crate::pairing::Delivery {
                 delivered: Delivered::No,
                 note: Some("gone\u{1b}[2J".into()),
                 ..Default::default()

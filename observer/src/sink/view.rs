@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use crate::{
     correlate::Owner,
     decode::Event,
-    delivery::Correction,
     judge::Judgement,
+    pairing::Correction,
     trust::Trust,
     watch::{SocketOwner, Watched},
 };
@@ -71,7 +71,7 @@ impl<'a> Shown<'a> {
     }
 }
 
-/// What became of a datagram shown earlier as not read yet (delivery.rs), ready to be shown.
+/// What became of a datagram shown earlier as not read yet (pairing.rs), ready to be shown.
 pub struct Corrected<'a> {
     pub correction: &'a Correction,
     pub socket: SocketView<'a>,

@@ -4,8 +4,8 @@
 
 use super::*;
 use crate::{
-    delivery::{Correction, Delivered, Delivery},
     diagnose::tests::{S, change, sent, session},
+    pairing::{Correction, Delivered, Delivery},
     recording::records::DeliveryRecord,
 };
 

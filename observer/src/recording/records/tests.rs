@@ -75,7 +75,7 @@ fn records_round_trip_exactly() {
         event: sample_event(),
         unit: None,
         delivery: Delivery {
-            delivered: crate::delivery::Delivered::No,
+            delivered: crate::pairing::Delivered::No,
             read_mono_ns: Some(7),
             pidfd: true,
             sender_payload: Some(b"READY=0".to_vec()),

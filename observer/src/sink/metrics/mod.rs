@@ -30,10 +30,10 @@ use self::{
 };
 use super::{Corrected, Health, Shown, Sink, Start, Summary};
 use crate::{
-    delivery::{Delivered, Delivery},
     judge::Outcome,
     manager::UnitChange,
     notify::{self, Key},
+    pairing::{Delivered, Delivery},
 };
 
 /// Distinct (manager, unit) pairs with series of their own, by default.

@@ -1,5 +1,5 @@
 //! One watched socket's sends not read yet and reads not paired yet, and the rules that pair
-//! them (see delivery.rs for why they are what they are):
+//! them (see pairing.rs for why they are what they are):
 //!
 //! - the socket's queue is FIFO, and one thread's sends are queued in the order it made them:
 //!   a read is of some thread's oldest unread send, sent before the read, by a thread whose

@@ -1,6 +1,6 @@
 //! Pipeline step between decode and judge: pairs each datagram sent to a watched socket with the
 //! read of it by the socket's reader (the manager), as the kernel side saw both (the rules:
-//! delivery/queue.rs). The socket's queue is FIFO and one thread's sends are queued in the order
+//! pairing/queue.rs). The socket's queue is FIFO and one thread's sends are queued in the order
 //! it made them, so a read is of some thread's oldest unread send; bytes tell threads apart.
 //!
 //! The bytes can differ: the sender's buffer is read where the send's result is seen, after the
