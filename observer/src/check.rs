@@ -7,10 +7,7 @@ use std::io::Write as _;
 use prettytable::{Table, row};
 use serde::Serialize;
 
-use crate::{
-    capture::{Capture, Hook},
-    cli::Probe,
-};
+use crate::capture::{Capture, Hook, Probe};
 
 /// What `check` found for one strategy.
 #[derive(Debug, Serialize)]

@@ -8,7 +8,65 @@ use clap::{Args, Parser, Subcommand};
 use crate::wall_time::TimeBound;
 // The option values are the domain's own enums (they derive clap's ValueEnum where they
 // live), so that nothing below the commands imports this module.
-pub use crate::{capture::Probe, sink::journal::JournalLevel, trust::Containers};
+use crate::{capture::Probe, sink::journal::JournalLevel, trust::Containers};
+
+/// `--probe`'s values; the capture layer's own type is `capture::Probe`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeArg {
+    Auto,
+    Fentry,
+    Tracepoint,
+}
+
+impl From<ProbeArg> for Probe {
+    fn from(p: ProbeArg) -> Self {
+        match p {
+            ProbeArg::Auto => Probe::Auto,
+            ProbeArg::Fentry => Probe::Fentry,
+            ProbeArg::Tracepoint => Probe::Tracepoint,
+        }
+    }
+}
+
+/// `--containers`' values; the judge's own type is `trust::Containers`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContainersArg {
+    /// Those whose user namespace is the host's (their root is the host's root), as root.
+    Trusted,
+    /// Also those in user namespaces of their own, as the namespace's owner; what they say is
+    /// labelled untrusted.
+    All,
+    /// None: only the host's managers are asked.
+    None,
+}
+
+impl From<ContainersArg> for Containers {
+    fn from(c: ContainersArg) -> Self {
+        match c {
+            ContainersArg::Trusted => Containers::Trusted,
+            ContainersArg::All => Containers::All,
+            ContainersArg::None => Containers::None,
+        }
+    }
+}
+
+/// `--journal-level`'s values; the journal sink's own type is `JournalLevel`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JournalLevelArg {
+    /// Every event.
+    All,
+    /// Rejected and undelivered datagrams, and ring-buffer drops.
+    Rejections,
+}
+
+impl From<JournalLevelArg> for JournalLevel {
+    fn from(l: JournalLevelArg) -> Self {
+        match l {
+            JournalLevelArg::All => JournalLevel::All,
+            JournalLevelArg::Rejections => JournalLevel::Rejections,
+        }
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(name = "observer", version, about = "Shows every datagram sent to systemd's notify socket", long_about = None)]
@@ -46,8 +104,8 @@ pub enum Command {
     /// (the benches' floor).
     HookFloor {
         /// Capture strategy whose hooks to take; `auto` as for trace.
-        #[arg(long, value_enum, default_value_t = Probe::Auto)]
-        probe: Probe,
+        #[arg(long, value_enum, default_value_t = ProbeArg::Auto)]
+        probe: ProbeArg,
     },
 }
 
@@ -135,18 +193,18 @@ pub struct DiagnoseArgs {
     #[arg(long = "socket", value_name = "PATH|@NAME")]
     pub sockets: Vec<String>,
     /// Live only: capture strategy.
-    #[arg(long, value_enum, default_value_t = Probe::Auto)]
-    pub probe: Probe,
+    #[arg(long, value_enum, default_value_t = ProbeArg::Auto)]
+    pub probe: ProbeArg,
     /// Live only: which containers' managers to ask about their units (as for trace).
-    #[arg(long, value_enum, default_value_t = Containers::Trusted)]
-    pub containers: Containers,
+    #[arg(long, value_enum, default_value_t = ContainersArg::Trusted)]
+    pub containers: ContainersArg,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct TraceArgs {
     /// Capture strategy; `auto` picks the best one the running kernel allows.
-    #[arg(long, value_enum, default_value_t = Probe::Auto)]
-    pub probe: Probe,
+    #[arg(long, value_enum, default_value_t = ProbeArg::Auto)]
+    pub probe: ProbeArg,
     /// Also watch this socket: a path, or @name for an abstract socket (repeatable).
     #[arg(long = "socket", value_name = "PATH|@NAME")]
     pub sockets: Vec<String>,
@@ -161,8 +219,8 @@ pub struct TraceArgs {
     /// Which containers' managers to ask about their units (docs/OPERATIONS.md, "Trust model").
     /// Every container's datagrams are shown whatever this says; the others' verdicts are
     /// `unknown`.
-    #[arg(long, value_enum, default_value_t = Containers::Trusted)]
-    pub containers: Containers,
+    #[arg(long, value_enum, default_value_t = ContainersArg::Trusted)]
+    pub containers: ContainersArg,
     /// Only messages for these units (repeatable; globs like journalctl -u).
     #[arg(short = 'u', long = "unit", value_name = "UNIT", value_parser = parse_glob)]
     pub units: Vec<String>,
@@ -187,8 +245,8 @@ pub struct TraceArgs {
     #[arg(long, conflicts_with = "json")]
     pub journal: bool,
     /// With --journal: every event, or only rejections, failed sends and ring drops.
-    #[arg(long, value_enum, default_value_t = JournalLevel::All)]
-    pub journal_level: JournalLevel,
+    #[arg(long, value_enum, default_value_t = JournalLevelArg::All)]
+    pub journal_level: JournalLevelArg,
     /// With --journal: write every entry to the journald of the container whose init
     /// has this host PID. Default: each event goes to the journal of the system whose manager
     /// owns the socket it was sent to (a container's events to that container's journal).

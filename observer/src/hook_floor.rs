@@ -6,7 +6,7 @@
 use serde_json::json;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::{capture::Capture, cli::Probe};
+use crate::capture::{Capture, Probe};
 
 pub async fn run(probe: Probe) -> anyhow::Result<()> {
     // The real programs first: the strategy the kernel allows decides the hooks.

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
             Command::Report(args) => report::run(args),
             Command::Check { json: false } => check::print_table(),
             Command::Check { json: true } => check::print_json(),
-            Command::HookFloor { probe } => hook_floor::run(probe).await,
+            Command::HookFloor { probe } => hook_floor::run(probe.into()).await,
         }
     });
     match result {

@@ -24,12 +24,12 @@ pub async fn run(args: TraceArgs, verbose: u8) -> anyhow::Result<()> {
 /// `unit_changes`, what units go through is fed to the sink as well.
 pub(crate) fn config(args: &TraceArgs, verbose: u8, unit_changes: bool) -> PipelineConfig {
     PipelineConfig {
-        probe: args.probe,
+        probe: args.probe.into(),
         ring_size: args.ring_size,
         sockets: args.sockets.clone(),
         no_default_sockets: args.no_default_sockets,
         receivers: args.receivers.clone(),
-        containers: args.containers,
+        containers: args.containers.into(),
         units: args.units.clone(),
         count: args.count,
         duration: args.duration,
@@ -52,7 +52,7 @@ pub(crate) fn metrics_sink(args: &TraceArgs) -> anyhow::Result<Option<MetricsSin
 pub(crate) fn sink_for(args: &TraceArgs) -> std::io::Result<Box<dyn Sink>> {
     Ok(if args.journal {
         Box::new(JournalSink::new(
-            args.journal_level,
+            args.journal_level.into(),
             args.journal_container,
         )?)
     } else {

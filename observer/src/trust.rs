@@ -27,7 +27,7 @@ use std::{
 use crate::{correlate::Owner, manager::Approach};
 
 /// `--containers`: which containers' managers are spoken to.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Containers {
     /// Those whose user namespace is the host's (their root is the host's root), as root.
     Trusted,

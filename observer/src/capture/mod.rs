@@ -40,7 +40,7 @@ pub struct Counters {
 }
 
 /// `--probe`: which capture strategies to try (`auto`: the best the kernel allows).
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Probe {
     Auto,
     Fentry,

@@ -43,12 +43,12 @@ type DatagramKey = (u32, u64, u32, u32);
 /// Trace into memory and print the stories as they settle.
 pub async fn run(args: DiagnoseArgs, verbose: u8) -> anyhow::Result<()> {
     let config = PipelineConfig {
-        probe: args.probe,
+        probe: args.probe.into(),
         ring_size: RING_SIZE_DEFAULT,
         sockets: args.sockets.clone(),
         no_default_sockets: false,
         receivers: Vec::new(),
-        containers: args.containers,
+        containers: args.containers.into(),
         // The backlog filters, not the pipeline: a story also tells what its unit's processes
         // sent for other units.
         units: Vec::new(),

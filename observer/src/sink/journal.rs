@@ -140,7 +140,7 @@ impl Route {
 }
 
 /// `--journal-level`: which events are journalled.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JournalLevel {
     /// Every event.
     All,
