@@ -124,6 +124,11 @@ fn sender_alive(flags: u32) -> Option<bool> {
     (flags & SENDER_LIVENESS != 0).then_some(flags & SENDER_REAPED == 0)
 }
 
+/// Whether a read's flags say the sender, not reaped, had exited (a zombie, or exiting).
+fn sender_exited(flags: u32) -> bool {
+    sender_alive(flags) == Some(true) && flags & observer_common::flags::SENDER_EXITED != 0
+}
+
 #[derive(Default)]
 pub struct Pairing {
     queues: HashMap<u32, Queue>,
@@ -180,8 +185,7 @@ impl Pairing {
             reader: ev.pid,
             pidfd: ev.flags & observer_common::flags::HAS_PIDFD != 0,
             sender_alive: sender_alive(ev.flags),
-            sender_exited: sender_alive(ev.flags) == Some(true)
-                && ev.flags & observer_common::flags::SENDER_EXITED != 0,
+            sender_exited: sender_exited(ev.flags),
         });
         let pairs = q.resolve(None);
         // Reads left over long after they happened had no send we saw.

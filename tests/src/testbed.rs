@@ -297,12 +297,7 @@ impl Testbed {
                 "loginctl enable-linger {user}: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-            while self.prop(&unit, "ActiveState") != "active"
-                && std::time::Instant::now() < deadline
-            {
-                std::thread::sleep(std::time::Duration::from_millis(250));
-            }
+            self.wait_state(&unit, "active", Duration::from_secs(120));
         } else {
             self.exec(&["systemctl", "start", &unit]);
         }

@@ -17,7 +17,7 @@ use super::{
     pidns::{PidNs, nspid},
     private_socket::{SenderFix, make_unique_name},
     props::{parse_version, service_type, unit_from_object_path},
-    watcher::{main_pid_since, sub_state_name},
+    watcher::{fork_of_new_main_pid, sub_state_name},
     *,
 };
 use crate::{
@@ -129,15 +129,18 @@ fn a_new_main_pid_holds_from_its_fork_when_the_unit_had_none() {
     let mut h = history::History::default();
     h.main_pid.record(1_000, 0);
     // systemd's own time of the fork, 0.5 s before the signal came.
-    assert_eq!(main_pid_since(&h, &started, 364, now), 8_500_000_000);
+    assert_eq!(
+        fork_of_new_main_pid(&h, &started, 364, now),
+        Some(8_500_000_000)
+    );
     // A handover from another main PID (MAINPID=): only from when we heard of it.
     h.main_pid.record(2_000, 77);
-    assert_eq!(main_pid_since(&h, &started, 364, now), now);
+    assert_eq!(fork_of_new_main_pid(&h, &started, 364, now), None);
     // Without the fork's time, or for another process than the one started.
     let bare = props(&[("MainPID", Value::U32(364))]);
     assert_eq!(
-        main_pid_since(&history::History::default(), &bare, 364, now),
-        now
+        fork_of_new_main_pid(&history::History::default(), &bare, 364, now),
+        None
     );
     let other = props(&[
         ("MainPID", Value::U32(364)),
@@ -145,8 +148,8 @@ fn a_new_main_pid_holds_from_its_fork_when_the_unit_had_none() {
         ("ExecMainStartTimestampMonotonic", Value::U64(8_500_000)),
     ]);
     assert_eq!(
-        main_pid_since(&history::History::default(), &other, 364, now),
-        now
+        fork_of_new_main_pid(&history::History::default(), &other, 364, now),
+        None
     );
 }
 

@@ -373,10 +373,10 @@ fn apply(sh: &mut Shared, unit: &str, iface: &str, p: &HashMap<String, OwnedVari
     match iface {
         SERVICE_IFACE => {
             if let Some(v) = prop_u32(p, "MainPID") {
-                match main_pid_since(h, p, v, now) {
+                match fork_of_new_main_pid(h, p, v, now) {
                     // A MainPID=0 sent before the fork can be heard after it: superseded.
-                    forked if forked < now => h.main_pid.record_superseding(forked, v),
-                    _ => h.main_pid.record(now, v),
+                    Some(forked) => h.main_pid.record_superseding(forked, v),
+                    None => h.main_pid.record(now, v),
                 }
             }
             if let Some(v) = prop_u32(p, "ControlPID") {
@@ -435,27 +435,27 @@ fn apply(sh: &mut Shared, unit: &str, iface: &str, p: &HashMap<String, OwnedVari
     }
 }
 
-/// From when a new MainPID `v` held: our receive time `now`, except for a unit that had no
-/// main process, when the same signal says the process was started (ExecMainPID is `v`):
-/// then systemd's own time of the fork. systemd queues its bus signals behind the work at
+/// When the new MainPID `v` was forked, for a unit that had no main process and a signal that
+/// says the process was started (ExecMainPID is `v`): systemd's own time, at most `now`. None:
+/// it holds from our receive time. systemd queues its bus signals behind the work at
 /// hand, so the signal can come after datagrams the new process sent (seen under emulation:
 /// READY=1 from the new main process judged "main PID … not known" by the recorder). Not for
 /// a handover from another main PID (MAINPID=): from v257 an adopted process's ExecMain start
 /// is its own, earlier fork time, while it became the main PID only at the handover.
-pub(super) fn main_pid_since(
+pub(super) fn fork_of_new_main_pid(
     h: &History,
     p: &HashMap<String, OwnedVariant>,
     v: u32,
     now: u64,
-) -> u64 {
+) -> Option<u64> {
     let had_none = h.main_pid.at(now).is_none_or(|old| *old == 0);
     match (
         prop_u32(p, "ExecMainPID"),
         prop_u64(p, "ExecMainStartTimestampMonotonic"),
     ) {
         (Some(exec), Some(us)) if had_none && v != 0 && exec == v && us != 0 => {
-            us.saturating_mul(1000).min(now)
+            Some(us.saturating_mul(1000).min(now))
         }
-        _ => now,
+        _ => None,
     }
 }

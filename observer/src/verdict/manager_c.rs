@@ -136,26 +136,24 @@ pub fn manager_dispatch_notify_fd(
     // found only by a unit whose main or control process it was: systemd handles their SIGCHLD
     // after the notify fd (manager_setup_notify(): SD_EVENT_PRIORITY_NORMAL-8), so it still
     // watches them. (v257 stopped at the pidfd above.)
-    let unit = unit.filter(|u| {
-        sender.alive != Some(false) || u.main_pid == Some(pid) || u.control_pid == Some(pid)
-    });
+    let watched_by_pid = |u: &&UnitState| u.main_pid == Some(pid) || u.control_pid == Some(pid);
+    let unit = unit.filter(|u| sender.alive != Some(false) || watched_by_pid(u));
     // A sender that had exited when systemd read the message (a zombie: the kernel side tells
     // at the read) may be reaped by its parent before manager_get_units_for_pidref() reads
     // /proc/PID/cgroup; then systemd finds no unit (v257: or cannot pin it with its pidfd,
     // pidref_set_pidfd_consume()). Which came first is not seen: both outcomes are named, the
     // lines of each marked `may`, and a caveat says so.
-    let raced = sender.alive == Some(true)
-        && sender.exited
-        && unit.is_some_and(|u| u.main_pid != Some(pid) && u.control_pid != Some(pid));
+    let raced =
+        sender.alive == Some(true) && sender.exited && unit.is_some_and(|u| !watched_by_pid(&u));
     let logs_before = j.logs.len();
     if raced {
         if v == V_257 {
             let r = "Notify sender died before message is processed. Ignoring.";
-            j.may_manager_log(Debug, r.into(), cite(v, R::SenderDied));
+            j.manager_log(Debug, r.into(), cite(v, R::SenderDied));
         }
         let level = if v >= V_256 { Debug } else { Warning };
         let r = format!("Cannot find unit for notify message of PID {pid}, ignoring.");
-        j.may_manager_log(level, r.clone(), cite(v, R::NoUnit));
+        j.manager_log(level, r.clone(), cite(v, R::NoUnit));
         j.caveats.push(format!(
             "PID {pid} had exited when systemd read this message: had its parent reaped it \
              before systemd looked up its cgroup, systemd ignored the message (\"{r}\") — a \

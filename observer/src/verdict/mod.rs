@@ -478,14 +478,6 @@ impl Judge<'_> {
         });
     }
 
-    /// A manager's line systemd logs or not, depending on a race (`LogLine::may`).
-    fn may_manager_log(&mut self, level: LogLevel, message: String, source: String) {
-        self.manager_log(level, message, source);
-        if let Some(l) = self.logs.last_mut() {
-            l.may = true;
-        }
-    }
-
     /// A field note; when `level` is set systemd logs `message` too.
     fn note(
         &mut self,
